@@ -1,0 +1,43 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both set up .venv from constraints.txt first
+# (idempotent: a no-op when pyproject.toml and constraints.txt have not changed since the last install).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STORE_URI ?=
+
+.PHONY: setup demo test lint pytest bench lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## demo: crawl the bundled sample news web into ./data/store (or STORE_URI=...) and say where it went
+demo: setup
+	$(BIN)/scrapy demo $(if $(STORE_URI),-s STORE_URI=$(STORE_URI))
+
+## test: lint, type-check, then the whole test suite
+test: setup lint pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest
+
+## bench: every benchmark script, each printing its figures and ratios
+bench: setup
+	$(BIN)/python benchmarks/extraction.py
+	$(BIN)/python benchmarks/crawl.py
+
+## lock: re-pin constraints.txt from the current .venv (after changing dependencies in pyproject.toml)
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^palimpsest' > constraints.txt
+
+clean:
+	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

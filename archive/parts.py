@@ -1,0 +1,64 @@
+"""Rolling gzip JSON-lines parts (`PREFIX/part-NNNNN.jsonl.gz`) for the crawl log and items.
+
+Records are appended to a part in the spool; a part is closed and moved into the store when it reaches its
+record or byte bound, and at the end of the crawl, so the store only ever holds complete parts.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from archive.store import Store, StoredObject
+
+
+def dumps(record: dict[str, Any]) -> bytes:
+    """One JSON line: UTF-8, no ASCII escaping (Chinese stays readable), compact."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str).encode() + b"\n"
+
+
+class PartWriter:
+    """Writes records into numbered parts under `prefix`; `on_stored` hears about each stored part."""
+
+    def __init__(self, store: Store, prefix: str, spool: Path, max_records: int, max_bytes: int,
+                 on_stored: Callable[[StoredObject], None]) -> None:
+        self.store, self.prefix, self.spool = store, prefix.rstrip("/"), spool
+        self.max_records, self.max_bytes = max_records, max_bytes
+        self.on_stored = on_stored
+        self.serial = 0
+        self.records = 0
+        self.total_records = 0
+        self._bytes = 0
+        self._path: Path | None = None
+        self._fh: gzip.GzipFile | None = None
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._fh is None:
+            self._open()
+        assert self._fh is not None
+        line = dumps(record)
+        self._fh.write(line)
+        self.records += 1
+        self.total_records += 1
+        self._bytes += len(line)
+        if self.records >= self.max_records or self._bytes >= self.max_bytes:
+            self.close()
+
+    def _open(self) -> None:
+        self.spool.mkdir(parents=True, exist_ok=True)
+        self._path = self.spool / f"part-{self.serial:05d}.jsonl.gz.open"
+        self._fh = gzip.open(self._path, "wb", compresslevel=6)  # noqa: SIM115 (kept open across writes)
+        self.records = self._bytes = 0
+
+    def close(self) -> None:
+        """Close the current part (if any) and move it into the store."""
+        if self._fh is None or self._path is None:
+            return
+        self._fh.close()
+        key = f"{self.prefix}/part-{self.serial:05d}.jsonl.gz"
+        self.on_stored(self.store.put_file(key, self._path))
+        self.serial += 1
+        self._fh = self._path = None

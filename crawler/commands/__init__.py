@@ -1,0 +1,1 @@
+"""Our scrapy subcommands (COMMANDS_MODULE): demo, and more to come (soft404, replay, reprocess, audit...)."""

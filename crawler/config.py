@@ -1,0 +1,75 @@
+"""Our settings, parsed once per crawl into typed, validated config objects.
+
+Components call `store_config(settings)` / `crawl_config(settings)` in `from_crawler`; a bad value stops the
+crawl at start-up with the key's name and where it was set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from scrapy.settings import SETTINGS_PRIORITIES
+
+from crawler.validation import validate
+
+# Where a Scrapy setting priority came from, in words a user recognises.
+_SOURCES = {
+    "default": "Scrapy's defaults",
+    "command": "the scrapy command",
+    "addon": "the Palimpsest add-on",
+    "project": "settings/base.py",
+    "spider": "the site config",
+    "cmdline": "the command line (-s)",
+}
+
+
+class _SettingsModel(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+
+class StoreConfig(_SettingsModel):
+    """STORE_*: where a crawl's files go."""
+
+    uri: str = Field(alias="STORE_URI")
+    spool_dir: Path = Field(alias="STORE_SPOOL_DIR")
+    part_max_records: int = Field(alias="STORE_PART_MAX_RECORDS", ge=1)
+    part_max_bytes: int = Field(alias="STORE_PART_MAX_BYTES", ge=1024)
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("file://", "s3://")):
+            raise ValueError("expected a file:// or s3:// URI")
+        return value
+
+
+class CrawlConfig(_SettingsModel):
+    """CRAWL_*: identity and operation of one crawl."""
+
+    sites_dir: Path = Field(alias="CRAWL_SITES_DIR")
+    crawl_id: str = Field(alias="CRAWL_ID", pattern=r"^[A-Za-z0-9._-]*$")
+    progress: Literal["auto", "on", "off"] = Field(alias="CRAWL_PROGRESS")
+
+
+def _load(model: type[_SettingsModel], settings: Any) -> Any:
+    aliases = [f.alias for f in model.model_fields.values() if f.alias]
+    data = {key: settings.get(key) for key in aliases}
+
+    def where(key: str) -> str:
+        priority = settings.getpriority(key) if hasattr(settings, "getpriority") else None
+        names = {v: k for k, v in SETTINGS_PRIORITIES.items()}
+        return _SOURCES.get(names.get(priority, "") if priority is not None else "", "settings")
+
+    return validate(model, data, where)
+
+
+def store_config(settings: Any) -> StoreConfig:
+    config: StoreConfig = _load(StoreConfig, settings)
+    return config
+
+
+def crawl_config(settings: Any) -> CrawlConfig:
+    config: CrawlConfig = _load(CrawlConfig, settings)
+    return config

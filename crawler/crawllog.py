@@ -1,0 +1,134 @@
+"""The crawl log: exactly one entry per requested URL, whatever its fate (DESIGN.md section 4).
+
+A downloader middleware placed on the engine side of Retry and Redirect sees each request's final outcome
+once: the response after redirects were followed (with the chain in `redirect_urls`), or the exception after
+retries ran out (robots.txt denials and offsite filtering included). A redirect whose target was already
+crawled never comes back as a response: the scheduler drops it, and `request_dropped` logs it instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from lxml.html import HtmlElement
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+
+from crawler.dates import iso_datetime
+from crawler.extract import parse_html
+from crawler.run import CrawlRun
+from crawler.soft404.status import Verdict, from_exception, from_status
+from crawler.textutil import sha1_digest, simhash
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("section", "article", "feed", "sitemap", "probe", "other")
+_INVISIBLE = "ancestor::script or ancestor::style or ancestor::noscript or ancestor::template"
+
+
+def requested_url(request: Request) -> str:
+    """The URL first asked for, before any redirect."""
+    chain = request.meta.get("redirect_urls")
+    return str(chain[0]) if chain else request.url
+
+
+def redirect_chain(request: Request) -> list[dict[str, Any]]:
+    """[{url, status}] for every hop that redirected; status is None for a meta refresh."""
+    urls = request.meta.get("redirect_urls") or []
+    reasons = request.meta.get("redirect_reasons") or []
+    return [{"url": url, "status": reason if isinstance(reason, int) else None}
+            for url, reason in zip(urls, reasons, strict=False)]
+
+
+def mime_of(response: Response) -> str | None:
+    value = response.headers.get(b"Content-Type")
+    return value.decode("latin-1").split(";")[0].strip().lower() or None if value else None
+
+
+def page_text(tree: HtmlElement) -> str:
+    """Visible text of a page (scripts, styles and templates left out)."""
+    return " ".join(t.strip() for t in tree.xpath(f"//body//text()[not({_INVISIBLE})]") if t.strip())
+
+
+def page_title(tree: HtmlElement) -> str | None:
+    titles = tree.xpath("//title/text()")
+    return " ".join(titles[0].split()) if titles else None
+
+
+class CrawlLogMiddleware:
+    """Downloader middleware writing one crawl-log entry per requested URL into the CrawlRun's log."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self._run: CrawlRun | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlLogMiddleware:
+        mw = cls(crawler)
+        crawler.signals.connect(mw.request_dropped, signal=signals.request_dropped)
+        return mw
+
+    @property
+    def run(self) -> CrawlRun:
+        if self._run is None:
+            self._run = CrawlRun.of(self.crawler)
+        return self._run
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        entry = self._entry(request, from_status(response.status), response=response)
+        request.meta["crawl_log"] = entry  # the spider and pipelines read verdict and fingerprints from here
+        self._write(entry)
+        return response
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        entry = self._entry(request, from_exception(exception))
+        entry["error"] = f"{type(exception).__name__}: {exception}"
+        self._write(entry)
+
+    def request_dropped(self, request: Request) -> None:
+        """A redirect whose target the scheduler had already seen: log the original URL here."""
+        if request.meta.get("redirect_urls"):
+            entry = self._entry(request, Verdict(None, ["redirect-to-seen-url"]))
+            entry["final_url"] = request.url
+            self._write(entry)
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        self.run.log.write(entry)
+        self.stats.inc_value("crawllog/entries")
+        self.stats.inc_value(f"crawllog/kind/{entry['kind']}")
+        if entry["verdict"]:
+            self.stats.inc_value(f"crawllog/verdict/{entry['verdict']}")
+
+    def _entry(self, request: Request, verdict: Verdict, response: Response | None = None) -> dict[str, Any]:
+        kind = request.meta.get("kind", "other")
+        entry: dict[str, Any] = {
+            "url": requested_url(request),
+            "final_url": response.url if response is not None else None,
+            "redirects": redirect_chain(request),
+            "status": response.status if response is not None else None,
+            "mime": mime_of(response) if response is not None else None,
+            "fetched_at": iso_datetime(datetime.now(UTC)),
+            "verdict": verdict.verdict,
+            "reasons": list(verdict.reasons),
+            "score": verdict.score,
+            "kind": kind if kind in KINDS else "other",
+            "title": None,
+            "content_digest": None,
+            "simhash": None,
+            "warc": None,
+            "crawl_id": self.run.crawl_id,
+            "site": self.run.site,
+            "error": None,
+        }
+        if response is not None:
+            entry["content_digest"] = sha1_digest(response.body)
+            if entry["mime"] in ("text/html", "application/xhtml+xml"):
+                tree = parse_html(response.body)
+                if tree is not None:
+                    entry["title"] = page_title(tree)
+                    entry["simhash"] = simhash(page_text(tree))
+        return entry

@@ -1,0 +1,108 @@
+"""One crawl's identity and outputs: crawl id, store, crawl-log and item parts, and the manifest written last.
+
+The crawl-log middleware, the store pipeline and the commands all reach the same `CrawlRun` through
+`CrawlRun.of(crawler)`, so there is one writer per output and one list of stored objects for the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import shutil
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+
+import crawler
+from archive.parts import PartWriter
+from archive.store import StoredObject, open_store
+from crawler.config import crawl_config, store_config
+from crawler.dates import iso_datetime
+
+logger = logging.getLogger(__name__)
+
+# Settings recorded in crawl.json: the ones that change what a crawl fetches or keeps.
+MANIFEST_SETTINGS = (
+    "USER_AGENT", "ROBOTSTXT_OBEY", "CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "DOWNLOAD_DELAY",
+    "AUTOTHROTTLE_ENABLED", "DOWNLOAD_TIMEOUT", "DOWNLOAD_MAXSIZE", "RETRY_TIMES", "STORE_URI", "CRAWL_ID",
+)
+VERSIONED = ("scrapy", "twisted", "trafilatura", "lxml", "w3lib", "feedparser")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+class CrawlRun:
+    """Extension owning the crawl id, the store and the crawl's part writers."""
+
+    def __init__(self, crawler_: Crawler) -> None:
+        settings = crawler_.settings
+        self.crawler = crawler_
+        self.store_config = store_config(settings)
+        config = crawl_config(settings)
+        spider = crawler_.spider
+        self.site: str = getattr(spider, "site_name", None) or (spider.name if spider else "crawl")
+        self.started = datetime.now(UTC)
+        self.crawl_id = config.crawl_id or f"{self.site}-{self.started:%Y%m%dT%H%M%SZ}"
+        self.store = open_store(self.store_config.uri)
+        self.prefix = f"crawls/{self.crawl_id}"
+        self.spool = self.store_config.spool_dir / self.crawl_id
+        self.objects: list[StoredObject] = []
+        self.log = self._writer("log")
+        self.items = self._writer("items")
+        self.manifest: dict[str, Any] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler_: Crawler) -> CrawlRun:
+        run = cls(crawler_)
+        crawler_.signals.connect(run.spider_closed, signal=signals.spider_closed)
+        return run
+
+    @classmethod
+    def of(cls, crawler_: Crawler) -> CrawlRun:
+        """The running crawl's CrawlRun (installed by the add-on)."""
+        run = crawler_.get_extension(cls)
+        if run is None:
+            raise RuntimeError("CrawlRun is not installed: enable crawler.addon.PalimpsestAddon in ADDONS")
+        return run
+
+    def _writer(self, name: str) -> PartWriter:
+        cfg = self.store_config
+        return PartWriter(self.store, f"{self.prefix}/{name}", self.spool / name, cfg.part_max_records,
+                          cfg.part_max_bytes, self.objects.append)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        """Close the parts, then write crawl.json last: its presence marks a complete crawl."""
+        self.log.close()
+        self.items.close()
+        finished = datetime.now(UTC)
+        stats = {k: (iso_datetime(v) if isinstance(v, datetime) else v)
+                 for k, v in sorted(self.crawler.stats.get_stats().items())}
+        site = getattr(spider, "site", None)
+        self.manifest = {
+            "crawl_id": self.crawl_id,
+            "site": self.site,
+            "store_uri": self.store.uri,
+            "started_at": iso_datetime(self.started),
+            "finished_at": iso_datetime(finished),
+            "finish_reason": reason,
+            "site_config": site.model_dump() if site is not None and hasattr(site, "model_dump") else None,
+            "settings": {k: self.crawler.settings.get(k) for k in MANIFEST_SETTINGS},
+            "versions": {"palimpsest": crawler.__version__, "python": platform.python_version(),
+                         **{d: _version(d) for d in VERSIONED}},
+            "counts": {"log_entries": self.log.total_records, "items": self.items.total_records},
+            "stats": stats,
+            "objects": [{"key": o.key, "size": o.size, "sha256": o.sha256} for o in self.objects],
+        }
+        body = json.dumps(self.manifest, ensure_ascii=False, indent=2, default=str).encode()
+        self.store.put_bytes(f"{self.prefix}/crawl.json", body)
+        shutil.rmtree(self.spool, ignore_errors=True)
+        logger.info("crawl %s stored in %s/%s", self.crawl_id, self.store.uri, self.prefix)

@@ -1,0 +1,1 @@
+"""Spiders: `news` crawls a site from its config."""

@@ -1,0 +1,56 @@
+"""Article page -> ArticleItem: extraction plus the crawl's own stamps (site, crawl id, fingerprints)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy.http import Response, TextResponse
+
+from crawler.dates import iso_datetime
+from crawler.extract import extract_article
+from crawler.items import ArticleItem
+from crawler.run import CrawlRun
+from crawler.textutil import sha1_digest, simhash
+
+if TYPE_CHECKING:
+    from crawler.spiders.news import NewsSpider
+
+
+def _same_site(url: str, other: str) -> bool:
+    host, other_host = urlsplit(url).hostname or "", urlsplit(other).hostname or ""
+    return host.removeprefix("www.") == other_host.removeprefix("www.")
+
+
+def build_item(spider: NewsSpider, response: Response, entry: dict[str, Any]) -> ArticleItem | None:
+    """The article item for one fetched page, or None when the page has no article text."""
+    if not isinstance(response, TextResponse):
+        return None
+    extracted = extract_article(response.text, response.url, spider.site_tz)
+    if extracted is None:
+        return None
+    run = CrawlRun.of(spider.crawler)
+    canonical = extracted.canonical_url
+    if not canonical or not _same_site(canonical, response.url):
+        canonical = response.url  # a canonical pointing off-site is a syndication hint, not our URL
+    return ArticleItem(
+        url=response.url,
+        canonical_url=canonical,
+        site=run.site,
+        section=response.meta.get("section") or extracted.section,
+        title=extracted.title or entry.get("title") or "",
+        authors=extracted.authors,
+        published=extracted.published,
+        modified=extracted.modified,
+        language=extracted.language or spider.site.language,
+        text=extracted.text,
+        summary=extracted.summary,
+        tags=extracted.tags,
+        images=extracted.images,
+        fetched_at=entry.get("fetched_at") or iso_datetime(datetime.now(UTC)),
+        crawl_id=run.crawl_id,
+        content_digest=sha1_digest(extracted.text.encode()),
+        simhash=simhash(extracted.text),
+        warc=entry.get("warc"),
+    )

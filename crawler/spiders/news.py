@@ -1,0 +1,201 @@
+"""The `news` spider: one site config -> its sections (through pagination), feeds and sitemaps -> articles.
+
+    scrapy crawl news -a site=NAME [-a base_url=http://mirror.example/]
+
+Section listing pages are followed through pagination up to the configured page limit; sub-sections only
+when they match `section_patterns`, up to `max_depth` hops. Articles are leaves: their links are not
+followed, which (with date-archive detection in discovery) bounds calendar traps by construction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
+
+import feedparser
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.robotstxt import RobotParser
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+
+from crawler.config import crawl_config
+from crawler.discovery import Discovery, LinkKind
+from crawler.extract import parse_html
+from crawler.items import ArticleItem
+from crawler.siteconfig import SiteConfig, load_site
+from crawler.spiders.articles import build_item
+
+logger = logging.getLogger(__name__)
+
+MAX_SITEMAP_NESTING = 3
+SITEMAP_MAX_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed sitemap
+
+
+class NewsSpider(Spider):
+    """Crawls one news site section by section."""
+
+    name = "news"
+
+    def __init__(self, site: SiteConfig, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.site = site
+        self.site_name = site.name
+        self.allowed_domains = site.domains
+        self.discovery = Discovery(site)
+        self.site_tz = ZoneInfo(site.timezone)
+        self._sitemaps_seen: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        """Load the site config and apply its politeness before the settings freeze."""
+        name = kwargs.pop("site", None)
+        if not name:
+            raise ValueError("the news spider needs a site: scrapy crawl news -a site=NAME")
+        site = load_site(name, Path(crawl_config(crawler.settings).sites_dir))
+        base_url = kwargs.pop("base_url", None)
+        if base_url:
+            site = site.with_base_url(base_url)
+        settings = crawler.settings
+        settings.set("ROBOTSTXT_OBEY", site.obey_robots, priority="spider")
+        settings.set("DOWNLOAD_DELAY", site.politeness.delay, priority="spider")
+        settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", site.politeness.concurrency_per_host, priority="spider")
+        settings.set("AUTOTHROTTLE_ENABLED", site.politeness.autothrottle, priority="spider")
+        spider = cls(site, *args, **kwargs)
+        spider._set_crawler(crawler)
+        crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
+        return spider
+
+    async def start(self) -> AsyncIterator[Request]:
+        for section in self.site.sections:
+            yield self._listing_request(section.url, section.name, 1, hops=0)
+        for url in self.site.feeds:
+            yield Request(url, callback=self.parse_feed, meta={"kind": "feed"})
+        for url in self.site.sitemaps:
+            yield self._sitemap_request(url, nesting=0)
+        if self.site.sitemap_from_robots and not self.settings.getbool("ROBOTSTXT_OBEY"):
+            # With robots.txt obeyed, Scrapy fetches it anyway and `robots_parsed` hands us its Sitemap lines.
+            robots = self.site.abs("/robots.txt")
+            yield Request(robots, callback=self.parse_robots, meta={"kind": "other", "dont_obey_robotstxt": True})
+
+    # --- requests ------------------------------------------------------------------------------------------
+
+    def _listing_request(self, url: str, section: str, page: int, hops: int) -> Request:
+        return Request(url, callback=self.parse_listing,
+                       meta={"kind": "section", "section": section, "page": page, "hops": hops})
+
+    def _article_request(self, url: str, section: str | None) -> Request:
+        return Request(url, callback=self.parse_article, meta={"kind": "article", "section": section})
+
+    def _sitemap_request(self, url: str, nesting: int) -> Request:
+        return Request(url, callback=self.parse_sitemap, meta={"kind": "sitemap", "nesting": nesting})
+
+    # --- robots.txt ----------------------------------------------------------------------------------------
+
+    def robots_parsed(self, robotparser: RobotParser, request: Request) -> None:
+        """Sitemap lines of the robots.txt that Scrapy's RobotsTxtMiddleware fetched for our site."""
+        if not self.site.sitemap_from_robots or not self.discovery.on_site(request.url):
+            return
+        protego = getattr(robotparser, "rp", None)  # ProtegoRobotParser, the default ROBOTSTXT_PARSER
+        for url in getattr(protego, "sitemaps", ()):
+            self.crawler.engine.crawl(self._sitemap_request(urljoin(request.url, url), nesting=0))
+
+    def parse_robots(self, response: Response) -> Iterator[Request]:
+        for url in sitemap_urls_from_robots(response.body, base_url=response.url):
+            yield self._sitemap_request(url, nesting=0)
+
+    # --- listings ------------------------------------------------------------------------------------------
+
+    def parse_listing(self, response: Response) -> Iterator[Request]:
+        meta = response.meta
+        section, page, hops = meta["section"], meta["page"], meta["hops"]
+        tree = parse_html(response.body)
+        if tree is None:
+            self.crawler.stats.inc_value("discovery/unparsable_listing")
+            return
+        max_pages = self._max_pages(section)
+        articles = 0
+        for link in self.discovery.listing_links(tree, response.url, page):
+            self.crawler.stats.inc_value(f"discovery/links/{link.kind}")
+            if link.kind is LinkKind.ARTICLE:
+                articles += 1
+                yield self._article_request(link.url, section)
+            elif link.kind is LinkKind.PAGINATION and link.page and link.page <= max_pages:
+                yield self._listing_request(link.url, section, link.page, hops)
+            elif link.kind is LinkKind.SECTION and link.reason == "section-pattern" and hops < self.site.max_depth:
+                yield self._listing_request(link.url, link.text or section, 1, hops + 1)
+        if not articles:
+            self.crawler.stats.inc_value("discovery/empty_listing")
+            logger.info("no article links on listing page %s", response.url)
+
+    def _max_pages(self, section_name: str) -> int:
+        for section in self.site.sections:
+            if section.name == section_name:
+                return self.site.section_max_pages(section)
+        return self.site.max_pages_per_section
+
+    # --- feeds and sitemaps --------------------------------------------------------------------------------
+
+    def parse_feed(self, response: Response) -> Iterator[Request]:
+        feed = feedparser.parse(response.body)
+        if feed.bozo and not feed.entries:
+            self.crawler.stats.inc_value("discovery/bad_feed")
+            logger.warning("unreadable feed %s: %s", response.url, feed.get("bozo_exception"))
+            return
+        for entry in feed.entries:
+            url = entry.get("link")
+            if url and self.discovery.classify_url(url)[0] is not LinkKind.ELSEWHERE:
+                yield self._article_request(url, None)
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        body = self._sitemap_body(response)
+        if body is None:
+            self.crawler.stats.inc_value("discovery/bad_sitemap")
+            logger.warning("unreadable sitemap %s", response.url)
+            return
+        sitemap = Sitemap(body)
+        nesting = response.meta.get("nesting", 0)
+        if sitemap.type == "sitemapindex":
+            if nesting >= MAX_SITEMAP_NESTING:
+                return
+            for entry in sitemap:
+                if entry["loc"] not in self._sitemaps_seen and self.discovery.on_site(entry["loc"]):
+                    self._sitemaps_seen.add(entry["loc"])
+                    yield self._sitemap_request(entry["loc"], nesting + 1)
+            return
+        for count, entry in enumerate(sitemap):
+            if count >= self.site.max_sitemap_urls:
+                self.crawler.stats.inc_value("discovery/sitemap_truncated")
+                break
+            if self.discovery.classify_url(entry["loc"])[0] is not LinkKind.ELSEWHERE:
+                yield self._article_request(entry["loc"], None)
+
+    @staticmethod
+    def _sitemap_body(response: Response) -> bytes | None:
+        body: bytes = response.body
+        if body[:2] == b"\x1f\x8b":  # a .xml.gz served as a file, not with Content-Encoding
+            try:
+                body = gunzip(body, max_size=SITEMAP_MAX_BYTES)
+            except OSError:
+                return None
+        return body if b"<urlset" in body[:2048] or b"<sitemapindex" in body[:2048] else None
+
+    # --- articles ------------------------------------------------------------------------------------------
+
+    def parse_article(self, response: Response) -> Iterator[ArticleItem]:
+        entry = response.meta.get("crawl_log") or {}
+        if entry.get("verdict") not in (None, "ok"):
+            return  # dead, blocked or failed pages are logged and archived, never items
+        if entry.get("redirects") and self.discovery.classify_url(response.url)[0] is not LinkKind.ARTICLE:
+            self.crawler.stats.inc_value("extract/redirected_off_article")
+            return  # asked for an article, landed on a front page or elsewhere: not that article
+        item = build_item(self, response, entry)
+        if item is None:
+            self.crawler.stats.inc_value("extract/no_text")
+            return
+        yield item

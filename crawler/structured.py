@@ -1,0 +1,155 @@
+"""Structured data a news page declares about itself: JSON-LD (schema.org), OpenGraph, <meta>, canonical link.
+
+Publishers fill these for search engines and social cards, so they are usually more reliable than anything
+inferred from layout: we prefer them for title, authors, dates, section, tags and images.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml.html import HtmlElement, fromstring
+
+logger = logging.getLogger(__name__)
+
+ARTICLE_TYPES = {
+    "Article", "NewsArticle", "ReportageNewsArticle", "AnalysisNewsArticle", "OpinionNewsArticle",
+    "BackgroundNewsArticle", "ReviewNewsArticle", "BlogPosting", "LiveBlogPosting", "Report", "TechArticle",
+}
+
+
+@dataclass
+class Structured:
+    """What the page says about itself; every field may be missing."""
+
+    types: set[str] = field(default_factory=set)
+    headline: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None
+    modified: str | None = None
+    body: str | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    language: str | None = None
+    description: str | None = None
+    canonical: str | None = None
+    og_url: str | None = None
+    og_type: str | None = None
+    jsonld_errors: int = 0
+
+    @property
+    def is_article(self) -> bool:
+        return bool(self.types & ARTICLE_TYPES) or self.og_type == "article"
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _names(value: Any) -> list[str]:
+    """schema.org Person/Organization (or plain strings) to names."""
+    out = []
+    for item in _as_list(value):
+        name = item.get("name") if isinstance(item, dict) else item
+        if isinstance(name, str) and name.strip():
+            out.append(name.strip())
+    return out
+
+
+def _urls(value: Any) -> list[str]:
+    out = []
+    for item in _as_list(value):
+        url = item.get("url") or item.get("contentUrl") if isinstance(item, dict) else item
+        if isinstance(url, str) and url.strip():
+            out.append(url.strip())
+    return out
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _walk_jsonld(data: Any) -> list[dict[str, Any]]:
+    """All JSON-LD objects, flattening lists and @graph."""
+    found: list[dict[str, Any]] = []
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            found.append(node)
+            stack.extend(_as_list(node.get("@graph")))
+    return found
+
+
+def clean_body(body: str) -> str:
+    """JSON-LD articleBody sometimes carries HTML markup or entities; reduce it to text."""
+    if "<" in body and ">" in body:
+        tree = fromstring(f"<div>{body}</div>")
+        blocks = [b.text_content().strip() for b in tree.iter("p", "h2", "h3", "li", "blockquote")]
+        body = "\n\n".join(b for b in blocks if b) or tree.text_content()
+    return html.unescape(body).strip()
+
+
+def _apply_jsonld(obj: dict[str, Any], out: Structured) -> None:
+    out.types.update(t for t in _as_list(obj.get("@type")) if isinstance(t, str))
+    out.headline = out.headline or _text(obj.get("headline")) or _text(obj.get("name"))
+    out.authors = out.authors or _names(obj.get("author"))
+    out.published = out.published or _text(obj.get("datePublished"))
+    out.modified = out.modified or _text(obj.get("dateModified"))
+    body = _text(obj.get("articleBody"))
+    out.body = out.body or (clean_body(body) if body else None)
+    out.section = out.section or next(iter(_names(obj.get("articleSection"))), None)
+    keywords = obj.get("keywords")
+    if isinstance(keywords, str):
+        keywords = [k.strip() for k in keywords.split(",")]
+    out.tags = out.tags or [k for k in _names(keywords) if k]
+    out.images = out.images or _urls(obj.get("image"))
+    out.language = out.language or _text(obj.get("inLanguage"))
+    out.description = out.description or _text(obj.get("description"))
+
+
+def _meta(tree: HtmlElement, *names: str) -> list[str]:
+    values: list[str] = []
+    for name in names:
+        values += tree.xpath(f'//meta[@property="{name}" or @name="{name}"]/@content')
+    return [v.strip() for v in values if v and v.strip()]
+
+
+def read_structured(tree: HtmlElement) -> Structured:
+    """Collect JSON-LD article objects first, then fill gaps from OpenGraph and <meta>."""
+    out = Structured()
+    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
+        try:
+            data = json.loads(script)
+        except ValueError:
+            out.jsonld_errors += 1  # broken JSON-LD is common; the page is still a page
+            continue
+        for obj in _walk_jsonld(data):
+            if set(_as_list(obj.get("@type"))) & ARTICLE_TYPES:
+                _apply_jsonld(obj, out)
+
+    def first(*names: str) -> str | None:
+        return next(iter(_meta(tree, *names)), None)
+
+    out.headline = out.headline or first("og:title", "twitter:title")
+    out.authors = out.authors or _meta(tree, "article:author", "author", "byl", "dc.creator")
+    out.published = out.published or first("article:published_time", "datePublished", "pubdate", "dc.date")
+    out.modified = out.modified or first("article:modified_time", "og:updated_time", "dateModified")
+    out.section = out.section or first("article:section")
+    out.tags = out.tags or _meta(tree, "article:tag", "news_keywords")
+    out.images = out.images or _meta(tree, "og:image", "twitter:image")
+    out.description = out.description or first("og:description", "description")
+    out.og_type = first("og:type")
+    out.og_url = first("og:url")
+    out.canonical = next(iter(tree.xpath('//link[@rel="canonical"]/@href')), None)
+    out.language = out.language or next(iter(tree.xpath("/html/@lang")), None) or first("og:locale", "language")
+    return out

@@ -1,0 +1,43 @@
+"""A short, human summary of one stored crawl, read back from the store (manifest and crawl log)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from typing import Any
+
+from archive.store import Store
+
+
+def read_jsonl_parts(store: Store, prefix: str) -> list[dict[str, Any]]:
+    """All records of the parts under `prefix` (e.g. crawls/ID/log), in part order."""
+    records: list[dict[str, Any]] = []
+    for key in store.keys(prefix):
+        if key.endswith(".jsonl.gz"):
+            records += [json.loads(line) for line in gzip.decompress(store.get_bytes(key)).splitlines() if line]
+    return records
+
+
+def summarize(store: Store, crawl_id: str) -> str:
+    prefix = f"crawls/{crawl_id}"
+    root = getattr(store, "root", None)
+    where = str((root / prefix).resolve()) if root is not None else ""
+    manifest = json.loads(store.get_bytes(f"{prefix}/crawl.json"))
+    log = read_jsonl_parts(store, f"{prefix}/log")
+    failures = Counter(
+        e["verdict"] or (e["reasons"][0] if e["reasons"] else "unclassified")
+        for e in log if e["verdict"] not in (None, "ok") or e["error"]
+    )
+    kinds = Counter(e["kind"] for e in log)
+    lines = [
+        f"crawl {crawl_id} ({manifest['finish_reason']}, {manifest['started_at']} -> {manifest['finished_at']})",
+        f"  pages fetched:    {len(log)} ({', '.join(f'{k} {v}' for k, v in kinds.most_common())})",
+        f"  articles stored:  {manifest['counts']['items']}",
+        f"  failures by kind: {', '.join(f'{k} {v}' for k, v in failures.most_common()) or 'none'}",
+        f"  store:            {store.uri}/{prefix}/" + (f"  ({where})" if where else ""),
+    ]
+    for obj in manifest["objects"]:
+        lines.append(f"    {obj['key'].removeprefix(prefix + '/'):<40} {obj['size']:>10} bytes")
+    lines.append(f"    {'crawl.json':<40} (manifest, written last)")
+    return "\n".join(lines)

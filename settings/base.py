@@ -1,0 +1,52 @@
+"""Default settings: Scrapy's that we change, then ours, one prefix per subsystem.
+
+Every setting of ours is read once, at start-up, into a typed config (`crawler/config.py`) that rejects a
+bad value with the key's name. Override any of them with `-s KEY=VALUE` on the command line.
+"""
+
+# --- Scrapy -----------------------------------------------------------------------------------------------
+BOT_NAME = "palimpsest"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+COMMANDS_MODULE = "crawler.commands"
+# One add-on installs every middleware, extension and pipeline of ours at its order.
+ADDONS = {"crawler.addon.PalimpsestAddon": 0}
+# Identify ourselves honestly; sites block anonymous crawlers, and webmasters deserve a way to reach us.
+USER_AGENT = "Palimpsest/0.1 (news archiving crawler; Scrapy)"
+# robots.txt is obeyed unless a site config says `obey_robots = false`.
+ROBOTSTXT_OBEY = True
+# Both open local servers; a crawler has no business listening on ports.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+# Politeness comes from each site config ([politeness] delay / concurrency_per_host); these are the ceilings.
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0
+DOWNLOAD_TIMEOUT = 30
+# Transient failures are retried twice before they are logged as `error` (never as proof of deletion).
+RETRY_TIMES = 2
+# News pages above 32 MiB are not news pages; warn from 8 MiB.
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+# Depth is bounded by the site config (max_pages per section, max_depth for sub-sections), not by Scrapy.
+DEPTH_LIMIT = 0
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+
+# --- CRAWL_*: identity and operation of one crawl ----------------------------------------------------------
+# Directory holding the site configs (`NAME.toml`), relative to the project root.
+CRAWL_SITES_DIR = "settings/sites"
+# Crawl id; empty means SITE-YYYYMMDDTHHMMSSZ from the start time (UTC).
+CRAWL_ID = ""
+# Progress line on stderr: "auto" (only when stderr is a terminal), "on" or "off".
+CRAWL_PROGRESS = "auto"
+
+# --- STORE_*: where a crawl's files go ---------------------------------------------------------------------
+# Store root; the layout under it is in the README. file:// paths are relative to the working directory.
+STORE_URI = "file://./data/store"
+# Local directory where files are written until complete, then moved (or uploaded) into the store.
+STORE_SPOOL_DIR = "./data/spool"
+# A crawl-log or item part is closed and stored after this many records ...
+STORE_PART_MAX_RECORDS = 10000
+# ... or this many uncompressed bytes, whichever comes first.
+STORE_PART_MAX_BYTES = 64 * 1024 * 1024

@@ -1,0 +1,187 @@
+"""End-to-end: crawl the sample web with the real settings, then read what the store holds."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import unicodedata
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from crawler.items import ITEM_FIELDS
+from tests.crawling import CrawlResult, path_of, run_crawl
+from tests.fixtureweb.process import FixtureWeb
+
+LOG_FIELDS = {"url", "final_url", "redirects", "status", "mime", "fetched_at", "verdict", "reasons", "score", "kind",
+              "title", "content_digest", "simhash", "warc", "crawl_id", "site"}
+ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+def _reachable(result: CrawlResult) -> set[str]:
+    """Articles a crawler without JavaScript can reach through sections, feeds or sitemaps."""
+    return {a["path"] for a in result.web["articles"] if set(a["routes"]) & {"section", "feed", "sitemap"}}
+
+
+def test_every_reachable_article_is_found_and_stored_once(demo_crawl: CrawlResult) -> None:
+    stored = Counter(path_of(i["url"]) for i in demo_crawl.items)
+    reachable = _reachable(demo_crawl)
+    assert len(reachable) == 256  # the web's own count: 280 articles minus 24 behind "Load more"
+    assert reachable - set(stored) == set()
+    assert [p for p, n in stored.items() if n > 1] == []
+
+
+def test_articles_only_behind_javascript_are_not_found_without_a_browser(demo_crawl: CrawlResult) -> None:
+    js_only = {a["path"] for a in demo_crawl.web["articles"] if a["routes"] == ["js"]}
+    assert len(js_only) == 24
+    assert js_only & {path_of(e["url"]) for e in demo_crawl.log} == set()
+
+
+def test_no_url_is_fetched_twice(demo_crawl: CrawlResult) -> None:
+    served = Counter(demo_crawl.served)
+    assert [p for p, n in served.items() if n > 1] == []
+
+
+def test_every_requested_url_has_exactly_one_log_entry(demo_crawl: CrawlResult) -> None:
+    logged = Counter(path_of(e["url"]) for e in demo_crawl.log)
+    assert [p for p, n in logged.items() if n > 1] == []
+    hops = {path_of(h["url"]) for e in demo_crawl.log for h in e["redirects"]}
+    finals = {path_of(e["final_url"]) for e in demo_crawl.log if e["final_url"]}
+    # Everything the server answered is accounted for: as a logged URL, a redirect hop or a redirect target.
+    assert set(demo_crawl.served) - (set(logged) | hops | finals) == set()
+    assert set(logged) - set(demo_crawl.served) == set()
+    assert demo_crawl.manifest["counts"]["log_entries"] == len(demo_crawl.log)
+
+
+def test_log_entries_follow_the_contract(demo_crawl: CrawlResult) -> None:
+    for entry in demo_crawl.log:
+        assert set(entry) >= LOG_FIELDS, entry
+        assert entry["crawl_id"] == "test-crawl" and entry["site"] == "demo"
+        assert ISO_UTC.match(entry["fetched_at"])
+        assert entry["kind"] in ("section", "article", "feed", "sitemap", "probe", "other")
+    kinds = Counter(e["kind"] for e in demo_crawl.log)
+    assert kinds["feed"] == 2 and kinds["sitemap"] == 4 and kinds["other"] == 1  # robots.txt
+
+
+def test_calendar_trap_is_never_entered(demo_crawl: CrawlResult) -> None:
+    assert [p for p in demo_crawl.served if p.startswith("/calendar/")] == []
+
+
+def test_pagination_is_followed_to_the_end_of_each_section(demo_crawl: CrawlResult) -> None:
+    listings = {path_of(e["url"]) for e in demo_crawl.log if e["kind"] == "section"}
+    assert {"/world/page/8/", "/business/?page=7", "/tech/page/6/", "/china/page_7.html", "/live/"} <= listings
+    assert len(listings) == 29
+
+
+def test_max_pages_bounds_pagination(web: FixtureWeb, tmp_path: Path) -> None:
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    (sites / "short.toml").write_text(
+        'base_url = "http://127.0.0.1:1/"\nmax_pages_per_section = 2\nsitemap_from_robots = false\n'
+        '[[sections]]\nname = "world"\nurl = "/world/"\n[[sections]]\nname = "tech"\nurl = "/tech/"\nmax_pages = 3\n'
+    )
+    result = run_crawl(web, tmp_path / "store", site="short", settings={"CRAWL_SITES_DIR": str(sites)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    listings = sorted(path_of(e["url"]) for e in result.log if e["kind"] == "section")
+    assert listings == ["/tech/", "/tech/page/2/", "/tech/page/3/", "/world/", "/world/page/2/"]
+
+
+def test_dead_pages_are_logged_with_their_fate(demo_crawl: CrawlResult) -> None:
+    by_path = {path_of(e["url"]): e for e in demo_crawl.log}
+    for dead in demo_crawl.web["dead"]:
+        entry = by_path[dead["path"]]
+        if dead["how"] in ("status-404", "status-410"):
+            assert entry["verdict"] == "not-found" and entry["status"] == int(dead["how"][-3:])
+            assert entry["reasons"] == [dead["how"]]
+        elif dead["how"].startswith("redirect"):
+            assert entry["redirects"][0]["status"] in (301, 302)
+    home = by_path["/tech/article/999999"]
+    assert path_of(home["final_url"]) == "/" and home["redirects"] == [
+        {"url": home["url"], "status": 302}]
+    section = by_path["/business/2026-10/07/content_500002.htm"]
+    assert section["reasons"] == ["redirect-to-seen-url"] and path_of(section["final_url"]) == "/business/"
+
+
+def test_items_follow_the_contract(demo_crawl: CrawlResult) -> None:
+    assert demo_crawl.items
+    for item in demo_crawl.items:
+        assert tuple(item) == ITEM_FIELDS
+        assert item["crawl_id"] == "test-crawl" and item["site"] == "demo"
+        assert isinstance(item["authors"], list) and isinstance(item["tags"], list)
+        assert item["text"] == unicodedata.normalize("NFC", item["text"])
+        assert "\n\n\n" not in item["text"] and item["text"] == item["text"].strip()
+        assert ISO_UTC.match(item["fetched_at"])
+        assert item["content_digest"].startswith("sha1:")
+        for key in ("published", "modified"):
+            if item[key]:
+                datetime.fromisoformat(item[key].replace("Z", "+00:00"))
+
+
+def test_items_carry_the_page_s_structured_data(demo_crawl: CrawlResult) -> None:
+    web = {a["path"]: a for a in demo_crawl.web["articles"]}
+    checked = 0
+    for item in demo_crawl.items:
+        art = web.get(path_of(item["url"]))
+        if not art or not art["jsonld"] or art["template"] == "broken":
+            continue
+        checked += 1
+        assert item["title"] == art["title"]
+        assert item["authors"] == art["authors"]
+        published = datetime.fromisoformat(art["published"]).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert item["published"] == published
+        assert item["language"] == art["lang"]
+        assert item["section"] == art["section"]
+    assert checked > 150
+
+
+def test_article_text_is_the_story(demo_crawl: CrawlResult) -> None:
+    web = {a["path"]: a for a in demo_crawl.web["articles"]}
+    for item in demo_crawl.items:
+        art = web.get(path_of(item["url"]))
+        if not art or art["template"] == "broken":
+            continue
+        if art["template"] == "brief":
+            # One-paragraph briefs: trafilatura keeps the section label beside the story (known, small).
+            assert item["text"].startswith(art["text"]) and len(item["text"]) - len(art["text"]) < 20
+            continue
+        assert item["text"] == art["text"], item["url"]
+
+
+def test_mixed_template_pages_keep_the_story_not_the_error_text(demo_crawl: CrawlResult) -> None:
+    mixed = {a["path"]: a for a in demo_crawl.web["articles"] if a["template"].startswith("mixed")}
+    items = {path_of(i["url"]): i for i in demo_crawl.items}
+    assert len(mixed) == 3
+    for path, art in mixed.items():
+        assert items[path]["text"] == art["text"]
+        assert "not found" not in items[path]["text"] and "不存在" not in items[path]["text"]
+
+
+def test_a_redirect_away_from_the_article_makes_no_item(demo_crawl: CrawlResult) -> None:
+    stored = {path_of(i["url"]) for i in demo_crawl.items}
+    assert "/" not in stored and "/business/" not in stored
+
+
+def test_broken_page_is_logged_and_does_not_stop_the_crawl(demo_crawl: CrawlResult) -> None:
+    broken = next(a for a in demo_crawl.web["articles"] if a["template"] == "broken")
+    entry = next(e for e in demo_crawl.log if path_of(e["url"]) == broken["path"])
+    assert entry["status"] == 200
+    assert demo_crawl.manifest["finish_reason"] == "finished"
+    assert "Traceback" not in demo_crawl.stderr
+
+
+def test_store_layout_and_manifest(demo_crawl: CrawlResult) -> None:
+    root = demo_crawl.crawl_dir
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert files == ["crawl.json", "items/part-00000.jsonl.gz", "log/part-00000.jsonl.gz"]
+    manifest = demo_crawl.manifest
+    assert manifest["site"] == "demo" and manifest["crawl_id"] == "test-crawl"
+    assert manifest["versions"]["scrapy"] and manifest["site_config"]["name"] == "demo"
+    assert manifest["stats"]["crawllog/entries"] == len(demo_crawl.log)
+    for obj in manifest["objects"]:
+        data = (demo_crawl.store.root / obj["key"]).read_bytes()
+        assert len(data) == obj["size"] and hashlib.sha256(data).hexdigest() == obj["sha256"]
+        gzip.decompress(data)  # complete gzip members, not a file cut short
+    assert json.loads((root / "crawl.json").read_text())["counts"]["items"] == len(demo_crawl.items)
+    assert not list((demo_crawl.store.root.parent / "spool").rglob("*.open"))

@@ -1,0 +1,69 @@
+"""Start and stop the sample web as a subprocess, for tests, benchmarks and `scrapy demo`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class FixtureWebError(RuntimeError):
+    """The sample web did not start."""
+
+
+class FixtureWeb:
+    """The sample web on a free loopback port; a context manager that stops it by PID."""
+
+    def __init__(self, seed: int = 1, state: int = 1) -> None:
+        self.seed, self.initial_state = seed, state
+        self.proc: subprocess.Popen[str] | None = None
+        self.base_url = ""
+
+    def start(self) -> FixtureWeb:
+        cmd = [sys.executable, "-m", "tests.fixtureweb", "--seed", str(self.seed), "--state", str(self.initial_state)]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()  # blocks until the server is listening (or died)
+        if not line.startswith("READY "):
+            self.stop()
+            raise FixtureWebError(f"sample web failed to start: {line!r}")
+        self.base_url = line.split()[1]
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def manifest(self) -> dict[str, Any]:
+        """The web's own list of articles, dead pages and changes in its current state."""
+        with urllib.request.urlopen(f"{self.base_url}/_fixture/manifest.json") as resp:
+            data: dict[str, Any] = json.load(resp)
+        return data
+
+    def requests(self, reset: bool = False) -> list[str]:
+        """Request targets (path and query) the web has served, in order; `reset` clears the list."""
+        req = urllib.request.Request(f"{self.base_url}/_fixture/requests", data=b"" if reset else None,
+                                     method="POST" if reset else "GET")
+        with urllib.request.urlopen(req) as resp:
+            served: list[str] = json.load(resp)
+        return served
+
+    def set_state(self, number: int) -> None:
+        req = urllib.request.Request(f"{self.base_url}/_fixture/state", data=str(number).encode(), method="POST")
+        with urllib.request.urlopen(req) as resp:
+            resp.read()
+
+    def __enter__(self) -> FixtureWeb:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

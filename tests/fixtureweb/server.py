@@ -1,0 +1,235 @@
+"""The sample news web as a real HTTP/1.1 server: routing, gzip, chunked transfer, repeated headers.
+
+Run it with `python -m tests.fixtureweb`; tests and `scrapy demo` start it through `process.FixtureWeb`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from tests.fixtureweb import feeds, pages
+from tests.fixtureweb.content import PER_PAGE, SECTION_BY_KEY, SECTIONS, Article, DeadPage
+from tests.fixtureweb.state import WebState, build_states
+
+# A 1x1 transparent PNG, served for every article image.
+PIXEL_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+_CAL = re.compile(r"^/calendar/(\d{4})/(\d{2})/(?:(\d{2})/)?$")
+
+
+@dataclass
+class Reply:
+    """One HTTP answer before transfer encoding."""
+
+    status: int
+    body: bytes
+    ctype: str = "text/html; charset=utf-8"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    chunked: bool = False
+    compressible: bool = True
+
+
+class Web:
+    """Answers requests from the current state; the state can be advanced while serving."""
+
+    def __init__(self, seed: int = 1, state: int = 1) -> None:
+        self.states = build_states(seed)
+        self.number = state
+        self.lock = threading.Lock()
+        self.requests: list[str] = []  # every request target served, for tests that count fetches
+        self._listing_index = [self._index_listings(s) for s in self.states]
+
+    @property
+    def state(self) -> WebState:
+        return self.states[self.number - 1]
+
+    @staticmethod
+    def _index_listings(state: WebState) -> dict[str, tuple[str, int]]:
+        index: dict[str, tuple[str, int]] = {}
+        for section in SECTIONS:
+            if section.pagination == "none":
+                continue
+            count = len(state.listings[section.key])
+            pages_count = 1 if section.pagination == "js" else max(1, -(-count // PER_PAGE))
+            for page in range(1, pages_count + 1):
+                index[section.page_path(page)] = (section.key, page)
+        return index
+
+    def answer(self, method: str, target: str, base: str, payload: bytes = b"") -> Reply:
+        parts = urlsplit(target)
+        path, query = parts.path, parts.query
+        if path.startswith("/_fixture/"):
+            return self._control(method, path, payload)
+        with self.lock:
+            self.requests.append(target)
+        state = self.state
+        listing = self._listing_index[self.number - 1].get(path + (f"?{query}" if query else ""))
+        if listing:
+            section = SECTION_BY_KEY[listing[0]]
+            html = pages.listing_page(section, state.listings[section.key], listing[1], state.now.date())
+            return Reply(200, (html or "").encode(), chunked=True)
+        if path in state.articles:
+            return self._article(state, state.articles[path], base)
+        if path in state.dead:
+            return self._dead(state.dead[path])
+        return self._other(state, path, query, base)
+
+    def _article(self, state: WebState, art: Article, base: str) -> Reply:
+        siblings = [a for a in state.listings[art.section] if isinstance(a, Article) and a is not art][:3]
+        body = pages.article_page(art, base, siblings).encode()
+        if art.template == "broken":
+            cut = body.index(b"<div class=\"article-body\">")
+            body = body[:cut] + b"\xff\xfe\xc3(" + body[cut:]  # invalid UTF-8, as broken CMSs emit
+        modified = (art.modified or art.published).strftime("%a, %d %b %Y %H:%M:%S GMT")
+        return Reply(200, body, headers=[("Last-Modified", modified)])
+
+    def _dead(self, page: DeadPage) -> Reply:
+        how = page.how
+        if how.startswith("moved:"):
+            return Reply(301, b"", headers=[("Location", how.split(":", 1)[1])])
+        if how == "redirect-home":
+            return Reply(302, b"", headers=[("Location", "/")])
+        if how == "redirect-section":
+            return Reply(301, b"", headers=[("Location", "/" + page.path.split("/")[1] + "/")])
+        if how == "empty-shell":
+            return Reply(200, pages.empty_shell_page().encode())
+        status = {"status-404": 404, "status-410": 410}.get(how, 200)
+        return Reply(status, pages.not_found_page(page.lang).encode())
+
+    def _other(self, state: WebState, path: str, query: str, base: str) -> Reply:
+        today = state.now.date()
+        xml = "application/xml; charset=utf-8"
+        simple = {
+            "/": lambda: pages.home_page(state.feed()[:10], today),
+            "/robots.txt": lambda: feeds.robots_txt(base),
+            "/feeds/latest.xml": lambda: feeds.rss(state, base),
+            "/feeds/china.atom": lambda: feeds.atom(state, base, "china"),
+            "/sitemap_index.xml": lambda: feeds.sitemap_index(state, base),
+            "/sitemaps/news.xml": lambda: feeds.news_sitemap(state, base),
+            "/sitemaps/opinion.xml": lambda: feeds.urlset(state.section_sitemap("opinion"), base),
+            "/about.html": pages.about_page,
+            "/contact.html": pages.about_page,
+        }
+        types = {"/robots.txt": "text/plain; charset=utf-8", "/feeds/latest.xml": "application/rss+xml; charset=utf-8",
+                 "/feeds/china.atom": "application/atom+xml; charset=utf-8"}
+        if path in simple:
+            ctype = types.get(path, xml if path.endswith(".xml") else "text/html; charset=utf-8")
+            return Reply(200, simple[path]().encode(), ctype, chunked=path.startswith("/feeds/"))
+        if path == "/sitemaps/archive.xml.gz":
+            body = gzip.compress(feeds.urlset(state.archive_sitemap(), base).encode(), mtime=0)
+            return Reply(200, body, "application/x-gzip", compressible=False)
+        if path == "/api/live.json":
+            offset = int(parse_qs(query).get("offset", ["0"])[0] or 0)
+            data = pages.live_api(state.listings["live"], offset)
+            return Reply(200, json.dumps(data).encode(), "application/json")
+        if path.startswith("/img/"):
+            return Reply(200, PIXEL_PNG, "image/png", compressible=False)
+        if path == "/search":
+            return Reply(200, pages.search_page(parse_qs(query).get("q", [""])[0]).encode())
+        cal = _CAL.match(path)
+        if cal:
+            return self._calendar(state, cal)
+        if path.startswith("/china/"):
+            # This part of the site answers unknown URLs with 200 and its error template, like the real one.
+            return Reply(200, pages.not_found_page("zh").encode())
+        return Reply(404, pages.not_found_page("en").encode())
+
+    @staticmethod
+    def _calendar(state: WebState, match: re.Match[str]) -> Reply:
+        year, month, day = int(match[1]), int(match[2]), match[3]
+        if not 1 <= month <= 12 or year < 1:
+            return Reply(404, pages.not_found_page("en").encode())
+        first = date(year, month, 1)
+        try:
+            the_day = date(year, month, int(day)) if day else None
+        except ValueError:
+            return Reply(404, pages.not_found_page("en").encode())
+        arts = [a for a in state.articles.values() if the_day and a.published.date() == the_day]
+        return Reply(200, pages.calendar_page(the_day, first, arts).encode())
+
+    def _control(self, method: str, path: str, payload: bytes) -> Reply:
+        if path == "/_fixture/state" and method == "POST":
+            number = int(payload.strip() or b"1")
+            if number not in (1, 2):
+                return Reply(400, b"state must be 1 or 2", "text/plain")
+            with self.lock:
+                self.number = number
+        if path == "/_fixture/requests":
+            with self.lock:
+                served = list(self.requests)
+                if method == "POST":
+                    self.requests.clear()
+            return Reply(200, json.dumps(served).encode(), "application/json")
+        if path in ("/_fixture/state", "/_fixture/manifest.json"):
+            body = self.state.manifest() if path.endswith(".json") else {"state": self.number}
+            return Reply(200, json.dumps(body, ensure_ascii=False).encode(), "application/json")
+        return Reply(404, b"", "text/plain")
+
+
+class Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive, gzip on request and chunked listing pages."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "SampleTimes/1.0"
+    web: Web  # set on the subclass made by make_server
+
+    def do_GET(self) -> None:
+        self._serve("GET", b"")
+
+    def do_HEAD(self) -> None:
+        self._serve("HEAD", b"")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._serve("POST", self.rfile.read(length))
+
+    def _serve(self, method: str, payload: bytes) -> None:
+        host = self.headers.get("Host") or "127.0.0.1"
+        reply = self.web.answer(method, self.path, f"http://{host}", payload)
+        body = reply.body
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.ctype)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        if reply.ctype.startswith("text/html"):
+            self.send_header("Set-Cookie", "sid=abc123; Path=/; HttpOnly")
+            self.send_header("Set-Cookie", "consent=0; Path=/; Max-Age=31536000")
+        if reply.compressible and len(body) > 200 and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+            body = gzip.compress(body, compresslevel=6, mtime=0)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Vary", "Accept-Encoding")
+        chunked = reply.chunked and self.request_version == "HTTP/1.1"
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if method == "HEAD":
+            return
+        if chunked:
+            for start in range(0, len(body), 4096):
+                piece = body[start:start + 4096]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
+        """Quiet: the crawler's own log is what tests read."""
+
+
+def make_server(port: int = 0, seed: int = 1, state: int = 1) -> ThreadingHTTPServer:
+    """A server bound to loopback; port 0 picks a free one."""
+    handler = type("BoundHandler", (Handler,), {"web": Web(seed, state)})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    return server
