@@ -94,6 +94,7 @@ class CrawlLogMiddleware:
         if request.meta.get("redirect_urls"):
             entry = self._entry(request, Verdict(None, ["redirect-to-seen-url"]))
             entry["final_url"] = request.url
+            entry["status"] = entry["redirects"][-1]["status"]
             self._write(entry)
 
     def _write(self, entry: dict[str, Any]) -> None:

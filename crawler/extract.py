@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 PRECISION_KEEPS_AT_LEAST = 0.5  # below this share of default-mode text, precision mode lost part of the story
 COMPLETE_BODY_CHARS = 800  # a JSON-LD body shorter than this is usually a teaser
+MIN_TEXT_CHARS = 20  # less is a menu entry or a caption, not an article (a one-line brief is longer)
 
 
 @dataclass
@@ -58,14 +59,19 @@ def parse_html(html: str | bytes) -> HtmlElement | None:
         return None
 
 
-def _main_text(html: str | bytes, url: str, structured: Structured) -> str:
+def _main_text(html: str | bytes, url: str, structured: Structured, title: str | None) -> str:
     precise = trafilatura.extract(html, url=url, include_comments=False, favor_precision=True) or ""
     default = trafilatura.extract(html, url=url, include_comments=False) or ""
     text = default if len(precise) < PRECISION_KEEPS_AT_LEAST * len(default) else precise
     body = structured.body
     if body and len(body) >= COMPLETE_BODY_CHARS and len(text) < PRECISION_KEEPS_AT_LEAST * len(body):
         text = body
-    return clean_text(text)
+    text = clean_text(text)
+    if title:
+        head, _, rest = text.partition("\n\n")
+        if " ".join(head.split()) == " ".join(title.split()):
+            text = rest  # the headline repeated as the text's first paragraph is not part of the story
+    return text if len(text) >= MIN_TEXT_CHARS else ""
 
 
 def extract_article(html: str | bytes, url: str, site_tz: tzinfo = UTC) -> Extracted | None:
@@ -74,11 +80,11 @@ def extract_article(html: str | bytes, url: str, site_tz: tzinfo = UTC) -> Extra
     if tree is None:
         return None
     structured = read_structured(tree)
-    text = _main_text(html, url, structured)
-    if not text:
-        return None
     meta = trafilatura.extract_metadata(tree, default_url=url)
     title = structured.headline or (meta.title if meta else None)
+    text = _main_text(html, url, structured, title)
+    if not text:
+        return None
     published = to_iso(structured.published, site_tz) or to_iso(meta.date if meta else None, site_tz)
     authors = structured.authors or ([a.strip() for a in meta.author.split(";")] if meta and meta.author else [])
     images = [urljoin(url, i) for i in structured.images]

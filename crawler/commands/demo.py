@@ -14,6 +14,8 @@ from scrapy.settings import SETTINGS_PRIORITIES
 
 from archive.store import open_store
 from crawler.config import store_config
+from crawler.errors import ConfigError
+from crawler.preflight import check
 from crawler.run import CrawlRun
 from crawler.spiders.news import NewsSpider
 from crawler.summary import summarize
@@ -41,6 +43,12 @@ class Command(ScrapyCommand):
         from tests.fixtureweb.process import FixtureWeb  # noqa: PLC0415
 
         assert self.crawler_process is not None
+        try:
+            check(self.settings, {"site": "demo"})
+        except ConfigError as exc:
+            print(f"configuration error:\n{exc}", file=sys.stderr)
+            self.exitcode = 2
+            return
         with FixtureWeb(state=opts.state) as web:
             print(f"sample news web on {web.base_url} (state {opts.state})", file=sys.stderr)
             crawler = self.crawler_process.create_crawler(NewsSpider)

@@ -54,6 +54,7 @@ def _structured_data(art: Article, base: str) -> str:
         f'<meta property="og:type" content="article"><meta property="og:title" content="{escape(art.title)}">'
         f'<meta property="og:url" content="{url}">'
         f'<meta property="article:published_time" content="{art.published.isoformat()}">'
+        + (f'<meta property="article:modified_time" content="{art.modified.isoformat()}">' if art.modified else "")
         + "".join(f'<meta property="article:tag" content="{t}">' for t in art.tags)
     )
     canonical = f'<link rel="canonical" href="{url}">'

@@ -160,7 +160,7 @@ def _move_articles(by_section: dict[str, list[Article]], articles: dict[str, Art
     ]
     for art, new_section, redirect in moves:
         new_path = content.article_path(new_section, random.Random(art.id), art.id + 50000,
-                                        art.title + " revised", art.published)
+                                        "revised " + art.title, art.published)
         moved = replace(articles.pop(art.path).moved_to(new_path), section=new_section)
         articles[new_path] = moved
         old_listing = listings[art.section]

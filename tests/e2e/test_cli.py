@@ -1,0 +1,54 @@
+"""The commands a user types: `scrapy demo`, `scrapy crawl` with a broken config, robots.txt off."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.crawling import path_of, run_crawl, scrapy
+from tests.fixtureweb.process import FixtureWeb
+
+
+def test_demo_crawls_the_sample_web_and_says_where_everything_went(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    proc = scrapy(["demo", "-s", f"STORE_URI=file://{store}", "-s", f"STORE_SPOOL_DIR={tmp_path / 'spool'}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    crawl_dirs = list((store / "crawls").iterdir())
+    assert len(crawl_dirs) == 1 and re.fullmatch(r"demo-\d{8}T\d{6}Z", crawl_dirs[0].name)
+    out = proc.stdout
+    assert f"store:            file://{store}/crawls/{crawl_dirs[0].name}/" in out
+    stored = int(re.search(r"articles stored:\s+(\d+)", out)[1])  # type: ignore[index]
+    assert stored >= 256
+    assert re.search(r"failures by kind: .*not-found 2", out)
+    assert "items/part-00000.jsonl.gz" in out and (crawl_dirs[0] / "crawl.json").is_file()
+    assert "Traceback" not in proc.stderr
+
+
+def test_broken_site_config_fails_fast_with_file_and_key(tmp_path: Path) -> None:
+    (tmp_path / "oops.toml").write_text('base_url = "https://news.example/"\nmax_depth = "deep"\nfeed = []\n')
+    proc = scrapy(["crawl", "news", "-a", "site=oops", "-s", f"CRAWL_SITES_DIR={tmp_path}"])
+    assert proc.returncode == 2
+    assert f"{tmp_path / 'oops.toml'}: key 'max_depth': Input should be a valid integer" in proc.stderr
+    assert f"{tmp_path / 'oops.toml'}: key 'feed': unknown key" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_setting_fails_fast_naming_the_key(tmp_path: Path) -> None:
+    proc = scrapy(["crawl", "news", "-a", "site=demo", "-s", "STORE_URI=ftp://nowhere/x"])
+    assert proc.returncode == 2
+    assert "the command line (-s): key 'STORE_URI'" in proc.stderr
+
+
+def test_sitemaps_from_robots_txt_when_robots_is_not_obeyed(web: FixtureWeb, tmp_path: Path) -> None:
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    (sites / "norobots.toml").write_text('base_url = "http://127.0.0.1:1/"\nobey_robots = false\n')
+    result = run_crawl(web, tmp_path / "store", site="norobots",
+                       settings={"CRAWL_SITES_DIR": str(sites), "CRAWL_PROGRESS": "on"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    fetched = {path_of(e["url"]) for e in result.log}
+    assert {"/robots.txt", "/sitemap_index.xml", "/sitemaps/news.xml", "/sitemaps/opinion.xml"} <= fetched
+    opinion = {a["path"] for a in result.web["articles"] if a["section"] == "opinion"}
+    assert opinion and opinion <= {path_of(i["url"]) for i in result.items}
+    assert result.served.count("/robots.txt") == 1
+    assert re.search(r"pages \d+ \| queue \d+ \| [\d.]+ pages/s \| items \d+ \| failed \d+", result.stderr)
