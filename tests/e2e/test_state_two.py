@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.crawling import CrawlResult, path_of, run_crawl
@@ -11,11 +9,11 @@ from tests.fixtureweb.process import FixtureWeb
 
 
 @pytest.fixture(scope="module")
-def later(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrawlResult]:
+def later(tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
     with FixtureWeb(state=2) as web:
         result = run_crawl(web, tmp_path_factory.mktemp("state2") / "store", crawl_id="later")
     assert result.returncode == 0, result.stderr[-3000:]
-    yield result
+    return result
 
 
 def _by_path(result: CrawlResult) -> dict[str, dict[str, object]]:

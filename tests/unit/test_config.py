@@ -54,7 +54,7 @@ def test_unparsable_toml_and_missing_site(tmp_path: Path) -> None:
     (tmp_path / "bad.toml").write_text("base_url = \n")
     with pytest.raises(ConfigError, match=r"bad\.toml: not valid TOML"):
         load_site("bad", tmp_path)
-    with pytest.raises(ConfigError, match="known sites in .*: bad"):
+    with pytest.raises(ConfigError, match=r"known sites in .*: bad"):
         load_site("absent", tmp_path)
 
 

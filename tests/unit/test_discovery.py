@@ -13,7 +13,7 @@ BASE = "https://news.example/"
 
 def _site(**extra: object) -> SiteConfig:
     sections = [Section(name="world", url=f"{BASE}world/"), Section(name="business", url=f"{BASE}business")]
-    return SiteConfig(name="t", base_url=BASE, sections=sections, **extra)  # type: ignore[arg-type]
+    return SiteConfig(name="t", base_url=BASE, sections=sections, **extra)
 
 
 @pytest.mark.parametrize(("url", "kind", "reason"), [

@@ -27,7 +27,7 @@ def test_a_2xx_page_is_not_judged_by_its_status() -> None:
     (IgnoreRequest("Forbidden by robots.txt"), None, "robots-denied"),
     (IgnoreRequest("max redirections reached"), "error", "redirect-loop"),
     (DNSLookupError("x"), "error", "dns-error"),
-    (TxTimeoutError("x"), "error", "timeout"),
+    (TxTimeoutError(), "error", "timeout"),  # type: ignore[no-untyped-call]
 ])
 def test_failures_are_never_deletions(exc: Exception, verdict: str | None, reason: str) -> None:
     result = from_exception(exc)
