@@ -51,6 +51,7 @@ class CrawlConfig(_SettingsModel):
     sites_dir: Path = Field(alias="CRAWL_SITES_DIR")
     crawl_id: str = Field(alias="CRAWL_ID", pattern=r"^[A-Za-z0-9._-]*$")
     progress: Literal["auto", "on", "off"] = Field(alias="CRAWL_PROGRESS")
+    extract_workers: int = Field(alias="CRAWL_EXTRACT_WORKERS", ge=-1)
 
 
 def _load(model: type[_SettingsModel], settings: Any) -> Any:

@@ -20,7 +20,7 @@ from lxml.html import HtmlElement, document_fromstring
 
 from crawler.dates import to_iso
 from crawler.structured import Structured, read_structured
-from crawler.textutil import clean_text
+from crawler.textutil import clean_text, sha1_digest, simhash
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ class Extracted:
     images: list[str]
     canonical_url: str | None
     section: str | None
+    text_digest: str  # fingerprints of the text, computed here so they run where extraction runs
+    text_simhash: str | None
     structured: Structured = field(repr=False)
 
 
@@ -100,5 +102,7 @@ def extract_article(html: str | bytes, url: str, site_tz: tzinfo = UTC) -> Extra
         images=images,
         canonical_url=urljoin(url, structured.canonical) if structured.canonical else None,
         section=structured.section,
+        text_digest=sha1_digest(text.encode()),
+        text_simhash=simhash(text),
         structured=structured,
     )

@@ -10,6 +10,7 @@ import unicodedata
 # CJK ideographs, kana and hangul count one token per character; everything else by \w+ runs.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 _TOKEN = re.compile(f"[{_CJK}]|[^\\W{_CJK}]+")
+_BIT_OF = [bytes((value >> bit) & 1 for value in range(256)) for bit in range(8)]  # byte -> its bit, as 0/1
 _SPACES = re.compile(r"[ \t\u00a0\u3000\u200b]+")
 
 
@@ -31,16 +32,18 @@ def simhash(text: str, shingle: int = 3) -> str | None:
     toks = tokens(text)
     if len(toks) < shingle:
         return None
-    values = (
+    blob = b"".join(
         hashlib.blake2b(" ".join(toks[i:i + shingle]).encode(), digest_size=8).digest()
         for i in range(len(toks) - shingle + 1)
     )
-    rows = [format(int.from_bytes(v, "big"), "064b") for v in values]
-    half = len(rows) / 2
+    count = len(blob) // 8
     result = 0
-    for position, column in enumerate(zip(*rows, strict=True)):  # column-wise majority vote, bit 63 first
-        if column.count("1") > half:
-            result |= 1 << (63 - position)
+    # Majority vote per bit, done in C: one byte column per digest position, one translate+count per bit.
+    for position in range(8):
+        column = blob[position::8]
+        for bit in range(8):
+            if column.translate(_BIT_OF[bit]).count(1) * 2 > count:
+                result |= 1 << ((7 - position) * 8 + bit)
     return f"{result:016x}"
 
 

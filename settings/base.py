@@ -38,6 +38,9 @@ FEED_EXPORT_ENCODING = "utf-8"
 CRAWL_SITES_DIR = "settings/sites"
 # Crawl id; empty means SITE-YYYYMMDDTHHMMSSZ from the start time (UTC).
 CRAWL_ID = ""
+# Processes extracting article text beside the crawler (trafilatura is CPU-bound); -1 means one per core
+# but one, 0 extracts inline in the crawler's own thread.
+CRAWL_EXTRACT_WORKERS = -1
 # Progress line on stderr: "auto" (only when stderr is a terminal), "on" or "off".
 CRAWL_PROGRESS = "auto"
 

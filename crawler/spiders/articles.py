@@ -9,10 +9,8 @@ from urllib.parse import urlsplit
 from scrapy.http import Response, TextResponse
 
 from crawler.dates import iso_datetime
-from crawler.extract import extract_article
 from crawler.items import ArticleItem
 from crawler.run import CrawlRun
-from crawler.textutil import sha1_digest, simhash
 
 if TYPE_CHECKING:
     from crawler.spiders.news import NewsSpider
@@ -23,11 +21,11 @@ def _same_site(url: str, other: str) -> bool:
     return host.removeprefix("www.") == other_host.removeprefix("www.")
 
 
-def build_item(spider: NewsSpider, response: Response, entry: dict[str, Any]) -> ArticleItem | None:
+async def build_item(spider: NewsSpider, response: Response, entry: dict[str, Any]) -> ArticleItem | None:
     """The article item for one fetched page, or None when the page has no article text."""
     if not isinstance(response, TextResponse):
         return None
-    extracted = extract_article(response.text, response.url, spider.site_tz)
+    extracted = await spider.extraction.extract(response.text, response.url, spider.site.timezone)
     if extracted is None:
         return None
     run = CrawlRun.of(spider.crawler)
@@ -50,7 +48,7 @@ def build_item(spider: NewsSpider, response: Response, entry: dict[str, Any]) ->
         images=extracted.images,
         fetched_at=entry.get("fetched_at") or iso_datetime(datetime.now(UTC)),
         crawl_id=run.crawl_id,
-        content_digest=sha1_digest(extracted.text.encode()),
-        simhash=simhash(extracted.text),
+        content_digest=extracted.text_digest,
+        simhash=extracted.text_simhash,
         warc=entry.get("warc"),
     )

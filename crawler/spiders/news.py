@@ -27,6 +27,7 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from crawler.config import crawl_config
 from crawler.discovery import Discovery, LinkKind
 from crawler.extract import parse_html
+from crawler.extractpool import ExtractionPool, default_workers
 from crawler.items import ArticleItem
 from crawler.siteconfig import SiteConfig, load_site
 from crawler.spiders.articles import build_item
@@ -50,6 +51,7 @@ class NewsSpider(Spider):
         self.discovery = Discovery(site)
         self.site_tz = ZoneInfo(site.timezone)
         self._sitemaps_seen: set[str] = set()
+        self.extraction = ExtractionPool(0)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -68,6 +70,8 @@ class NewsSpider(Spider):
         settings.set("AUTOTHROTTLE_ENABLED", site.politeness.autothrottle, priority="spider")
         spider = cls(site, *args, **kwargs)
         spider._set_crawler(crawler)
+        workers = crawl_config(settings).extract_workers
+        spider.extraction = ExtractionPool(default_workers() if workers < 0 else workers)
         crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
         return spider
 
@@ -185,16 +189,19 @@ class NewsSpider(Spider):
                 return None
         return body if b"<urlset" in body[:2048] or b"<sitemapindex" in body[:2048] else None
 
+    def closed(self, reason: str) -> None:
+        self.extraction.close()
+
     # --- articles ------------------------------------------------------------------------------------------
 
-    def parse_article(self, response: Response) -> Iterator[ArticleItem]:
+    async def parse_article(self, response: Response) -> AsyncIterator[ArticleItem]:
         entry = response.meta.get("crawl_log") or {}
         if entry.get("verdict") not in (None, "ok"):
             return  # dead, blocked or failed pages are logged and archived, never items
         if entry.get("redirects") and self.discovery.classify_url(response.url)[0] is not LinkKind.ARTICLE:
             self.crawler.stats.inc_value("extract/redirected_off_article")
             return  # asked for an article, landed on a front page or elsewhere: not that article
-        item = build_item(self, response, entry)
+        item = await build_item(self, response, entry)
         if item is None:
             self.crawler.stats.inc_value("extract/no_text")
             return
