@@ -7,11 +7,18 @@ without a zone is read in the site's own time zone (from its config), never in t
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from dateutil import parser as dateparser
 
 _DATE_ONLY = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*$")
+# Zone abbreviations news pages print. Ambiguous ones (IST) are left out and read in the site's zone;
+# CST means China Standard Time on a site whose zone is UTC+8, US Central elsewhere.
+_ABBREVIATIONS = {
+    "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8,
+    "PDT": -7, "BST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "JST": 9, "KST": 9, "HKT": 8,
+    "SGT": 8, "AEST": 10, "AEDT": 11,
+}
 
 
 def iso_datetime(moment: datetime) -> str:
@@ -26,8 +33,16 @@ def to_iso(value: str | None, site_tz: tzinfo = UTC) -> str | None:
     bare = _DATE_ONLY.match(value)
     if bare:
         return value.strip()
+    def zone(name: str | None, offset: int | None) -> tzinfo | None:
+        if offset is not None:
+            return timezone(timedelta(seconds=offset))
+        if name == "CST" and site_tz.utcoffset(datetime(2000, 1, 1)) == timedelta(hours=8):
+            return site_tz
+        hours = _ABBREVIATIONS.get(name or "")
+        return timezone(timedelta(hours=hours)) if hours is not None else None
+
     try:
-        parsed = dateparser.parse(value.strip(), dayfirst=False, fuzzy=False)
+        parsed = dateparser.parse(value.strip(), dayfirst=False, fuzzy=False, tzinfos=zone)
     except (ValueError, OverflowError):
         return None
     if parsed.tzinfo is None:

@@ -73,6 +73,8 @@ def test_structured_data_from_graph_broken_scripts_and_html_bodies() -> None:
     ("2017-11-28T10:33:00+08:00", "2017-11-28T02:33:00Z"),
     ("Tue, 28 Nov 2017 02:33:00 GMT", "2017-11-28T02:33:00Z"),
     ("2017-11-28", "2017-11-28"),
+    ("Nov. 19, 2019 5:30 PM EST", "2019-11-19T22:30:00Z"),
+    ("2017-11-28 10:33 CST", "2017-11-28T02:33:00Z"),  # China Standard Time on a UTC+8 site
     ("not a date", None),
     ("", None),
 ])
