@@ -4,6 +4,13 @@ Every setting of ours is read once, at start-up, into a typed config (`crawler/c
 bad value with the key's name. Override any of them with `-s KEY=VALUE` on the command line.
 """
 
+import os
+
+# Scrapy's cookie middleware splits domains with tldextract, which downloads the Public Suffix List on first
+# use: a request outside the crawl log, and on an offline machine a traceback. Use the list bundled with
+# tldextract unless the environment names one (TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS is tldextract's own).
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
 # --- Scrapy -----------------------------------------------------------------------------------------------
 BOT_NAME = "palimpsest"
 SPIDER_MODULES = ["crawler.spiders"]
