@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import os
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from zoneinfo import ZoneInfo
 
 from crawler.extract import Extracted, extract_article
@@ -43,10 +44,16 @@ class ExtractionPool:
         return self._executor
 
     async def extract(self, html: str, url: str, timezone: str) -> Extracted | None:
+        """Extract one page; a worker killed by a hostile page costs that page only, never the pool."""
         if self.workers == 0:
             return _extract(html, url, timezone)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool(), _extract, html, url, timezone)
+        try:
+            return await loop.run_in_executor(self._pool(), _extract, html, url, timezone)
+        except BrokenProcessPool:
+            logger.error("an extraction worker died on %s; starting new workers", url)
+            self._executor = None  # the broken pool has already shut itself down
+            raise
 
     def close(self) -> None:
         if self._executor is not None:

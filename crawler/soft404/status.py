@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from twisted.internet.error import ConnectionRefusedError as TxConnectionRefused
 from twisted.internet.error import DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TxTimeoutError
+
+# Scrapy 2.13+ raises its own download exceptions; older handlers (and other plugins) raise Twisted's.
+_FAILURES: list[tuple[tuple[type[BaseException], ...], str]] = [
+    ((CannotResolveHostError, DNSLookupError), "dns-error"),
+    ((DownloadTimeoutError, TxTimeoutError, TCPTimedOutError, TimeoutError), "timeout"),
+    ((DownloadConnectionRefusedError, TxConnectionRefused, ConnectionRefusedError), "connection-refused"),
+    ((ResponseDataLossError,), "data-loss"),
+    ((DownloadCancelledError,), "cancelled"),
+]
 
 
 @dataclass(frozen=True)
@@ -45,10 +61,7 @@ def from_exception(exc: BaseException) -> Verdict:
         if "offsite" in message:
             return Verdict(None, ["offsite"], None)
         return Verdict(None, ["ignored"], None)
-    if isinstance(exc, DNSLookupError):
-        return Verdict("error", ["dns-error"], 0.0)
-    if isinstance(exc, (TxTimeoutError, TCPTimedOutError, TimeoutError)):
-        return Verdict("error", ["timeout"], 0.0)
-    if isinstance(exc, TxConnectionRefused):
-        return Verdict("error", ["connection-refused"], 0.0)
+    for kinds, reason in _FAILURES:
+        if isinstance(exc, kinds):
+            return Verdict("error", [reason], 0.0)
     return Verdict("error", ["fetch-failed"], 0.0)

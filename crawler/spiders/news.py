@@ -201,7 +201,12 @@ class NewsSpider(Spider):
         if entry.get("redirects") and self.discovery.classify_url(response.url)[0] is not LinkKind.ARTICLE:
             self.crawler.stats.inc_value("extract/redirected_off_article")
             return  # asked for an article, landed on a front page or elsewhere: not that article
-        item = await build_item(self, response, entry)
+        try:
+            item = await build_item(self, response, entry)
+        except Exception as exc:  # one page's failure must not end the crawl: count it, log it, go on
+            self.crawler.stats.inc_value(f"extract/failed/{type(exc).__name__}")
+            logger.warning("extraction failed on %s: %s: %s", response.url, type(exc).__name__, exc)
+            return
         if item is None:
             self.crawler.stats.inc_value("extract/no_text")
             return

@@ -185,3 +185,27 @@ def test_store_layout_and_manifest(demo_crawl: CrawlResult) -> None:
         gzip.decompress(data)  # complete gzip members, not a file cut short
     assert json.loads((root / "crawl.json").read_text())["counts"]["items"] == len(demo_crawl.items)
     assert not list((demo_crawl.store.root.parent / "spool").rglob("*.open"))
+
+
+def test_failures_each_get_one_log_entry(web: FixtureWeb, tmp_path: Path) -> None:
+    """Robots denials, a refused connection (with its robots.txt) and a 404 feed: logged once each."""
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    (sites / "failing.toml").write_text(
+        'base_url = "http://127.0.0.1:1/"\nsitemap_from_robots = false\nfeeds = ["/feeds/missing.xml"]\n'
+        '[[sections]]\nname = "search"\nurl = "/search?q=bridge"\n'
+        '[[sections]]\nname = "gone"\nurl = "http://127.0.0.1:9/section/"\n'
+    )
+    result = run_crawl(web, tmp_path / "store", site="failing",
+                       settings={"CRAWL_SITES_DIR": str(sites), "RETRY_TIMES": "0"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    by_path = {(e["url"].split("/")[2], path_of(e["url"])): e for e in result.log}
+    assert len(by_path) == len(result.log) == 5
+    own = result.log[0]["url"].split("/")[2]
+    assert by_path[own, "/search?q=bridge"]["reasons"] == ["robots-denied"]
+    assert by_path[own, "/feeds/missing.xml"]["verdict"] == "not-found"
+    assert by_path[own, "/robots.txt"]["status"] == 200
+    for path in ("/section/", "/robots.txt"):
+        entry = by_path["127.0.0.1:9", path]
+        assert entry["verdict"] == "error" and entry["reasons"] == ["connection-refused"], entry["error"]
+        assert "Connection refused" in entry["error"]

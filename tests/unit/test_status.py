@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from twisted.internet.error import DNSLookupError
 from twisted.internet.error import TimeoutError as TxTimeoutError
 
@@ -28,6 +34,11 @@ def test_a_2xx_page_is_not_judged_by_its_status() -> None:
     (IgnoreRequest("max redirections reached"), "error", "redirect-loop"),
     (DNSLookupError("x"), "error", "dns-error"),
     (TxTimeoutError(), "error", "timeout"),  # type: ignore[no-untyped-call]
+    (CannotResolveHostError("x"), "error", "dns-error"),
+    (DownloadTimeoutError("x"), "error", "timeout"),
+    (DownloadConnectionRefusedError("x"), "error", "connection-refused"),
+    (ResponseDataLossError("x"), "error", "data-loss"),
+    (ValueError("x"), "error", "fetch-failed"),
 ])
 def test_failures_are_never_deletions(exc: Exception, verdict: str | None, reason: str) -> None:
     result = from_exception(exc)
