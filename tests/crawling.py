@@ -47,6 +47,14 @@ def scrapy(args: list[str], cwd: Path = ROOT, timeout: float = 300) -> subproces
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def write_site(tmp_path: Path, name: str, toml: str) -> dict[str, str]:
+    """A one-off site config in its own sites dir; returns the settings that point the crawl at it."""
+    sites = tmp_path / "sites"
+    sites.mkdir(exist_ok=True)
+    (sites / f"{name}.toml").write_text(toml)
+    return {"CRAWL_SITES_DIR": str(sites)}
+
+
 def run_crawl(web: FixtureWeb, store_dir: Path, site: str = "demo", settings: dict[str, str] | None = None,
               crawl_id: str = "test-crawl") -> CrawlResult:
     """Crawl the sample web with `site` into a FileStore at `store_dir`."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.crawling import path_of, run_crawl, scrapy
+from tests.crawling import path_of, run_crawl, scrapy, write_site
 from tests.fixtureweb.process import FixtureWeb
 
 
@@ -40,11 +40,8 @@ def test_bad_setting_fails_fast_naming_the_key(tmp_path: Path) -> None:
 
 
 def test_sitemaps_from_robots_txt_when_robots_is_not_obeyed(web: FixtureWeb, tmp_path: Path) -> None:
-    sites = tmp_path / "sites"
-    sites.mkdir()
-    (sites / "norobots.toml").write_text('base_url = "http://127.0.0.1:1/"\nobey_robots = false\n')
-    result = run_crawl(web, tmp_path / "store", site="norobots",
-                       settings={"CRAWL_SITES_DIR": str(sites), "CRAWL_PROGRESS": "on"})
+    settings = write_site(tmp_path, "norobots", 'base_url = "http://127.0.0.1:1/"\nobey_robots = false\n')
+    result = run_crawl(web, tmp_path / "store", site="norobots", settings={**settings, "CRAWL_PROGRESS": "on"})
     assert result.returncode == 0, result.stderr[-2000:]
     fetched = {path_of(e["url"]) for e in result.log}
     assert {"/robots.txt", "/sitemap_index.xml", "/sitemaps/news.xml", "/sitemaps/opinion.xml"} <= fetched

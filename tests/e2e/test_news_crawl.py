@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from crawler.items import ITEM_FIELDS
-from tests.crawling import CrawlResult, path_of, run_crawl
+from tests.crawling import CrawlResult, path_of, run_crawl, write_site
 from tests.fixtureweb.process import FixtureWeb
 
 LOG_FIELDS = {"url", "final_url", "redirects", "status", "mime", "fetched_at", "verdict", "reasons", "score", "kind",
@@ -76,13 +76,11 @@ def test_pagination_is_followed_to_the_end_of_each_section(demo_crawl: CrawlResu
 
 
 def test_max_pages_bounds_pagination(web: FixtureWeb, tmp_path: Path) -> None:
-    sites = tmp_path / "sites"
-    sites.mkdir()
-    (sites / "short.toml").write_text(
+    settings = write_site(tmp_path, "short",
         'base_url = "http://127.0.0.1:1/"\nmax_pages_per_section = 2\nsitemap_from_robots = false\n'
         '[[sections]]\nname = "world"\nurl = "/world/"\n[[sections]]\nname = "tech"\nurl = "/tech/"\nmax_pages = 3\n'
     )
-    result = run_crawl(web, tmp_path / "store", site="short", settings={"CRAWL_SITES_DIR": str(sites)})
+    result = run_crawl(web, tmp_path / "store", site="short", settings=settings)
     assert result.returncode == 0, result.stderr[-2000:]
     listings = sorted(path_of(e["url"]) for e in result.log if e["kind"] == "section")
     assert listings == ["/tech/", "/tech/page/2/", "/tech/page/3/", "/world/", "/world/page/2/"]
@@ -189,15 +187,12 @@ def test_store_layout_and_manifest(demo_crawl: CrawlResult) -> None:
 
 def test_failures_each_get_one_log_entry(web: FixtureWeb, tmp_path: Path) -> None:
     """Robots denials, a refused connection (with its robots.txt) and a 404 feed: logged once each."""
-    sites = tmp_path / "sites"
-    sites.mkdir()
-    (sites / "failing.toml").write_text(
+    settings = write_site(tmp_path, "failing",
         'base_url = "http://127.0.0.1:1/"\nsitemap_from_robots = false\nfeeds = ["/feeds/missing.xml"]\n'
         '[[sections]]\nname = "search"\nurl = "/search?q=bridge"\n'
         '[[sections]]\nname = "gone"\nurl = "http://127.0.0.1:9/section/"\n'
     )
-    result = run_crawl(web, tmp_path / "store", site="failing",
-                       settings={"CRAWL_SITES_DIR": str(sites), "RETRY_TIMES": "0"})
+    result = run_crawl(web, tmp_path / "store", site="failing", settings={**settings, "RETRY_TIMES": "0"})
     assert result.returncode == 0, result.stderr[-2000:]
     by_path = {(e["url"].split("/")[2], path_of(e["url"])): e for e in result.log}
     assert len(by_path) == len(result.log) == 5
