@@ -79,6 +79,15 @@ class CrawlRun:
         return PartWriter(self.store, f"{self.prefix}/{name}", self.spool / name, cfg.part_max_records,
                           cfg.part_max_bytes, self.objects.append)
 
+    def _clear_spool(self) -> None:
+        """Remove the crawl's spool once every part has left it; anything still there is reported, kept."""
+        left = [p for p in self.spool.rglob("*") if p.is_file()] if self.spool.exists() else []
+        if left:
+            logger.warning("files left in the spool %s: %s", self.spool, ", ".join(map(str, left)))
+            return
+        if self.spool.exists():
+            shutil.rmtree(self.spool)
+
     def spider_closed(self, spider: Spider, reason: str) -> None:
         """Close the parts, then write crawl.json last: its presence marks a complete crawl."""
         self.log.close()
@@ -104,5 +113,5 @@ class CrawlRun:
         }
         body = json.dumps(self.manifest, ensure_ascii=False, indent=2, default=str).encode()
         self.store.put_bytes(f"{self.prefix}/crawl.json", body)
-        shutil.rmtree(self.spool, ignore_errors=True)
+        self._clear_spool()
         logger.info("crawl %s stored in %s/%s", self.crawl_id, self.store.uri, self.prefix)
