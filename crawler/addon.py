@@ -11,8 +11,10 @@ EXTENSIONS = {
 }
 # Downloader middlewares: the crawl log sits on the engine side of Retry (550) and Redirect (600), so it sees
 # each request's final outcome once, and after OffsiteMiddleware (50) so offsite filtering is logged too.
+# WARC capture sits closest to the download handler (950): it sees raw bodies and every redirect hop.
 DOWNLOADER_MIDDLEWARES = {
     "crawler.crawllog.CrawlLogMiddleware": 60,
+    "crawler.capture.WarcCaptureMiddleware": 950,
 }
 ITEM_PIPELINES = {
     "pipelines.store.StorePipeline": 900,

@@ -54,6 +54,15 @@ class CrawlConfig(_SettingsModel):
     extract_workers: int = Field(alias="CRAWL_EXTRACT_WORKERS", ge=-1)
 
 
+class ArchiveConfig(_SettingsModel):
+    """ARCHIVE_*: WARC capture."""
+
+    enabled: bool = Field(alias="ARCHIVE_ENABLED")
+    max_file_size: int = Field(alias="ARCHIVE_MAX_FILE_SIZE", ge=1024)
+    prefix: str = Field(alias="ARCHIVE_PREFIX", pattern=r"^[A-Za-z0-9._]+$")
+    dedup: bool = Field(alias="ARCHIVE_DEDUP")
+
+
 def _load(model: type[_SettingsModel], settings: Any) -> Any:
     aliases = [f.alias for f in model.model_fields.values() if f.alias]
     data = {key: settings.get(key) for key in aliases}
@@ -68,6 +77,11 @@ def _load(model: type[_SettingsModel], settings: Any) -> Any:
 
 def store_config(settings: Any) -> StoreConfig:
     config: StoreConfig = _load(StoreConfig, settings)
+    return config
+
+
+def archive_config(settings: Any) -> ArchiveConfig:
+    config: ArchiveConfig = _load(ArchiveConfig, settings)
     return config
 
 

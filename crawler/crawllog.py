@@ -8,6 +8,7 @@ crawled never comes back as a response: the scheduler drops it, and `request_dro
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,8 @@ from crawler.textutil import sha1_digest, simhash
 logger = logging.getLogger(__name__)
 
 KINDS = ("section", "article", "feed", "sitemap", "probe", "other")
+# Metadata records get their own target URI, so replaying the page at its timestamp returns the page.
+METADATA_URI = "urn:palimpsest:crawl-log:"
 _INVISIBLE = "ancestor::script or ancestor::style or ancestor::noscript or ancestor::template"
 
 
@@ -80,9 +83,22 @@ class CrawlLogMiddleware:
 
     def process_response(self, request: Request, response: Response) -> Response:
         entry = self._entry(request, from_status(response.status), response=response)
+        entry["warc"] = request.meta.get("warc")
         request.meta["crawl_log"] = entry  # the spider and pipelines read verdict and fingerprints from here
         self._write(entry)
+        self._archive_entry(entry)
         return response
+
+    def _archive_entry(self, entry: dict[str, Any]) -> None:
+        """The crawl-log entry as a metadata record beside the response it describes, and in the CDXJ."""
+        archiver, warc = self.run.archiver, entry["warc"]
+        if archiver is None or not warc:
+            return
+        if entry["verdict"] or entry["reasons"]:
+            archiver.writer.annotate(warc["record_id"], {"verdict": entry["verdict"], "reasons": entry["reasons"]})
+        fields = [("crawl-log-entry", json.dumps(entry, ensure_ascii=False, separators=(",", ":")))]
+        archiver.metadata(METADATA_URI + str(entry["final_url"]), fields, refers_to_id=warc["record_id"],
+                          date=datetime.now(UTC))
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         entry = self._entry(request, from_exception(exception))

@@ -10,17 +10,21 @@ import json
 import logging
 import platform
 import shutil
+import socket
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 import crawler
+from archive.archiver import Archiver
 from archive.parts import PartWriter
 from archive.store import StoredObject, open_store
-from crawler.config import crawl_config, store_config
+from archive.warcfile import WarcFileWriter
+from crawler.config import archive_config, crawl_config, store_config
 from crawler.dates import iso_datetime
 
 logger = logging.getLogger(__name__)
@@ -30,7 +34,7 @@ MANIFEST_SETTINGS = (
     "USER_AGENT", "ROBOTSTXT_OBEY", "CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "DOWNLOAD_DELAY",
     "AUTOTHROTTLE_ENABLED", "DOWNLOAD_TIMEOUT", "DOWNLOAD_MAXSIZE", "RETRY_TIMES", "STORE_URI", "CRAWL_ID",
 )
-VERSIONED = ("scrapy", "twisted", "trafilatura", "lxml", "w3lib", "feedparser")
+VERSIONED = ("scrapy", "twisted", "trafilatura", "lxml", "w3lib", "feedparser", "warcio")
 
 
 def _version(dist: str) -> str | None:
@@ -58,6 +62,8 @@ class CrawlRun:
         self.objects: list[StoredObject] = []
         self.log = self._writer("log")
         self.items = self._writer("items")
+        self.archive_config = archive_config(settings)
+        self._archiver: Archiver | None = None
         self.manifest: dict[str, Any] | None = None
 
     @classmethod
@@ -79,6 +85,32 @@ class CrawlRun:
         return PartWriter(self.store, f"{self.prefix}/{name}", self.spool / name, cfg.part_max_records,
                           cfg.part_max_bytes, self.objects.append)
 
+    @property
+    def archiver(self) -> Archiver | None:
+        """The crawl's WARC archive (created on first use), or None when ARCHIVE_ENABLED is off."""
+        if self._archiver is None and self.archive_config.enabled:
+            cfg = self.archive_config
+            writer = WarcFileWriter(self.spool / "warc", cfg.prefix, cfg.max_file_size, self._warcinfo(),
+                                    self._store_warc)
+            self._archiver = Archiver(writer, cfg.dedup)
+        return self._archiver
+
+    def _warcinfo(self) -> dict[str, str]:
+        settings = self.crawler.settings
+        return {
+            "software": f"Palimpsest/{crawler.__version__} (Scrapy {_version('scrapy')}; warcio {_version('warcio')})",
+            "hostname": socket.gethostname(),
+            "isPartOf": self.crawl_id,
+            "description": f"news crawl of site {self.site}",
+            "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+            "http-header-user-agent": str(settings.get("USER_AGENT")),
+        }
+
+    def _store_warc(self, warc: Path, cdxj: Path) -> None:
+        """A closed WARC and its CDXJ go to the store as soon as rotation closes them."""
+        self.objects.append(self.store.put_file(f"{self.prefix}/warc/{warc.name}", warc))
+        self.objects.append(self.store.put_file(f"{self.prefix}/cdxj/{cdxj.name}", cdxj))
+
     def _clear_spool(self) -> None:
         """Remove the crawl's spool once every part has left it; anything still there is reported, kept."""
         left = [p for p in self.spool.rglob("*") if p.is_file()] if self.spool.exists() else []
@@ -90,6 +122,8 @@ class CrawlRun:
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         """Close the parts, then write crawl.json last: its presence marks a complete crawl."""
+        if self._archiver is not None:
+            self._archiver.close()
         self.log.close()
         self.items.close()
         finished = datetime.now(UTC)
@@ -107,7 +141,8 @@ class CrawlRun:
             "settings": {k: self.crawler.settings.get(k) for k in MANIFEST_SETTINGS},
             "versions": {"palimpsest": crawler.__version__, "python": platform.python_version(),
                          **{d: _version(d) for d in VERSIONED}},
-            "counts": {"log_entries": self.log.total_records, "items": self.items.total_records},
+            "counts": {"log_entries": self.log.total_records, "items": self.items.total_records,
+                       "revisits": self._archiver.revisits if self._archiver else 0},
             "stats": stats,
             "objects": [{"key": o.key, "size": o.size, "sha256": o.sha256} for o in self.objects],
         }

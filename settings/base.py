@@ -51,6 +51,16 @@ CRAWL_EXTRACT_WORKERS = -1
 # Progress line on stderr: "auto" (only when stderr is a terminal), "on" or "off".
 CRAWL_PROGRESS = "auto"
 
+# --- ARCHIVE_*: WARC capture -------------------------------------------------------------------------------
+# Write every HTTP exchange (request, response, redirects, errors pages, robots.txt) to WARC files.
+ARCHIVE_ENABLED = True
+# A WARC file is closed (and stored, with its CDXJ) once it reaches this many bytes, and at the end.
+ARCHIVE_MAX_FILE_SIZE = 1_000_000_000
+# First part of the IIPC file name: PREFIX-YYYYMMDDHHMMSSmmm-SERIAL-HOST.warc.gz
+ARCHIVE_PREFIX = "PALIMPSEST"
+# Write a revisit record instead of a payload already archived in this crawl.
+ARCHIVE_DEDUP = True
+
 # --- STORE_*: where a crawl's files go ---------------------------------------------------------------------
 # Store root; the layout under it is in the README. file:// paths are relative to the working directory.
 STORE_URI = "file://./data/store"

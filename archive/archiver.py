@@ -1,0 +1,69 @@
+"""The crawl's archive: exchanges in, WARC records out, identical payloads written once (revisits).
+
+Deduplication keeps, per payload digest, where the payload was first archived in this crawl; a later
+exchange with the same payload gets a `revisit` record (identical-payload-digest profile) that refers to
+it. The index holds one short entry per distinct payload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from archive.warc import Exchange, Written, new_record_id, payload_digest
+from archive.warcfile import WarcFileWriter
+
+
+@dataclass(frozen=True)
+class FirstCapture:
+    uri: str
+    date: datetime
+
+
+def _mime(exchange: Exchange) -> str | None:
+    for name, value in exchange.response_headers:
+        if name.lower() == "content-type":
+            return value.replace(";", " ").split()[0].strip() if value.strip() else None
+    return None
+
+
+class Archiver:
+    """Writes each exchange as request + response (or revisit) records."""
+
+    def __init__(self, writer: WarcFileWriter, dedup: bool) -> None:
+        self.writer = writer
+        self.dedup = dedup
+        self.seen: dict[str, FirstCapture] = {}
+        self.revisits = 0
+
+    def archive(self, exchange: Exchange) -> Written:
+        """Archive one exchange; returns where its response (or revisit) record landed."""
+        factory = self.writer.factory
+        digest = payload_digest(exchange.body)
+        first = self.seen.get(digest) if self.dedup and exchange.body else None
+        response_id = new_record_id()
+        if first is not None:
+            record = factory.revisit(exchange, response_id, digest, first.uri, first.date)
+            kind = "revisit"
+            self.revisits += 1
+        else:
+            record = factory.response(exchange, response_id)
+            kind = "response"
+            if exchange.body:
+                self.seen[digest] = FirstCapture(exchange.url, exchange.date)
+        response = Written(response_id, kind, exchange.url, "", 0, 0, exchange.date, digest, _mime(exchange),
+                           exchange.status)
+        request_id = new_record_id()
+        request = Written(request_id, "request", exchange.url, "", 0, 0, exchange.date)
+        self.writer.write([(record, response), (factory.request(exchange, request_id, response_id), request)])
+        return response
+
+    def metadata(self, uri: str, fields: list[tuple[str, str]], refers_to_id: str, date: datetime) -> Written:
+        record_id = new_record_id()
+        record = self.writer.factory.metadata(uri, fields, date, record_id, refers_to_id)
+        written = Written(record_id, "metadata", uri, "", 0, 0, date)
+        self.writer.write([(record, written)])
+        return written
+
+    def close(self) -> None:
+        self.writer.close()

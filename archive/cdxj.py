@@ -1,0 +1,38 @@
+"""CDXJ index lines, field for field what pywb's `cdxj-indexer` writes, so any CDXJ reader can use ours.
+
+`SURT TIMESTAMP14 {"url", "mime", "status", "digest", "length", "offset", "filename"}` plus our own fields
+after pywb's. Only captures are indexed (response, revisit, resource); `application/warc-fields` metadata
+records are left out, as cdxj-indexer leaves them out.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import surt
+
+from archive.warc import Written
+
+INDEXED_TYPES = ("response", "revisit", "resource", "conversion")
+
+
+def url_key(url: str) -> str:
+    try:
+        return str(surt.surt(url))
+    except ValueError:  # a URL surt cannot parse is still indexed, under itself
+        return url
+
+
+def cdxj_line(written: Written, extra: dict[str, Any] | None = None) -> str:
+    fields: dict[str, Any] = {"url": written.target_uri}
+    mime = "warc/revisit" if written.record_type == "revisit" else written.mime
+    if mime:
+        fields["mime"] = mime
+    if written.status is not None:
+        fields["status"] = str(written.status)
+    if written.payload_digest:
+        fields["digest"] = written.payload_digest
+    fields.update(length=str(written.length), offset=str(written.offset), filename=written.filename)
+    fields.update(extra or {})
+    return f"{url_key(written.target_uri)} {written.date:%Y%m%d%H%M%S} {json.dumps(fields)}"

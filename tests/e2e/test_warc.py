@@ -1,0 +1,190 @@
+"""WARC capture end to end: the sample-web crawl's WARCs read back with warcio and indexed by cdxj-indexer."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.crawllog import METADATA_URI
+from tests.crawling import CrawlResult, path_of
+from tests.fixtureweb.process import ROOT, FixtureWeb
+
+BIN = Path(sys.executable).parent
+IIPC = re.compile(r"^PALIMPSEST-\d{17}-\d{5}-[A-Za-z0-9-]+\.warc\.gz$")
+
+
+def warcs(result: CrawlResult) -> list[Path]:
+    return sorted((result.crawl_dir / "warc").glob("*.warc.gz"))
+
+
+def assert_warcio_check_passes(path: Path) -> None:
+    check = subprocess.run([str(BIN / "warcio"), "check", str(path)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def records(path: Path) -> Iterator[Any]:
+    with path.open("rb") as fh:
+        yield from ArchiveIterator(fh)
+
+
+def record_at(path: Path, offset: int) -> Any:
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        record = next(iter(ArchiveIterator(fh)))
+        record.raw = record.raw_stream.read()
+        return record
+
+
+@pytest.fixture(scope="module")
+def by_type(demo_crawl: CrawlResult) -> dict[str, list[Any]]:
+    """Every record of the crawl, body read, grouped by WARC-Type."""
+    grouped: dict[str, list[Any]] = {}
+    for path in warcs(demo_crawl):
+        for record in records(path):
+            record.raw = record.raw_stream.read()
+            grouped.setdefault(record.rec_type, []).append(record)
+    return grouped
+
+
+def test_every_warc_passes_warcio_check_and_is_named_the_iipc_way(demo_crawl: CrawlResult) -> None:
+    assert warcs(demo_crawl)
+    for path in warcs(demo_crawl):
+        assert IIPC.match(path.name), path.name
+        assert_warcio_check_passes(path)
+        first = next(records(path))
+        assert first.rec_type == "warcinfo"
+        info = first.content_stream().read().decode()
+        assert "isPartOf: test-crawl" in info and "robots: obey" in info and "conformsTo:" in info
+
+
+def test_gzip_encoded_page_is_archived_as_the_server_sent_it(web: FixtureWeb, by_type: dict[str, list[Any]]
+                                                             ) -> None:
+    page = next(r for r in by_type["response"] if r.http_headers.get_header("Content-Encoding") == "gzip"
+                and "/world/" in r.rec_headers.get_header("WARC-Target-URI")
+                and r.rec_headers.get_header("WARC-Target-URI").endswith(".html"))
+    assert page.raw[:2] == b"\x1f\x8b"  # the block holds the compressed bytes
+    with urllib.request.urlopen(web.base_url + path_of(page.rec_headers.get_header("WARC-Target-URI"))) as resp:
+        plain = resp.read()  # urllib sends no Accept-Encoding: the same page, uncompressed
+    assert gzip.decompress(page.raw) == plain
+
+
+def test_repeated_headers_query_strings_and_request_headers_survive(by_type: dict[str, list[Any]]) -> None:
+    html = next(r for r in by_type["response"] if r.http_headers.get_header("Content-Type", "").startswith("text/h"))
+    cookies = [v for k, v in html.http_headers.headers if k.lower() == "set-cookie"]
+    assert cookies == ["sid=abc123; Path=/; HttpOnly", "consent=0; Path=/; Max-Age=31536000"]
+    assert html.http_headers.protocol == "HTTP/1.1" and html.http_headers.get_statuscode() == "200"
+    request = next(r for r in by_type["request"] if r.rec_headers.get_header("WARC-Target-URI").endswith("?page=2"))
+    assert request.http_headers.protocol == "GET" and request.http_headers.statusline.endswith(" HTTP/1.1")
+    assert request.http_headers.statusline.startswith("/business/?page=2")
+    assert request.http_headers.get_header("User-Agent").startswith("Palimpsest/")
+    assert "gzip" in request.http_headers.get_header("Accept-Encoding")
+    assert request.http_headers.get_header("Host")
+
+
+def test_dechunked_bodies_do_not_claim_chunking(by_type: dict[str, list[Any]]) -> None:
+    """The sample web sends listing pages chunked; the record holds the whole de-chunked body."""
+    listing = next(r for r in by_type["response"] if r.rec_headers.get_header("WARC-Target-URI").endswith("/world/"))
+    assert listing.http_headers.get_header("Transfer-Encoding") is None
+    assert gzip.decompress(listing.raw).rstrip().endswith(b"</html>")
+
+
+def test_requests_and_metadata_link_to_their_response(by_type: dict[str, list[Any]]) -> None:
+    captures = {r.rec_headers.get_header("WARC-Record-ID"): r for r in by_type["response"] + by_type["revisit"]}
+    assert len(by_type["request"]) == len(captures)
+    for request in by_type["request"]:
+        assert request.rec_headers.get_header("WARC-Concurrent-To") in captures
+    for meta in by_type["metadata"]:
+        target = captures[meta.rec_headers.get_header("WARC-Refers-To")]
+        assert meta.rec_headers.get_header("WARC-Target-URI").startswith(METADATA_URI)
+        entry = json.loads(meta.raw.decode().split(": ", 1)[1])
+        assert entry["warc"]["record_id"] == target.rec_headers.get_header("WARC-Record-ID")
+
+
+def test_revisits_resolve_to_an_archived_payload(demo_crawl: CrawlResult, by_type: dict[str, list[Any]]) -> None:
+    revisits = by_type.get("revisit", [])
+    assert revisits and len(revisits) == demo_crawl.manifest["counts"]["revisits"]
+    originals = {(r.rec_headers.get_header("WARC-Target-URI"), r.rec_headers.get_header("WARC-Payload-Digest")): r
+                 for r in by_type["response"]}
+    for revisit in revisits:
+        key = (revisit.rec_headers.get_header("WARC-Refers-To-Target-URI"),
+               revisit.rec_headers.get_header("WARC-Payload-Digest"))
+        assert key in originals
+        assert revisit.rec_headers.get_header("WARC-Profile").endswith("/revisit/identical-payload-digest")
+        assert revisit.http_headers.get_statuscode()  # the revisit keeps its own status line
+
+
+def test_crawl_log_points_at_each_capture(demo_crawl: CrawlResult) -> None:
+    folder = demo_crawl.crawl_dir / "warc"
+    fetched = [e for e in demo_crawl.log if e["status"] is not None and "redirect-to-seen-url" not in e["reasons"]]
+    assert fetched and all(e["warc"] for e in fetched)
+    for entry in fetched:
+        record = record_at(folder / entry["warc"]["filename"], entry["warc"]["offset"])
+        assert record.rec_headers.get_header("WARC-Record-ID") == entry["warc"]["record_id"]
+        assert record.rec_headers.get_header("WARC-Target-URI") == entry["final_url"]
+
+
+def _cdxj(path: Path, drop: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
+    rows = []
+    for line in path.read_text().splitlines():
+        key, stamp, data = line.split(" ", 2)
+        fields = json.loads(data)
+        for name in drop:
+            fields.pop(name, None)
+        fields["filename"] = Path(fields["filename"]).name
+        rows.append((key, stamp, json.dumps(fields, sort_keys=True)))
+    return sorted(rows)
+
+
+def test_cdxj_equals_what_cdxj_indexer_writes(demo_crawl: CrawlResult, tmp_path: Path) -> None:
+    for warc in warcs(demo_crawl):
+        ours = demo_crawl.crawl_dir / "cdxj" / warc.name.replace(".warc.gz", ".cdxj")
+        lines = ours.read_text().splitlines()
+        assert lines == sorted(lines)
+        theirs = tmp_path / "theirs.cdxj"
+        subprocess.run([str(BIN / "cdxj-indexer"), "-o", str(theirs), str(warc)], check=True)
+        assert _cdxj(ours, drop=("verdict", "reasons")) == _cdxj(theirs)
+    not_found = [line for line in lines if '"verdict": "not-found"' in line]
+    assert len(not_found) == 2
+
+
+def test_rotation_and_a_killed_crawl_leave_valid_warcs(web: FixtureWeb, tmp_path: Path) -> None:
+    """Small files so the crawl rotates often; SIGKILL once some are stored; every closed one is whole."""
+    store, spool = tmp_path / "store", tmp_path / "spool"
+    cmd = [str(BIN / "scrapy"), "crawl", "news", "-a", "site=demo", "-a", f"base_url={web.base_url}/",
+           "-s", f"STORE_URI=file://{store}", "-s", f"STORE_SPOOL_DIR={spool}", "-s", "CRAWL_ID=killed",
+           "-s", "ARCHIVE_MAX_FILE_SIZE=60000", "-s", "DOWNLOAD_DELAY=0.02", "-s", "CONCURRENT_REQUESTS=2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    warc_dir = store / "crawls" / "killed" / "warc"
+    deadline = time.monotonic() + 120
+    while len(list(warc_dir.glob("*.warc.gz"))) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the filesystem for the crawl's progress, not waiting on a server
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    closed = sorted(warc_dir.glob("*.warc.gz"))
+    assert len(closed) >= 3
+    for path in closed:
+        assert_warcio_check_passes(path)
+        assert (store / "crawls" / "killed" / "cdxj" / path.name.replace(".warc.gz", ".cdxj")).is_file()
+    assert not (store / "crawls" / "killed" / "crawl.json").exists()  # an unfinished crawl says so
+    open_files = list(spool.rglob("*.warc.gz.open"))
+    assert len(open_files) == 1
+    recovered = 0
+    with open_files[0].open("rb") as fh:
+        for record in ArchiveIterator(fh):
+            record.raw_stream.read()
+            recovered += 1
+    assert recovered >= 1

@@ -1,0 +1,70 @@
+"""WARC records and CDXJ lines from one exchange (pure functions)."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.archiver import Archiver
+from archive.cdxj import cdxj_line, url_key
+from archive.warc import Exchange, RecordFactory, Written, response_http_headers
+from archive.warcfile import WarcFileWriter, iipc_name
+
+WHEN = datetime(2026, 11, 28, 10, 33, 5, 123456, tzinfo=UTC)
+
+
+def _exchange(body: bytes = b"<html>hi</html>", url: str = "http://news.test/a?b=1") -> Exchange:
+    return Exchange(url=url, method="GET", request_line_target="/a?b=1", request_headers=[("Host", "news.test")],
+                    request_body=b"", protocol="HTTP/1.1", status=200,
+                    response_headers=[("Content-Type", "text/html; charset=utf-8"), ("Set-Cookie", "a=1"),
+                                      ("Set-Cookie", "b=2"), ("Transfer-Encoding", "chunked")],
+                    body=body, date=WHEN, ip_address="127.0.0.1")
+
+
+def test_chunking_undone_by_the_transport_is_not_claimed() -> None:
+    headers = response_http_headers(_exchange())
+    assert headers.get_header("Transfer-Encoding") is None
+    assert headers.get_header("X-Archive-Orig-Transfer-Encoding") == "chunked"
+    assert [v for k, v in headers.headers if k == "Set-Cookie"] == ["a=1", "b=2"]
+
+
+def test_each_record_is_its_own_gzip_member() -> None:
+    factory = RecordFactory()
+    data = factory.serialise(factory.response(_exchange(), "<urn:uuid:1>"))
+    record = next(iter(ArchiveIterator(io.BytesIO(data))))
+    assert record.rec_headers.get_header("WARC-Date") == "2026-11-28T10:33:05.123Z"
+    assert record.rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
+    assert record.rec_headers.get_header("WARC-Payload-Digest").startswith("sha1:")
+    assert record.raw_stream.read() == b"<html>hi</html>"
+
+
+def test_iipc_names() -> None:
+    assert iipc_name("PALIMPSEST", WHEN, 7, "crawler1") == "PALIMPSEST-20261128103305123-00007-crawler1.warc.gz"
+
+
+def test_cdxj_line_has_pywb_fields_then_ours() -> None:
+    written = Written("<urn:uuid:1>", "response", "http://news.test/a?b=1", "f.warc.gz", 10, 99, WHEN,
+                      "sha1:ABC", "text/html", 200)
+    assert cdxj_line(written, {"verdict": "ok"}) == (
+        'test,news)/a?b=1 20261128103305 {"url": "http://news.test/a?b=1", "mime": "text/html", "status": "200", '
+        '"digest": "sha1:ABC", "length": "99", "offset": "10", "filename": "f.warc.gz", "verdict": "ok"}')
+    assert url_key("http://www.news.test/") == "test,news)/"
+
+
+def test_identical_payloads_become_revisits_and_files_rotate(tmp_path: Path) -> None:
+    closed: list[tuple[Path, Path]] = []
+    writer = WarcFileWriter(tmp_path, "T", 2000, {"isPartOf": "c"}, lambda w, c: closed.append((w, c)))
+    archiver = Archiver(writer, dedup=True)
+    first = archiver.archive(_exchange(b"x" * 1500, "http://news.test/one"))
+    second = archiver.archive(_exchange(b"x" * 1500, "http://news.test/two"))
+    empty = [archiver.archive(_exchange(b"", f"http://news.test/e{n}")) for n in range(2)]
+    archiver.close()
+    assert (first.record_type, second.record_type) == ("response", "revisit")
+    assert [e.record_type for e in empty] == ["response", "response"]  # empty payloads are never deduplicated
+    assert len(closed) >= 2 and all(w.exists() and c.exists() for w, c in closed)
+    assert not list(tmp_path.glob("*.open"))
+    with closed[0][0].open("rb") as fh:
+        assert next(iter(ArchiveIterator(fh))).rec_type == "warcinfo"
