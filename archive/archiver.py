@@ -1,23 +1,17 @@
 """The crawl's archive: exchanges in, WARC records out, identical payloads written once (revisits).
 
-Deduplication keeps, per payload digest, where the payload was first archived in this crawl; a later
-exchange with the same payload gets a `revisit` record (identical-payload-digest profile) that refers to
-it. The index holds one short entry per distinct payload.
+Deduplication keeps, per payload digest, where the payload was first archived (in this crawl or an earlier
+one of the same store); a later exchange with the same payload gets a `revisit` record
+(identical-payload-digest profile) that refers to it. The index lives on disk (archive/digests.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from archive.digests import DigestIndex
 from archive.warc import Exchange, Written, new_record_id, payload_digest
 from archive.warcfile import WarcFileWriter
-
-
-@dataclass(frozen=True)
-class FirstCapture:
-    uri: str
-    date: datetime
 
 
 def _mime(exchange: Exchange) -> str | None:
@@ -30,17 +24,16 @@ def _mime(exchange: Exchange) -> str | None:
 class Archiver:
     """Writes each exchange as request + response (or revisit) records."""
 
-    def __init__(self, writer: WarcFileWriter, dedup: bool) -> None:
+    def __init__(self, writer: WarcFileWriter, digests: DigestIndex | None) -> None:
         self.writer = writer
-        self.dedup = dedup
-        self.seen: dict[str, FirstCapture] = {}
+        self.digests = digests  # None: deduplication off
         self.revisits = 0
 
     def archive(self, exchange: Exchange) -> Written:
         """Archive one exchange; returns where its response (or revisit) record landed."""
         factory = self.writer.factory
         digest = payload_digest(exchange.body)
-        first = self.seen.get(digest) if self.dedup and exchange.body else None
+        first = self.digests.get(digest) if self.digests is not None and exchange.body else None
         response_id = new_record_id()
         if first is not None:
             record = factory.revisit(exchange, response_id, digest, first.uri, first.date)
@@ -49,8 +42,8 @@ class Archiver:
         else:
             record = factory.response(exchange, response_id)
             kind = "response"
-            if exchange.body:
-                self.seen[digest] = FirstCapture(exchange.url, exchange.date)
+            if exchange.body and self.digests is not None:
+                self.digests.add(digest, exchange.url, exchange.date)
         response = Written(response_id, kind, exchange.url, "", 0, 0, exchange.date, digest, _mime(exchange),
                            exchange.status)
         request_id = new_record_id()
@@ -67,3 +60,5 @@ class Archiver:
 
     def close(self) -> None:
         self.writer.close()
+        if self.digests is not None:
+            self.digests.close()

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import NotConfigured, StopDownload
 from scrapy.http import Response
 
 from archive.warc import Exchange
@@ -21,6 +21,8 @@ from crawler.config import archive_config
 from crawler.run import CrawlRun
 
 ORDER = 950  # after HttpCacheMiddleware (900): closest to the download handler
+TRUNCATE_AT = "archive_truncate_at"  # request.meta: the body size at which the capture cuts the body
+RECEIVED = "archive_bytes_received"
 
 
 def _text(value: bytes) -> str:
@@ -51,17 +53,40 @@ def exchange_from(request: Request, response: Response) -> Exchange:
 
 
 class WarcCaptureMiddleware:
-    """Writes request + response (or revisit) records for every HTTP(S) response."""
+    """Writes request + response (or revisit) records for every HTTP(S) response.
+
+    DOWNLOAD_MAXSIZE is enforced here rather than by the download handler, which would drop an oversized
+    response whole: the body is cut at the limit and archived with `WARC-Truncated: length`.
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         self._run: CrawlRun | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
         if not archive_config(crawler.settings).enabled:
             raise NotConfigured("ARCHIVE_ENABLED is off")
-        return cls(crawler)
+        mw = cls(crawler)
+        crawler.signals.connect(mw.bytes_received, signal=signals.bytes_received)
+        return mw
+
+    def process_request(self, request: Request) -> None:
+        request.meta[RECEIVED] = 0  # a retry or redirect copies meta: count this download from zero
+        limit = request.meta.get("download_maxsize", self.maxsize)
+        if limit and TRUNCATE_AT not in request.meta:
+            request.meta[TRUNCATE_AT] = limit
+            request.meta["download_maxsize"] = 0  # the handler would discard the body; we cut it instead
+
+    def bytes_received(self, data: bytes, request: Request) -> None:
+        limit = request.meta.get(TRUNCATE_AT)
+        if not limit:
+            return
+        received = request.meta.get(RECEIVED, 0) + len(data)
+        request.meta[RECEIVED] = received
+        if received > limit:
+            raise StopDownload(fail=False)  # Scrapy hands on the response with the body received so far
 
     def process_response(self, request: Request, response: Response) -> Response:
         if not response.url.startswith(("http://", "https://")):
@@ -71,7 +96,14 @@ class WarcCaptureMiddleware:
         archiver = run.archiver
         if archiver is None:
             return response
-        written = archiver.archive(exchange_from(request, response))
+        exchange = exchange_from(request, response)
+        limit = request.meta.get(TRUNCATE_AT)
+        if "download_stopped" in response.flags and limit:
+            exchange.body, exchange.truncated = exchange.body[:limit], "length"
+            self.crawler.stats.inc_value("archive/truncated")
+        elif "dataloss" in response.flags:
+            exchange.truncated = "disconnect"
+        written = archiver.archive(exchange)
         request.meta["warc"] = {"filename": written.filename, "offset": written.offset,
                                 "length": written.length, "record_id": written.record_id}
         self.crawler.stats.inc_value(f"archive/records/{written.record_type}")

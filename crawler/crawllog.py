@@ -84,6 +84,8 @@ class CrawlLogMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         entry = self._entry(request, from_status(response.status), response=response)
         entry["warc"] = request.meta.get("warc")
+        if "download_stopped" in response.flags:
+            entry["reasons"].append("truncated")  # cut at DOWNLOAD_MAXSIZE; archived as truncated
         request.meta["crawl_log"] = entry  # the spider and pipelines read verdict and fingerprints from here
         self._write(entry)
         self._archive_entry(entry)

@@ -21,6 +21,7 @@ from scrapy.crawler import Crawler
 
 import crawler
 from archive.archiver import Archiver
+from archive.digests import DigestIndex
 from archive.parts import PartWriter
 from archive.store import StoredObject, open_store
 from archive.warcfile import WarcFileWriter
@@ -92,8 +93,18 @@ class CrawlRun:
             cfg = self.archive_config
             writer = WarcFileWriter(self.spool / "warc", cfg.prefix, cfg.max_file_size, self._warcinfo(),
                                     self._store_warc)
-            self._archiver = Archiver(writer, cfg.dedup)
+            self._archiver = Archiver(writer, self._digest_index() if cfg.dedup else None)
         return self._archiver
+
+    def _digest_index(self) -> DigestIndex:
+        """Payload digests of this store's earlier crawls, so their payloads are not archived again."""
+        index = DigestIndex(self.spool / "digests.sqlite")
+        loaded = 0
+        for key in self.store.keys("crawls/"):
+            if key.endswith(".cdxj") and "/cdxj/" in key and not key.startswith(self.prefix + "/"):
+                loaded += index.load_cdxj(self.store.get_bytes(key).decode("utf-8").splitlines())
+        logger.info("deduplicating against %d captures of earlier crawls", loaded)
+        return index
 
     def _warcinfo(self) -> dict[str, str]:
         settings = self.crawler.settings
@@ -124,6 +135,7 @@ class CrawlRun:
         """Close the parts, then write crawl.json last: its presence marks a complete crawl."""
         if self._archiver is not None:
             self._archiver.close()
+            (self.spool / "digests.sqlite").unlink(missing_ok=True)  # a cache, rebuilt from CDXJ next time
         self.log.close()
         self.items.close()
         finished = datetime.now(UTC)

@@ -32,7 +32,8 @@ DOWNLOAD_DELAY = 0
 DOWNLOAD_TIMEOUT = 30
 # Transient failures are retried twice before they are logged as `error` (never as proof of deletion).
 RETRY_TIMES = 2
-# News pages above 32 MiB are not news pages; warn from 8 MiB.
+# News pages above 32 MiB are not news pages; warn from 8 MiB. With archiving on, a longer body is cut at the
+# limit and archived with `WARC-Truncated: length` instead of being dropped.
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
 # Depth is bounded by the site config (max_pages per section, max_depth for sub-sections), not by Scrapy.

@@ -19,7 +19,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.crawllog import METADATA_URI
-from tests.crawling import CrawlResult, path_of
+from tests.crawling import CrawlResult, path_of, run_crawl, write_site
 from tests.fixtureweb.process import ROOT, FixtureWeb
 
 BIN = Path(sys.executable).parent
@@ -188,3 +188,40 @@ def test_rotation_and_a_killed_crawl_leave_valid_warcs(web: FixtureWeb, tmp_path
             record.raw_stream.read()
             recovered += 1
     assert recovered >= 1
+
+
+def test_a_body_over_download_maxsize_is_archived_truncated(web: FixtureWeb, tmp_path: Path) -> None:
+    settings = write_site(tmp_path, "big", 'base_url = "http://127.0.0.1:1/"\nsitemap_from_robots = false\n'
+                                           '[[sections]]\nname = "reports"\nurl = "/media/annual-report.pdf"\n')
+    result = run_crawl(web, tmp_path / "store", site="big", settings={**settings, "DOWNLOAD_MAXSIZE": "50000"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    entry = next(e for e in result.log if e["url"].endswith(".pdf"))
+    assert entry["reasons"] == ["truncated"] and entry["status"] == 200
+    record = record_at(result.crawl_dir / "warc" / entry["warc"]["filename"], entry["warc"]["offset"])
+    assert record.rec_headers.get_header("WARC-Truncated") == "length"
+    with urllib.request.urlopen(web.base_url + "/media/annual-report.pdf") as resp:
+        full = resp.read()
+    assert len(full) > 50000 and record.raw == full[:50000]
+
+
+def test_a_later_crawl_of_the_same_store_writes_revisits_for_unchanged_payloads(
+        web: FixtureWeb, demo_crawl: CrawlResult) -> None:
+    again = run_crawl(web, demo_crawl.store.root, crawl_id="again")
+    assert again.returncode == 0, again.stderr[-2000:]
+    first_index = {}
+    for path in (demo_crawl.crawl_dir / "cdxj").glob("*.cdxj"):
+        for line in path.read_text().splitlines():
+            fields = json.loads(line.split(" ", 2)[2])
+            first_index[fields["url"], fields["digest"]] = fields
+    kinds: dict[str, int] = {}
+    for path in warcs(again):
+        for record in records(path):
+            kinds[record.rec_type] = kinds.get(record.rec_type, 0) + 1
+            if record.rec_type == "revisit":
+                key = (record.rec_headers.get_header("WARC-Refers-To-Target-URI"),
+                       record.rec_headers.get_header("WARC-Payload-Digest"))
+                assert key in first_index
+    # Every non-empty payload was archived by the first crawl: only empty bodies (redirects) stay responses.
+    empty = sum(len(e["redirects"]) for e in again.log)  # each redirect hop is an empty-bodied response
+    assert kinds["response"] == empty and kinds["revisit"] == again.manifest["counts"]["revisits"] > 250
+    assert not list((demo_crawl.store.root.parent / "spool").rglob("*.sqlite"))

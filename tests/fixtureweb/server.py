@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import re
 import threading
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ PIXEL_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
 )
+# A 256 KiB download, for size limits: deterministic bytes that do not compress.
+REPORT_PDF = b"%PDF-1.4\n" + random.Random(7).randbytes(256 * 1024)
 _CAL = re.compile(r"^/calendar/(\d{4})/(\d{2})/(?:(\d{2})/)?$")
 
 
@@ -131,6 +134,8 @@ class Web:
             offset = int(parse_qs(query).get("offset", ["0"])[0] or 0)
             data = pages.live_api(state.listings["live"], offset)
             return Reply(200, json.dumps(data).encode(), "application/json")
+        if path == "/media/annual-report.pdf":
+            return Reply(200, REPORT_PDF, "application/pdf", compressible=False)
         if path.startswith("/img/"):
             return Reply(200, PIXEL_PNG, "image/png", compressible=False)
         if path == "/search":

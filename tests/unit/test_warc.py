@@ -10,6 +10,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.archiver import Archiver
 from archive.cdxj import cdxj_line, url_key
+from archive.digests import DigestIndex
 from archive.warc import Exchange, RecordFactory, Written, response_http_headers
 from archive.warcfile import WarcFileWriter, iipc_name
 
@@ -57,7 +58,7 @@ def test_cdxj_line_has_pywb_fields_then_ours() -> None:
 def test_identical_payloads_become_revisits_and_files_rotate(tmp_path: Path) -> None:
     closed: list[tuple[Path, Path]] = []
     writer = WarcFileWriter(tmp_path, "T", 2000, {"isPartOf": "c"}, lambda w, c: closed.append((w, c)))
-    archiver = Archiver(writer, dedup=True)
+    archiver = Archiver(writer, DigestIndex(tmp_path / "digests.sqlite"))
     first = archiver.archive(_exchange(b"x" * 1500, "http://news.test/one"))
     second = archiver.archive(_exchange(b"x" * 1500, "http://news.test/two"))
     empty = [archiver.archive(_exchange(b"", f"http://news.test/e{n}")) for n in range(2)]
