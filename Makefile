@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STORE_URI ?=
 
-.PHONY: setup demo test lint pytest bench lock clean
+.PHONY: setup demo test lint pytest bench interop lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,9 +35,18 @@ bench: setup
 	$(BIN)/python benchmarks/extraction.py
 	$(BIN)/python benchmarks/crawl.py
 
+## interop: replay a crawl of the sample web in pywb (its own venv: pywb pins old dependencies)
+$(VENV)-pywb/.installed:
+	$(PYTHON) -m venv $(VENV)-pywb
+	$(VENV)-pywb/bin/python -m pip install --quiet pywb
+	touch $@
+
+interop: setup $(VENV)-pywb/.installed
+	$(BIN)/python tests/interop/pywb_replay.py --pywb $(VENV)-pywb/bin
+
 ## lock: re-pin constraints.txt from the current .venv (after changing dependencies in pyproject.toml)
 lock:
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^palimpsest' > constraints.txt
 
 clean:
-	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV)-pywb data .mypy_cache .ruff_cache .pytest_cache
