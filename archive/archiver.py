@@ -10,7 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from archive.digests import DigestIndex
-from archive.warc import Exchange, Written, new_record_id, payload_digest
+from archive.warc import (
+    Exchange,
+    Written,
+    metadata_record,
+    new_record_id,
+    payload_digest,
+    request_record,
+    response_record,
+    revisit_record,
+)
 from archive.warcfile import WarcFileWriter
 
 
@@ -31,16 +40,15 @@ class Archiver:
 
     def archive(self, exchange: Exchange) -> Written:
         """Archive one exchange; returns where its response (or revisit) record landed."""
-        factory = self.writer.factory
         digest = payload_digest(exchange.body)
         first = self.digests.get(digest) if self.digests is not None and exchange.body else None
         response_id = new_record_id()
         if first is not None:
-            record = factory.revisit(exchange, response_id, digest, first.uri, first.date)
+            record = revisit_record(exchange, response_id, digest, first.uri, first.date)
             kind = "revisit"
             self.revisits += 1
         else:
-            record = factory.response(exchange, response_id)
+            record = response_record(exchange, response_id, digest)
             kind = "response"
             if exchange.body and self.digests is not None:
                 self.digests.add(digest, exchange.url, exchange.date)
@@ -48,12 +56,12 @@ class Archiver:
                            exchange.status)
         request_id = new_record_id()
         request = Written(request_id, "request", exchange.url, "", 0, 0, exchange.date)
-        self.writer.write([(record, response), (factory.request(exchange, request_id, response_id), request)])
+        self.writer.write([(record, response), (request_record(exchange, request_id, response_id), request)])
         return response
 
     def metadata(self, uri: str, fields: list[tuple[str, str]], refers_to_id: str, date: datetime) -> Written:
         record_id = new_record_id()
-        record = self.writer.factory.metadata(uri, fields, date, record_id, refers_to_id)
+        record = metadata_record(uri, fields, date, record_id, refers_to_id)
         written = Written(record_id, "metadata", uri, "", 0, 0, date)
         self.writer.write([(record, written)])
         return written

@@ -15,10 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from warcio.recordloader import ArcWarcRecord
-
 from archive.cdxj import INDEXED_TYPES, cdxj_line
-from archive.warc import RecordFactory, Written
+from archive.warc import GZIP_LEVEL, Record, Written, gzip_member, new_record_id, warcinfo_record
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +34,6 @@ class WarcFileWriter:
                  on_closed: Callable[[Path, Path], None]) -> None:
         self.directory, self.prefix, self.max_size, self.info = directory, prefix, max_size, info
         self.on_closed = on_closed
-        self.factory = RecordFactory()
         self.host = socket.gethostname().split(".")[0] or "localhost"
         self.serial = 0
         self.name = ""
@@ -53,14 +50,14 @@ class WarcFileWriter:
         self._index, self._extra = [], {}
         info = {**self.info, "format": "WARC File Format 1.1",
                 "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"}
-        fh.write(self.factory.serialise(self.factory.warcinfo(self.name, info, now)))
+        fh.write(gzip_member(warcinfo_record(self.name, info, now, new_record_id()).to_bytes()))
         return fh
 
-    def write(self, records: list[tuple[ArcWarcRecord, Written]]) -> list[Written]:
+    def write(self, records: list[tuple[Record, Written]]) -> list[Written]:
         """Write records that belong together (request, response, metadata); fill in where they landed."""
         fh = self._fh or self._open()
         for record, written in records:
-            data = self.factory.serialise(record)
+            data = gzip_member(record.to_bytes(), GZIP_LEVEL if record.compressible else 0)
             written.filename, written.offset, written.length = self.name, fh.tell(), len(data)
             fh.write(data)
             if written.record_type in INDEXED_TYPES:

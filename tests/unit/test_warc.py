@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
 import io
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +14,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.archiver import Archiver
 from archive.cdxj import cdxj_line, url_key
 from archive.digests import DigestIndex
-from archive.warc import Exchange, RecordFactory, Written, response_http_headers
+from archive.warc import Exchange, Written, gzip_member, payload_digest, response_head, response_record
 from archive.warcfile import WarcFileWriter, iipc_name
 
 WHEN = datetime(2026, 11, 28, 10, 33, 5, 123456, tzinfo=UTC)
@@ -26,20 +29,20 @@ def _exchange(body: bytes = b"<html>hi</html>", url: str = "http://news.test/a?b
 
 
 def test_chunking_undone_by_the_transport_is_not_claimed() -> None:
-    headers = response_http_headers(_exchange())
-    assert headers.get_header("Transfer-Encoding") is None
-    assert headers.get_header("X-Archive-Orig-Transfer-Encoding") == "chunked"
-    assert [v for k, v in headers.headers if k == "Set-Cookie"] == ["a=1", "b=2"]
+    head = response_head(_exchange())
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and head.endswith(b"\r\n\r\n")
+    assert b"\r\nTransfer-Encoding" not in head and b"X-Archive-Orig-Transfer-Encoding: chunked\r\n" in head
+    assert b"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n" in head
 
 
 def test_each_record_is_its_own_gzip_member() -> None:
-    factory = RecordFactory()
-    data = factory.serialise(factory.response(_exchange(), "<urn:uuid:1>"))
+    data = gzip_member(response_record(_exchange(), "<urn:uuid:1>").to_bytes())
     record = next(iter(ArchiveIterator(io.BytesIO(data))))
     assert record.rec_headers.get_header("WARC-Date") == "2026-11-28T10:33:05.123Z"
     assert record.rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
     assert record.rec_headers.get_header("WARC-Payload-Digest").startswith("sha1:")
     assert record.raw_stream.read() == b"<html>hi</html>"
+    assert [v for k, v in record.http_headers.headers if k == "Set-Cookie"] == ["a=1", "b=2"]
 
 
 def test_iipc_names() -> None:
@@ -69,3 +72,25 @@ def test_identical_payloads_become_revisits_and_files_rotate(tmp_path: Path) -> 
     assert not list(tmp_path.glob("*.open"))
     with closed[0][0].open("rb") as fh:
         assert next(iter(ArchiveIterator(fh))).rec_type == "warcinfo"
+
+
+def test_already_compressed_payloads_are_stored_not_deflated_again(tmp_path: Path) -> None:
+    plain = _exchange(b"<p>words words words words words</p>" * 50)
+    encoded = _exchange(gzip.compress(plain.body))
+    encoded.response_headers.append(("Content-Encoding", "gzip"))
+    assert response_record(plain, "<urn:uuid:1>").compressible
+    assert not response_record(encoded, "<urn:uuid:2>").compressible
+    writer = WarcFileWriter(tmp_path, "T", 10**9, {}, lambda w, c: None)
+    archiver = Archiver(writer, None)
+    first, second = archiver.archive(plain), archiver.archive(encoded)
+    archiver.close()
+    assert first.length < len(plain.body) / 3  # text: deflated
+    assert second.length > len(encoded.body)  # gzip body: stored, still a valid gzip member
+    with (tmp_path / first.filename).open("rb") as fh:
+        fh.seek(second.offset)
+        assert next(iter(ArchiveIterator(fh))).raw_stream.read() == encoded.body
+
+
+def test_digests_match_the_standard_base32_sha1() -> None:
+    for body in (b"", b"x", b"hello world" * 100):
+        assert payload_digest(body) == "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
