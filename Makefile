@@ -34,6 +34,7 @@ pytest: setup
 bench: setup
 	$(BIN)/python benchmarks/extraction.py
 	$(BIN)/python benchmarks/crawl.py
+	$(BIN)/python benchmarks/archive.py
 
 ## interop: replay a crawl of the sample web in pywb (its own venv: pywb pins old dependencies)
 $(VENV)-pywb/.installed:

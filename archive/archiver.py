@@ -40,7 +40,7 @@ class Archiver:
 
     def archive(self, exchange: Exchange) -> Written:
         """Archive one exchange; returns where its response (or revisit) record landed."""
-        digest = payload_digest(exchange.body)
+        digest = payload_digest(exchange.body, self.writer.algorithm)
         first = self.digests.get(digest) if self.digests is not None and exchange.body else None
         response_id = new_record_id()
         if first is not None:
@@ -56,7 +56,8 @@ class Archiver:
                            exchange.status)
         request_id = new_record_id()
         request = Written(request_id, "request", exchange.url, "", 0, 0, exchange.date)
-        self.writer.write([(record, response), (request_record(exchange, request_id, response_id), request)])
+        request_rec = request_record(exchange, request_id, response_id, self.writer.algorithm)
+        self.writer.write([(record, response), (request_rec, request)])
         return response
 
     def metadata(self, uri: str, fields: list[tuple[str, str]], refers_to_id: str, date: datetime) -> Written:

@@ -13,6 +13,7 @@ reader, and the tests check every file we write with `warcio check` and pywb's c
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 import zlib
@@ -79,9 +80,12 @@ def warc_date(moment: datetime) -> str:
 _B32_PAIRS = [a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"]
 
 
-def payload_digest(body: bytes) -> str:
-    """`sha1:BASE32`, as WARC and CDXJ tools expect. base64.b32encode is pure Python and showed up in
-    profiles; a SHA-1 is 160 bits, exactly 16 pairs of base32 digits."""
+def payload_digest(body: bytes, algorithm: str = "sha1") -> str:
+    """`ALGORITHM:BASE32`, as WARC and CDXJ tools expect (sha1 unless ARCHIVE_DIGEST says sha256).
+    base64.b32encode is pure Python and showed up in profiles; a SHA-1 is 160 bits, exactly 16 pairs of
+    base32 digits."""
+    if algorithm != "sha1":
+        return f"{algorithm}:" + base64.b32encode(hashlib.new(algorithm, body).digest()).decode()
     if not body:
         return EMPTY_DIGEST
     value = int.from_bytes(hashlib.sha1(body).digest(), "big")
@@ -120,10 +124,10 @@ class Record:
     block: bytes
     compressible: bool = True
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self, algorithm: str = "sha1") -> bytes:
         """Serialised uncompressed; Block-Digest and Content-Length computed from the block."""
         head = "".join(f"{name}: {value}\r\n" for name, value in self.headers)
-        return (f"WARC/1.1\r\n{head}WARC-Block-Digest: {payload_digest(self.block)}\r\n"
+        return (f"WARC/1.1\r\n{head}WARC-Block-Digest: {payload_digest(self.block, algorithm)}\r\n"
                 f"Content-Length: {len(self.block)}\r\n\r\n").encode() + self.block + b"\r\n\r\n"
 
 
@@ -148,21 +152,23 @@ def _common(record_type: str, uri: str, date: datetime, record_id: str) -> list[
             ("WARC-Target-URI", uri)]
 
 
-def response_record(exchange: Exchange, record_id: str, digest: str | None = None) -> Record:
+def response_record(exchange: Exchange, record_id: str, digest: str) -> Record:
+    """`digest` is the payload digest (the archiver computes it once, for deduplication too)."""
     headers = _common("response", exchange.url, exchange.date, record_id)
     if exchange.ip_address:
         headers.append(("WARC-IP-Address", exchange.ip_address))
     if exchange.truncated:
         headers.append(("WARC-Truncated", exchange.truncated))
-    headers += [("WARC-Payload-Digest", digest or payload_digest(exchange.body)),
+    headers += [("WARC-Payload-Digest", digest),
                 ("Content-Type", "application/http; msgtype=response")]
     return Record("response", headers, response_head(exchange) + exchange.body,
                   compressible=not payload_is_compressed(exchange))
 
 
-def request_record(exchange: Exchange, record_id: str, concurrent_to: str) -> Record:
+def request_record(exchange: Exchange, record_id: str, concurrent_to: str, algorithm: str = "sha1") -> Record:
     headers = _common("request", exchange.url, exchange.date, record_id)
-    headers += [("WARC-Concurrent-To", concurrent_to), ("WARC-Payload-Digest", payload_digest(exchange.request_body)),
+    body_digest = payload_digest(exchange.request_body, algorithm)
+    headers += [("WARC-Concurrent-To", concurrent_to), ("WARC-Payload-Digest", body_digest),
                 ("Content-Type", "application/http; msgtype=request")]
     return Record("request", headers, request_head(exchange) + exchange.request_body)
 

@@ -31,8 +31,9 @@ class WarcFileWriter:
     """Appends records to the current WARC file; `on_closed(warc, cdxj)` receives each finished pair."""
 
     def __init__(self, directory: Path, prefix: str, max_size: int, info: dict[str, str],
-                 on_closed: Callable[[Path, Path], None]) -> None:
+                 on_closed: Callable[[Path, Path], None], algorithm: str = "sha1") -> None:
         self.directory, self.prefix, self.max_size, self.info = directory, prefix, max_size, info
+        self.algorithm = algorithm
         self.on_closed = on_closed
         self.host = socket.gethostname().split(".")[0] or "localhost"
         self.serial = 0
@@ -50,14 +51,14 @@ class WarcFileWriter:
         self._index, self._extra = [], {}
         info = {**self.info, "format": "WARC File Format 1.1",
                 "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"}
-        fh.write(gzip_member(warcinfo_record(self.name, info, now, new_record_id()).to_bytes()))
+        fh.write(gzip_member(warcinfo_record(self.name, info, now, new_record_id()).to_bytes(self.algorithm)))
         return fh
 
     def write(self, records: list[tuple[Record, Written]]) -> list[Written]:
         """Write records that belong together (request, response, metadata); fill in where they landed."""
         fh = self._fh or self._open()
         for record, written in records:
-            data = gzip_member(record.to_bytes(), GZIP_LEVEL if record.compressible else 0)
+            data = gzip_member(record.to_bytes(self.algorithm), GZIP_LEVEL if record.compressible else 0)
             written.filename, written.offset, written.length = self.name, fh.tell(), len(data)
             fh.write(data)
             if written.record_type in INDEXED_TYPES:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from archive.archiver import Archiver  # noqa: E402
 from archive.reader import ArchiveReader  # noqa: E402
-from archive.warc import Exchange, new_record_id, request_record, response_record  # noqa: E402
+from archive.warc import Exchange, new_record_id, payload_digest, request_record, response_record  # noqa: E402
 from archive.warcfile import WarcFileWriter  # noqa: E402
 from tests.crawling import CrawlResult, path_of, run_crawl  # noqa: E402
 from tests.fixtureweb.process import FixtureWeb  # noqa: E402
@@ -61,7 +61,7 @@ def writer_vs_gzip(exchanges: list[Exchange], work: Path, megabytes: int) -> tup
             passes += 1
             for exchange in exchanges:
                 response_id = new_record_id()
-                for record in (response_record(exchange, response_id),
+                for record in (response_record(exchange, response_id, payload_digest(exchange.body)),
                                request_record(exchange, new_record_id(), response_id)):
                     size += fh.write(record.to_bytes())
     archiver = Archiver(WarcFileWriter(work / "out", "BENCH", 10**12, {}, lambda warc, cdxj: None), None)

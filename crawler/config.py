@@ -61,6 +61,7 @@ class ArchiveConfig(_SettingsModel):
     max_file_size: int = Field(alias="ARCHIVE_MAX_FILE_SIZE", ge=1024)
     prefix: str = Field(alias="ARCHIVE_PREFIX", pattern=r"^[A-Za-z0-9._]+$")
     dedup: bool = Field(alias="ARCHIVE_DEDUP")
+    digest: Literal["sha1", "sha256"] = Field(alias="ARCHIVE_DIGEST")
 
 
 def _load(model: type[_SettingsModel], settings: Any) -> Any:

@@ -12,6 +12,7 @@ import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin
 
 from lxml.html import HtmlElement
 from scrapy import Request, signals
@@ -27,6 +28,7 @@ from crawler.textutil import sha1_digest, simhash
 logger = logging.getLogger(__name__)
 
 KINDS = ("section", "article", "feed", "sitemap", "probe", "other")
+HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Metadata records get their own target URI, so replaying the page at its timestamp returns the page.
 METADATA_URI = "urn:palimpsest:crawl-log:"
 _INVISIBLE = "ancestor::script or ancestor::style or ancestor::noscript or ancestor::template"
@@ -56,6 +58,16 @@ def page_text(tree: HtmlElement) -> str:
     return " ".join(t.strip() for t in tree.xpath(f"//body//text()[not({_INVISIBLE})]") if t.strip())
 
 
+def page_links(tree: HtmlElement, base: str) -> list[str]:
+    """Absolute http(s) targets of the page's links and embeds, in document order, without repeats."""
+    seen: dict[str, None] = {}
+    for href in tree.xpath("//a/@href | //link/@href | //img/@src | //script/@src | //iframe/@src"):
+        url = urljoin(base, href.strip()).split("#", 1)[0]
+        if url.startswith(("http://", "https://")):
+            seen.setdefault(url, None)
+    return list(seen)
+
+
 def page_title(tree: HtmlElement) -> str | None:
     titles = tree.xpath("//title/text()")
     return " ".join(titles[0].split()) if titles else None
@@ -83,22 +95,28 @@ class CrawlLogMiddleware:
 
     def process_response(self, request: Request, response: Response) -> Response:
         entry = self._entry(request, from_status(response.status), response=response)
-        entry["warc"] = request.meta.get("warc")
+        outlinks: list[str] = []
+        if entry["mime"] in HTML_TYPES:
+            tree = parse_html(response.body)
+            if tree is not None:
+                entry["title"], entry["simhash"] = page_title(tree), simhash(page_text(tree))
+                outlinks = page_links(tree, response.url)
         if "download_stopped" in response.flags:
             entry["reasons"].append("truncated")  # cut at DOWNLOAD_MAXSIZE; archived as truncated
         request.meta["crawl_log"] = entry  # the spider and pipelines read verdict and fingerprints from here
         self._write(entry)
-        self._archive_entry(entry)
+        self._archive_entry(entry, outlinks)
         return response
 
-    def _archive_entry(self, entry: dict[str, Any]) -> None:
-        """The crawl-log entry as a metadata record beside the response it describes, and in the CDXJ."""
+    def _archive_entry(self, entry: dict[str, Any], outlinks: list[str]) -> None:
+        """What we learned about the page as a metadata record beside its response, and in the CDXJ."""
         archiver, warc = self.run.archiver, entry["warc"]
         if archiver is None or not warc:
             return
         if entry["verdict"] or entry["reasons"]:
             archiver.writer.annotate(warc["record_id"], {"verdict": entry["verdict"], "reasons": entry["reasons"]})
         fields = [("crawl-log-entry", json.dumps(entry, ensure_ascii=False, separators=(",", ":")))]
+        fields += [("outlink", link) for link in outlinks]
         archiver.metadata(METADATA_URI + str(entry["final_url"]), fields, refers_to_id=warc["record_id"],
                           date=datetime.now(UTC))
 
@@ -113,6 +131,7 @@ class CrawlLogMiddleware:
             entry = self._entry(request, Verdict(None, ["redirect-to-seen-url"]))
             entry["final_url"] = request.url
             entry["status"] = entry["redirects"][-1]["status"]
+            entry["warc"] = request.meta.get("warc")  # the last redirect hop's record
             self._write(entry)
 
     def _write(self, entry: dict[str, Any]) -> None:
@@ -145,9 +164,5 @@ class CrawlLogMiddleware:
         }
         if response is not None:
             entry["content_digest"] = sha1_digest(response.body)
-            if entry["mime"] in ("text/html", "application/xhtml+xml"):
-                tree = parse_html(response.body)
-                if tree is not None:
-                    entry["title"] = page_title(tree)
-                    entry["simhash"] = simhash(page_text(tree))
+            entry["warc"] = request.meta.get("warc")  # set by the capture middleware
         return entry

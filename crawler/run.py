@@ -92,7 +92,7 @@ class CrawlRun:
         if self._archiver is None and self.archive_config.enabled:
             cfg = self.archive_config
             writer = WarcFileWriter(self.spool / "warc", cfg.prefix, cfg.max_file_size, self._warcinfo(),
-                                    self._store_warc)
+                                    self._store_warc, cfg.digest)
             self._archiver = Archiver(writer, self._digest_index() if cfg.dedup else None)
         return self._archiver
 

@@ -61,6 +61,9 @@ ARCHIVE_MAX_FILE_SIZE = 1_000_000_000
 ARCHIVE_PREFIX = "PALIMPSEST"
 # Write a revisit record instead of a payload already archived in this crawl.
 ARCHIVE_DEDUP = True
+# Digest of payloads and blocks: "sha1" (what CDX tools and pywb expect) or "sha256". Deduplication only
+# matches digests of the same algorithm, so keep one per store.
+ARCHIVE_DIGEST = "sha1"
 
 # --- STORE_*: where a crawl's files go ---------------------------------------------------------------------
 # Store root; the layout under it is in the README. file:// paths are relative to the working directory.

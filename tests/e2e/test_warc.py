@@ -110,8 +110,13 @@ def test_requests_and_metadata_link_to_their_response(by_type: dict[str, list[An
     for meta in by_type["metadata"]:
         target = captures[meta.rec_headers.get_header("WARC-Refers-To")]
         assert meta.rec_headers.get_header("WARC-Target-URI").startswith(METADATA_URI)
-        entry = json.loads(meta.raw.decode().split(": ", 1)[1])
+        lines = meta.raw.decode().splitlines()
+        entry = json.loads(lines[0].split(": ", 1)[1])
         assert entry["warc"]["record_id"] == target.rec_headers.get_header("WARC-Record-ID")
+        if target.rec_headers.get_header("WARC-Target-URI").endswith("/world/"):
+            outlinks = [line.split(": ", 1)[1] for line in lines[1:]]
+            assert outlinks[0].endswith("/world/page/2/")  # <link rel=next> comes first in the page
+            assert any(link.endswith("/calendar/2026/11/") for link in outlinks)
 
 
 def test_revisits_resolve_to_an_archived_payload(demo_crawl: CrawlResult, by_type: dict[str, list[Any]]) -> None:
@@ -129,12 +134,16 @@ def test_revisits_resolve_to_an_archived_payload(demo_crawl: CrawlResult, by_typ
 
 def test_crawl_log_points_at_each_capture(demo_crawl: CrawlResult) -> None:
     folder = demo_crawl.crawl_dir / "warc"
-    fetched = [e for e in demo_crawl.log if e["status"] is not None and "redirect-to-seen-url" not in e["reasons"]]
+    fetched = [e for e in demo_crawl.log if e["status"] is not None]
     assert fetched and all(e["warc"] for e in fetched)
     for entry in fetched:
         record = record_at(folder / entry["warc"]["filename"], entry["warc"]["offset"])
         assert record.rec_headers.get_header("WARC-Record-ID") == entry["warc"]["record_id"]
-        assert record.rec_headers.get_header("WARC-Target-URI") == entry["final_url"]
+        if "redirect-to-seen-url" in entry["reasons"]:  # points at the redirect itself
+            assert record.rec_headers.get_header("WARC-Target-URI") == entry["redirects"][-1]["url"]
+            assert record.http_headers.get_statuscode() == "301"
+        else:
+            assert record.rec_headers.get_header("WARC-Target-URI") == entry["final_url"]
 
 
 def _cdxj(path: Path, drop: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:

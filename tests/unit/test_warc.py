@@ -6,6 +6,8 @@ import base64
 import gzip
 import hashlib
 import io
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,11 +38,11 @@ def test_chunking_undone_by_the_transport_is_not_claimed() -> None:
 
 
 def test_each_record_is_its_own_gzip_member() -> None:
-    data = gzip_member(response_record(_exchange(), "<urn:uuid:1>").to_bytes())
+    data = gzip_member(response_record(_exchange(), "<urn:uuid:1>", "sha1:X").to_bytes())
     record = next(iter(ArchiveIterator(io.BytesIO(data))))
     assert record.rec_headers.get_header("WARC-Date") == "2026-11-28T10:33:05.123Z"
     assert record.rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
-    assert record.rec_headers.get_header("WARC-Payload-Digest").startswith("sha1:")
+    assert record.rec_headers.get_header("WARC-Payload-Digest") == "sha1:X"
     assert record.raw_stream.read() == b"<html>hi</html>"
     assert [v for k, v in record.http_headers.headers if k == "Set-Cookie"] == ["a=1", "b=2"]
 
@@ -78,8 +80,8 @@ def test_already_compressed_payloads_are_stored_not_deflated_again(tmp_path: Pat
     plain = _exchange(b"<p>words words words words words</p>" * 50)
     encoded = _exchange(gzip.compress(plain.body))
     encoded.response_headers.append(("Content-Encoding", "gzip"))
-    assert response_record(plain, "<urn:uuid:1>").compressible
-    assert not response_record(encoded, "<urn:uuid:2>").compressible
+    assert response_record(plain, "<urn:uuid:1>", "sha1:X").compressible
+    assert not response_record(encoded, "<urn:uuid:2>", "sha1:X").compressible
     writer = WarcFileWriter(tmp_path, "T", 10**9, {}, lambda w, c: None)
     archiver = Archiver(writer, None)
     first, second = archiver.archive(plain), archiver.archive(encoded)
@@ -94,3 +96,15 @@ def test_already_compressed_payloads_are_stored_not_deflated_again(tmp_path: Pat
 def test_digests_match_the_standard_base32_sha1() -> None:
     for body in (b"", b"x", b"hello world" * 100):
         assert payload_digest(body) == "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
+
+
+def test_sha256_digests_pass_warcio_check(tmp_path: Path) -> None:
+    closed: list[Path] = []
+    writer = WarcFileWriter(tmp_path, "T", 10**9, {}, lambda w, c: closed.append(w), algorithm="sha256")
+    archiver = Archiver(writer, None)
+    written = archiver.archive(_exchange())
+    archiver.close()
+    assert written.payload_digest is not None and written.payload_digest.startswith("sha256:")
+    check = subprocess.run([str(Path(sys.executable).with_name("warcio")), "check", "-v", str(closed[0])],
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0 and "digest pass" in check.stdout, check.stdout
