@@ -22,6 +22,8 @@ from scrapy.http import Response
 from crawler.dates import iso_datetime
 from crawler.extract import parse_html
 from crawler.run import CrawlRun
+from crawler.soft404.classify import classify_page, redirect_verdict
+from crawler.soft404.page import read_page
 from crawler.soft404.status import Verdict, from_exception, from_status
 from crawler.textutil import sha1_digest, simhash
 
@@ -94,19 +96,32 @@ class CrawlLogMiddleware:
         return self._run
 
     def process_response(self, request: Request, response: Response) -> Response:
-        entry = self._entry(request, from_status(response.status), response=response)
+        verdict = from_status(response.status)
+        entry = self._entry(request, verdict, response=response)
         outlinks: list[str] = []
-        if entry["mime"] in HTML_TYPES:
-            tree = parse_html(response.body)
-            if tree is not None:
-                entry["title"], entry["simhash"] = page_title(tree), simhash(page_text(tree))
-                outlinks = page_links(tree, response.url)
+        tree = parse_html(response.body) if entry["mime"] in HTML_TYPES else None
+        if tree is not None:
+            entry["title"], entry["simhash"] = page_title(tree), simhash(page_text(tree))
+            outlinks = page_links(tree, response.url)
+        if 200 <= response.status < 300:
+            verdict = self._classify(entry, tree)
+            entry.update(verdict=verdict.verdict, reasons=list(verdict.reasons), score=verdict.score)
         if "download_stopped" in response.flags:
             entry["reasons"].append("truncated")  # cut at DOWNLOAD_MAXSIZE; archived as truncated
         request.meta["crawl_log"] = entry  # the spider and pipelines read verdict and fingerprints from here
         self._write(entry)
         self._archive_entry(entry, outlinks)
         return response
+
+    @staticmethod
+    def _classify(entry: dict[str, Any], tree: HtmlElement | None) -> Verdict:
+        """A 2xx answer: where the redirects led, then what the page shows (crawler/soft404)."""
+        moved = redirect_verdict(entry["url"], entry["final_url"], bool(entry["redirects"]))
+        if moved is not None:
+            return moved
+        if tree is None:
+            return Verdict("ok", ["not-html"] if entry["mime"] not in HTML_TYPES else ["unparsable"], 0.1)
+        return classify_page(read_page(tree))
 
     def _archive_entry(self, entry: dict[str, Any], outlinks: list[str]) -> None:
         """What we learned about the page as a metadata record beside its response, and in the CDXJ."""
@@ -128,7 +143,10 @@ class CrawlLogMiddleware:
     def request_dropped(self, request: Request) -> None:
         """A redirect whose target the scheduler had already seen: log the original URL here."""
         if request.meta.get("redirect_urls"):
-            entry = self._entry(request, Verdict(None, ["redirect-to-seen-url"]))
+            moved = redirect_verdict(requested_url(request), request.url, redirected=True)
+            verdict = Verdict(moved.verdict, [*moved.reasons, "redirect-to-seen-url"], moved.score) if moved \
+                else Verdict(None, ["redirect-to-seen-url"])
+            entry = self._entry(request, verdict)
             entry["final_url"] = request.url
             entry["status"] = entry["redirects"][-1]["status"]
             entry["warc"] = request.meta.get("warc")  # the last redirect hop's record
@@ -139,7 +157,7 @@ class CrawlLogMiddleware:
         self.stats.inc_value("crawllog/entries")
         self.stats.inc_value(f"crawllog/kind/{entry['kind']}")
         if entry["verdict"]:
-            self.stats.inc_value(f"crawllog/verdict/{entry['verdict']}")
+            self.stats.inc_value(f"soft404/verdict/{entry['verdict']}")
 
     def _entry(self, request: Request, verdict: Verdict, response: Response | None = None) -> dict[str, Any]:
         kind = request.meta.get("kind", "other")

@@ -51,7 +51,7 @@ NEXT_WORDS = re.compile(
     re.IGNORECASE,
 )
 # Regions of a page whose links are navigation, not the listing.
-_CHROME = re.compile(r"nav|menu|footer|header|sidebar|breadcrumb|related|share|social|widget|calendar|tag-?cloud",
+CHROME = re.compile(r"nav|menu|footer|header|sidebar|breadcrumb|related|share|social|widget|calendar|tag-?cloud",
                      re.IGNORECASE)
 _CHROME_TAGS = {"nav", "header", "footer", "aside"}
 
@@ -62,7 +62,7 @@ def in_chrome(anchor: HtmlElement) -> bool:
         marks = f"{node.get('class', '')} {node.get('id', '')}"
         if "pag" in marks.lower():
             return False
-        if node.tag in _CHROME_TAGS or _CHROME.search(marks):
+        if node.tag in _CHROME_TAGS or CHROME.search(marks):
             return True
     return False
 

@@ -38,7 +38,7 @@ class Progress:
         stats = self.crawler.stats
         pages = stats.get_value("crawllog/entries", 0)
         queued = stats.get_value("scheduler/enqueued", 0) - stats.get_value("scheduler/dequeued", 0)
-        failed = sum(v for k, v in stats.get_stats().items() if k.startswith("crawllog/verdict/")
+        failed = sum(v for k, v in stats.get_stats().items() if k.startswith("soft404/verdict/")
                      and k.rsplit("/", 1)[1] in ("not-found", "error", "blocked", "soft-404"))
         rate = pages / max(time.monotonic() - self.started, 1e-6)
         items = stats.get_value("pipelines/stored", 0)

@@ -1,5 +1,3 @@
-"""The page classifier. So far: what HTTP status and fetch failures say on their own.
-
-Content signals and host probes (soft-404 detection proper) build on this; until then a 2xx page has no
-verdict (null in the crawl log) rather than a guess.
+"""The page classifier: what status and failures say (status.py), where redirects led and what a 2xx page
+shows (classify.py, from page.py's facts and cues.py's multilingual error wording). Host probes are next.
 """

@@ -88,18 +88,41 @@ def test_max_pages_bounds_pagination(web: FixtureWeb, tmp_path: Path) -> None:
 
 def test_dead_pages_are_logged_with_their_fate(demo_crawl: CrawlResult) -> None:
     by_path = {path_of(e["url"]): e for e in demo_crawl.log}
+    reasons = {"status-404": "status-404", "status-410": "status-410", "error-template": "error-title",
+               "redirect-home": "redirect-to-home", "redirect-section": "redirect-to-section",
+               "empty-shell": "empty-content"}
+    assert len(demo_crawl.web["dead"]) == 7
     for dead in demo_crawl.web["dead"]:
         entry = by_path[dead["path"]]
-        if dead["how"] in ("status-404", "status-410"):
-            assert entry["verdict"] == "not-found" and entry["status"] == int(dead["how"][-3:])
-            assert entry["reasons"] == [dead["how"]]
-        elif dead["how"].startswith("redirect"):
+        assert entry["verdict"] == dead["expect"], (dead, entry)
+        assert entry["reasons"][0] == reasons[dead["how"]]
+        assert entry["score"] >= 0.8
+        if dead["how"].startswith("redirect"):
             assert entry["redirects"][0]["status"] in (301, 302)
     home = by_path["/tech/article/999999"]
     assert path_of(home["final_url"]) == "/" and home["redirects"] == [
         {"url": home["url"], "status": 302}]
     section = by_path["/business/2026-10/07/content_500002.htm"]
-    assert section["reasons"] == ["redirect-to-seen-url"] and path_of(section["final_url"]) == "/business/"
+    assert section["reasons"] == ["redirect-to-section", "redirect-to-seen-url"]
+    assert path_of(section["final_url"]) == "/business/"
+
+
+def test_live_pages_are_ok_and_only_dead_ones_are_not(demo_crawl: CrawlResult) -> None:
+    articles = {a["path"] for a in demo_crawl.web["articles"]}
+    dead = {d["path"] for d in demo_crawl.web["dead"]}
+    for entry in demo_crawl.log:
+        path = path_of(entry["url"])
+        if path in articles:
+            assert entry["verdict"] == "ok" and "article-evidence" in entry["reasons"], entry
+        elif entry["kind"] in ("section", "feed", "sitemap"):
+            assert entry["verdict"] == "ok", entry
+        else:
+            assert path in dead or path == "/robots.txt", entry
+    mixed = [e for e in demo_crawl.log if "error-text-in-template" in e["reasons"]]
+    assert [path_of(e["url"]) for e in mixed] == [
+        a["path"] for a in demo_crawl.web["articles"] if a["template"] == "mixed-visible"]
+    stored = {path_of(i["url"]) for i in demo_crawl.items}
+    assert stored & dead == set()
 
 
 def test_items_follow_the_contract(demo_crawl: CrawlResult) -> None:

@@ -56,3 +56,16 @@ def test_edited_articles_carry_the_edit(later: CrawlResult) -> None:
         assert "Correction:" in item["text"] or "更正" in item["text"]
         if art["jsonld"] or art["id"] % 2:  # the page declares its modification time (JSON-LD or OpenGraph)
             assert item["modified"] and item["modified"] > item["published"]
+
+
+def test_articles_replaced_by_soft_404s_are_judged_dead(later: CrawlResult) -> None:
+    log = _by_path(later)
+    stored = {path_of(i["url"]) for i in later.items}
+    changes = later.web["changes"]["soft_deleted"]
+    assert len(changes) == 3
+    for change in changes:
+        entry = log[change["path"]]
+        assert entry["verdict"] == "soft-404", entry
+        assert entry["reasons"][0] == {"error-template": "error-title", "redirect-home": "redirect-to-home"}[
+            change["how"]]
+        assert change["path"] not in stored

@@ -207,7 +207,7 @@ def test_a_body_over_download_maxsize_is_archived_truncated(web: FixtureWeb, tmp
     result = run_crawl(web, tmp_path / "store", site="big", settings={**settings, "DOWNLOAD_MAXSIZE": "50000"})
     assert result.returncode == 0, result.stderr[-2000:]
     entry = next(e for e in result.log if e["url"].endswith(".pdf"))
-    assert entry["reasons"] == ["truncated"] and entry["status"] == 200
+    assert "truncated" in entry["reasons"] and entry["status"] == 200
     record = record_at(result.crawl_dir / "warc" / entry["warc"]["filename"], entry["warc"]["offset"])
     assert record.rec_headers.get_header("WARC-Truncated") == "length"
     with urllib.request.urlopen(web.base_url + "/media/annual-report.pdf") as resp:
