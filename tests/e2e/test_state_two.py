@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.crawling import CrawlResult, path_of, run_crawl
@@ -16,7 +18,7 @@ def later(tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
     return result
 
 
-def _by_path(result: CrawlResult) -> dict[str, dict[str, object]]:
+def _by_path(result: CrawlResult) -> dict[str, dict[str, Any]]:
     return {path_of(str(e["url"])): e for e in result.log}
 
 
