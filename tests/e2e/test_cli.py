@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -49,3 +50,25 @@ def test_sitemaps_from_robots_txt_when_robots_is_not_obeyed(web: FixtureWeb, tmp
     assert opinion and opinion <= {path_of(i["url"]) for i in result.items}
     assert result.served.count("/robots.txt") == 1
     assert re.search(r"pages \d+ \| queue \d+ \| [\d.]+ pages/s \| items \d+ \| failed \d+", result.stderr)
+
+
+def test_soft404_command_prints_one_verdict_per_url(web: FixtureWeb, tmp_path: Path) -> None:
+    manifest = web.manifest()
+    mixed = next(a["path"] for a in manifest["articles"] if a["template"] == "mixed-visible")
+    template = next(d["path"] for d in manifest["dead"] if d["how"] == "error-template")
+    urls_file = tmp_path / "urls.txt"
+    urls_file.write_text(f"# checked daily\n{web.base_url}/tech/article/999999\n\n{web.base_url}/gone.html\n")
+    proc = scrapy(["soft404", web.base_url + mixed, web.base_url + template, "--urls-file", str(urls_file),
+                   "-s", f"STORE_URI=file://{tmp_path / 'store'}", "-s", f"STORE_SPOOL_DIR={tmp_path / 'spool'}"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [(path_of(x["url"]), x["verdict"], x["reasons"][0]) for x in lines] == [
+        (mixed, "ok", "article-evidence"), (template, "soft-404", "error-title"),
+        ("/tech/article/999999", "soft-404", "redirect-to-home"), ("/gone.html", "not-found", "status-404")]
+    assert all(set(x) == {"url", "final_url", "status", "verdict", "score", "reasons"} for x in lines)
+    assert list((tmp_path / "store" / "crawls").glob("check-*/warc/*.warc.gz"))  # the evidence is archived
+
+
+def test_soft404_command_needs_a_url() -> None:
+    proc = scrapy(["soft404"])
+    assert proc.returncode != 0 and "at least one URL" in proc.stderr
