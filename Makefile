@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python benchmarks/extraction.py
 	$(BIN)/python benchmarks/crawl.py
 	$(BIN)/python benchmarks/archive.py
+	$(BIN)/python benchmarks/soft404.py
 
 ## interop: replay a crawl of the sample web in pywb (its own venv: pywb pins old dependencies)
 $(VENV)-pywb/.installed:
