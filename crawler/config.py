@@ -64,6 +64,13 @@ class ArchiveConfig(_SettingsModel):
     digest: Literal["sha1", "sha256"] = Field(alias="ARCHIVE_DIGEST")
 
 
+class Soft404Config(_SettingsModel):
+    """SOFT404_*: the page classifier."""
+
+    probes: bool = Field(alias="SOFT404_PROBES")
+    probe_ttl: float = Field(alias="SOFT404_PROBE_TTL", gt=0)
+
+
 def _load(model: type[_SettingsModel], settings: Any) -> Any:
     aliases = [f.alias for f in model.model_fields.values() if f.alias]
     data = {key: settings.get(key) for key in aliases}
@@ -83,6 +90,11 @@ def store_config(settings: Any) -> StoreConfig:
 
 def archive_config(settings: Any) -> ArchiveConfig:
     config: ArchiveConfig = _load(ArchiveConfig, settings)
+    return config
+
+
+def soft404_config(settings: Any) -> Soft404Config:
+    config: Soft404Config = _load(Soft404Config, settings)
     return config
 
 

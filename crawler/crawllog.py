@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -18,12 +19,15 @@ from lxml.html import HtmlElement
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
 
+from crawler.config import soft404_config
 from crawler.dates import iso_datetime
 from crawler.extract import parse_html
 from crawler.run import CrawlRun
 from crawler.soft404.classify import classify_page, redirect_verdict
 from crawler.soft404.page import read_page
+from crawler.soft404.probes import Fingerprint, HostProbes, matches
 from crawler.soft404.status import Verdict, from_exception, from_status
 from crawler.textutil import sha1_digest, simhash
 
@@ -82,6 +86,8 @@ class CrawlLogMiddleware:
         self.crawler = crawler
         self.stats = crawler.stats
         self._run: CrawlRun | None = None
+        config = soft404_config(crawler.settings)
+        self.probes = HostProbes(self._fetch_probe, config.probe_ttl) if config.probes else None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlLogMiddleware:
@@ -95,7 +101,7 @@ class CrawlLogMiddleware:
             self._run = CrawlRun.of(self.crawler)
         return self._run
 
-    def process_response(self, request: Request, response: Response) -> Response:
+    async def process_response(self, request: Request, response: Response) -> Response:
         verdict = from_status(response.status)
         entry = self._entry(request, verdict, response=response)
         outlinks: list[str] = []
@@ -105,6 +111,8 @@ class CrawlLogMiddleware:
             outlinks = page_links(tree, response.url)
         if 200 <= response.status < 300:
             verdict = self._classify(entry, tree)
+            if self.probes is not None and entry["kind"] == "article" and "article-evidence" not in verdict.reasons:
+                verdict = await self._with_probe(entry, verdict)
             entry.update(verdict=verdict.verdict, reasons=list(verdict.reasons), score=verdict.score)
         if "download_stopped" in response.flags:
             entry["reasons"].append("truncated")  # cut at DOWNLOAD_MAXSIZE; archived as truncated
@@ -112,6 +120,26 @@ class CrawlLogMiddleware:
         self._write(entry)
         self._archive_entry(entry, outlinks)
         return response
+
+    async def _with_probe(self, entry: dict[str, Any], verdict: Verdict) -> Verdict:
+        """A page that looks like the host's answer for a URL that cannot exist is that host's error page."""
+        assert self.probes is not None
+        probe = await self.probes.fingerprint(entry["url"])
+        if not matches(entry, probe):
+            return verdict
+        reasons = [r for r in verdict.reasons if r != "content"] + ["probe-match"]
+        return Verdict("soft-404", reasons, max(verdict.score or 0.0, 0.95))
+
+    async def _fetch_probe(self, url: str) -> Fingerprint:
+        """Fetch a probe through the normal downloader; its log entry carries what we need."""
+        request = Request(url, meta={"kind": "probe"}, dont_filter=True, callback=NO_CALLBACK)
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except Exception:  # robots.txt denial, network failure: no evidence about the host either way
+            self.stats.inc_value("soft404/probes/failed")
+            return Fingerprint(None, None, False, None, None, time.monotonic())
+        entry = response.request.meta.get("crawl_log") if response.request is not None else None
+        return Fingerprint.from_entry(entry or {})
 
     @staticmethod
     def _classify(entry: dict[str, Any], tree: HtmlElement | None) -> Verdict:
@@ -156,7 +184,9 @@ class CrawlLogMiddleware:
         self.run.log.write(entry)
         self.stats.inc_value("crawllog/entries")
         self.stats.inc_value(f"crawllog/kind/{entry['kind']}")
-        if entry["verdict"]:
+        if entry["kind"] == "probe":
+            self.stats.inc_value(f"soft404/probes/status/{entry['status']}")
+        elif entry["verdict"]:
             self.stats.inc_value(f"soft404/verdict/{entry['verdict']}")
 
     def _entry(self, request: Request, verdict: Verdict, response: Response | None = None) -> dict[str, Any]:

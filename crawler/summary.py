@@ -27,7 +27,7 @@ def summarize(store: Store, crawl_id: str) -> str:
     log = read_jsonl_parts(store, f"{prefix}/log")
     failures = Counter(
         e["verdict"] or (e["reasons"][0] if e["reasons"] else "unclassified")
-        for e in log if e["verdict"] not in (None, "ok") or e["error"]
+        for e in log if (e["verdict"] not in (None, "ok") or e["error"]) and e["kind"] != "probe"
     )
     kinds = Counter(e["kind"] for e in log)
     lines = [

@@ -65,6 +65,12 @@ ARCHIVE_DEDUP = True
 # matches digests of the same algorithm, so keep one per store.
 ARCHIVE_DIGEST = "sha1"
 
+# --- SOFT404_*: telling live pages from pages that only look alive ----------------------------------------
+# Probe each host (per URL shape) with a URL that cannot exist, and compare doubtful pages with its answer.
+SOFT404_PROBES = True
+# Seconds a probe's answer stays valid for its host and URL shape.
+SOFT404_PROBE_TTL = 6 * 3600
+
 # --- STORE_*: where a crawl's files go ---------------------------------------------------------------------
 # Store root; the layout under it is in the README. file:// paths are relative to the working directory.
 STORE_URI = "file://./data/store"

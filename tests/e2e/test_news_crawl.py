@@ -112,6 +112,8 @@ def test_live_pages_are_ok_and_only_dead_ones_are_not(demo_crawl: CrawlResult) -
     dead = {d["path"] for d in demo_crawl.web["dead"]}
     for entry in demo_crawl.log:
         path = path_of(entry["url"])
+        if entry["kind"] == "probe":
+            continue
         if path in articles:
             assert entry["verdict"] == "ok" and "article-evidence" in entry["reasons"], entry
         elif entry["kind"] in ("section", "feed", "sitemap"):
@@ -123,6 +125,17 @@ def test_live_pages_are_ok_and_only_dead_ones_are_not(demo_crawl: CrawlResult) -
         a["path"] for a in demo_crawl.web["articles"] if a["template"] == "mixed-visible"]
     stored = {path_of(i["url"]) for i in demo_crawl.items}
     assert stored & dead == set()
+
+
+def test_host_probes_are_few_logged_archived_and_decisive(demo_crawl: CrawlResult) -> None:
+    probes = [e for e in demo_crawl.log if e["kind"] == "probe"]
+    assert 1 <= len(probes) <= 5  # one per host and URL shape, only for pages without article evidence
+    assert all(e["warc"] for e in probes)
+    by_dir = {path_of(e["url"]).rsplit("/", 1)[0]: e for e in probes}
+    assert by_dir["/china/a/202610/03"]["status"] == 200  # this part of the site answers unknown URLs 200
+    zh_dead = next(e for e in demo_crawl.log if path_of(e["url"]) == "/china/a/202610/03/WS0000dead0001.html")
+    assert zh_dead["reasons"] == ["error-title", "probe-match"] and zh_dead["score"] >= 0.95
+    assert demo_crawl.manifest["stats"]["soft404/probes/status/200"] == 1
 
 
 def test_items_follow_the_contract(demo_crawl: CrawlResult) -> None:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-from collections.abc import Coroutine
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet.defer import Deferred
 
 from crawler import extractpool
 from crawler.extractpool import ExtractionPool
+from tests.asyncio_helpers import on_asyncio
 from tests.fixtureweb.content import build_articles
 from tests.fixtureweb.pages import article_page
 
@@ -22,11 +19,6 @@ from tests.fixtureweb.pages import article_page
 def _page() -> tuple[str, str]:
     art = next(a for a in build_articles(1) if a.template == "normal")
     return article_page(art, "http://web.test", []), art.text
-
-
-def on_asyncio(coro: Coroutine[Any, Any, Any]) -> Deferred[Any]:
-    """Run a coroutine on the asyncio loop under the Twisted reactor, as Scrapy runs async callbacks."""
-    return Deferred.fromFuture(asyncio.ensure_future(coro))
 
 
 @pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]

@@ -1,0 +1,58 @@
+"""Host probes: URL shapes, probe URLs, fingerprint matching, one fetch per shape."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest_twisted
+
+from crawler.soft404.probes import Fingerprint, HostProbes, matches, probe_url, shape_of
+from tests.asyncio_helpers import on_asyncio
+
+
+def test_urls_of_one_section_share_a_shape() -> None:
+    a = shape_of("https://www.chinadaily.com.cn/a/201711/28/WS5a1cd7a6a31010.html")
+    b = shape_of("https://www.chinadaily.com.cn/a/202402/03/WS65bd.html")
+    assert a == b == ("www.chinadaily.com.cn", "/a/#/#", "html")
+    assert shape_of("https://n.test/tech/article/10211") != shape_of("https://n.test/world/2026/11/20/x.html")
+
+
+def test_probe_urls_stay_in_the_directory_and_keep_the_extension() -> None:
+    url = probe_url("https://n.test/world/2026/11/20/bridge-plan-approved.html?utm_source=x")
+    assert url.startswith("https://n.test/world/2026/11/20/") and url.endswith(".html") and "?" not in url
+    assert url != probe_url("https://n.test/world/2026/11/20/bridge-plan-approved.html")
+
+
+def _fp(status: int | None, title: str | None = "Page not found", simhash: str | None = "00000000000000ff",
+        final: str | None = None) -> Fingerprint:
+    return Fingerprint(status, final, final is not None, title, simhash, 0.0)
+
+
+def test_a_page_matches_a_soft_host_s_probe_only() -> None:
+    page = {"title": "Page not found", "simhash": "00000000000000fe", "redirects": [], "final_url": "x"}
+    assert matches(page, _fp(200))
+    assert not matches(page, _fp(404))  # an honest host: its 404s say nothing about this 200 page
+    assert not matches({**page, "title": "Council approves bridge"}, _fp(200))
+    assert not matches({**page, "simhash": "ffffffffffffff00"}, _fp(200))
+    sink = {"title": "x", "simhash": None, "redirects": [{"url": "a", "status": 302}], "final_url": "https://n/404"}
+    assert matches(sink, _fp(200, title=None, simhash=None, final="https://n/404"))
+
+
+@pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
+async def test_one_fetch_serves_every_page_of_a_shape() -> None:
+    fetched: list[str] = []
+
+    async def fetch(url: str) -> Fingerprint:
+        fetched.append(url)
+        await asyncio.sleep(0)  # let the other pages arrive while the probe is in flight
+        return _fp(200)
+
+    async def run() -> list[Fingerprint]:
+        probes = HostProbes(fetch, ttl=3600)
+        urls = [f"https://n.test/world/2026/11/{d:02d}/story-{d}.html" for d in range(1, 6)]
+        results = await asyncio.gather(*(probes.fingerprint(u) for u in urls))
+        await probes.fingerprint("https://n.test/tech/article/12345")
+        return list(results)
+
+    results = await on_asyncio(run())
+    assert len(fetched) == 2 and all(r.status == 200 for r in results)
