@@ -25,7 +25,7 @@ from crawler.config import soft404_config
 from crawler.dates import iso_datetime
 from crawler.extract import parse_html
 from crawler.run import CrawlRun
-from crawler.soft404.classify import classify_page, redirect_verdict
+from crawler.soft404.classify import RedirectSinks, classify_page, redirect_verdict
 from crawler.soft404.page import read_page
 from crawler.soft404.probes import Fingerprint, HostProbes, matches
 from crawler.soft404.status import Verdict, from_exception, from_status
@@ -86,6 +86,7 @@ class CrawlLogMiddleware:
         self.crawler = crawler
         self.stats = crawler.stats
         self._run: CrawlRun | None = None
+        self.sinks = RedirectSinks()
         config = soft404_config(crawler.settings)
         self.probes = HostProbes(self._fetch_probe, config.probe_ttl) if config.probes else None
 
@@ -141,12 +142,13 @@ class CrawlLogMiddleware:
         entry = response.request.meta.get("crawl_log") if response.request is not None else None
         return Fingerprint.from_entry(entry or {})
 
-    @staticmethod
-    def _classify(entry: dict[str, Any], tree: HtmlElement | None) -> Verdict:
+    def _classify(self, entry: dict[str, Any], tree: HtmlElement | None) -> Verdict:
         """A 2xx answer: where the redirects led, then what the page shows (crawler/soft404)."""
         moved = redirect_verdict(entry["url"], entry["final_url"], bool(entry["redirects"]))
         if moved is not None:
             return moved
+        if entry["redirects"] and self.sinks.landed(entry["url"], entry["final_url"]):
+            return Verdict("soft-404", ["redirect-sink"], 0.85)
         if tree is None:
             return Verdict("ok", ["not-html"] if entry["mime"] not in HTML_TYPES else ["unparsable"], 0.1)
         return classify_page(read_page(tree))

@@ -4,7 +4,8 @@ Signals, each with its reason code, combined in this order (the first that appli
 the confidence that the requested URL is dead):
 
 1. redirect-to-home / redirect-to-section: the redirects ended on the home page, or on a front page above
-   the requested URL -> soft-404, 0.9.
+   the requested URL -> soft-404, 0.9; redirect-sink: three or more different URLs of the crawl were
+   redirected to the same page (judged in crawler/crawllog.py, which sees them all) -> soft-404, 0.85.
 2. article-evidence: the requested content is there: 120+ words (CJK characters count one each) with
    article markup, a headline that matches the title, or a date; or article markup with 40+ words, or
    20+ words and a matching headline or a date -> ok, 0.05; "+ error-text-in-template" when the
@@ -48,6 +49,20 @@ def redirect_verdict(requested: str, final: str, redirected: bool) -> Verdict | 
     if asked_path.startswith(landed_path + "/") and landed_path.count("/") < asked_path.count("/"):
         return Verdict("soft-404", ["redirect-to-section"], 0.9)
     return None
+
+
+class RedirectSinks:
+    """Redirect targets that many different URLs land on: where a host sends what it has lost."""
+
+    def __init__(self, threshold: int = 3) -> None:
+        self.threshold = threshold
+        self._sources: dict[str, set[str]] = {}
+
+    def landed(self, requested: str, final: str) -> bool:
+        """Record a redirect; True once `threshold` different URLs have landed on `final`."""
+        sources = self._sources.setdefault(final, set())
+        sources.add(requested)
+        return len(sources) >= self.threshold
 
 
 def article_evidence(facts: PageFacts) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from crawler.extract import parse_html
-from crawler.soft404.classify import classify_page, redirect_verdict
+from crawler.soft404.classify import RedirectSinks, classify_page, redirect_verdict
 from crawler.soft404.cues import error_cue
 from crawler.soft404.page import read_page
 from crawler.soft404.status import Verdict
@@ -64,3 +64,13 @@ def test_every_real_article_of_the_shared_benchmark_is_live(shared_data: Path) -
 def test_where_a_redirect_led(requested: str, final: str, reason: str | None) -> None:
     verdict = redirect_verdict(requested, final, redirected=True)
     assert (verdict.reasons[0] if verdict else None) == reason
+
+
+def test_a_target_many_urls_are_redirected_to_is_a_sink() -> None:
+    sinks = RedirectSinks(threshold=3)
+    target = "https://n.test/content-unavailable"
+    assert not sinks.landed("https://n.test/a/1.html", target)
+    assert not sinks.landed("https://n.test/a/1.html", target)  # the same URL again is not a second source
+    assert not sinks.landed("https://n.test/a/2.html", target)
+    assert sinks.landed("https://n.test/b/3.html", target)
+    assert not sinks.landed("https://n.test/c/4.html", "https://n.test/c/4-moved.html")
