@@ -17,6 +17,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.capture.WarcCaptureMiddleware": 950,
 }
 ITEM_PIPELINES = {
+    "pipelines.clean.CleanPipeline": 100,
+    "pipelines.validate.ValidatePipeline": 200,
+    "pipelines.dedup.DedupPipeline": 300,
     "pipelines.store.StorePipeline": 900,
 }
 

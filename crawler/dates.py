@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from dateutil import parser as dateparser
 
+_MORNING, _EVENING = datetime(2000, 1, 1, 1, 1), datetime(2000, 1, 1, 22, 22)  # defaults that reveal a missing time
 _DATE_ONLY = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*$")
 # Zone abbreviations news pages print. Ambiguous ones (IST) are left out and read in the site's zone;
 # CST means China Standard Time on a site whose zone is UTC+8, US Central elsewhere.
@@ -42,9 +43,12 @@ def to_iso(value: str | None, site_tz: tzinfo = UTC) -> str | None:
         return timezone(timedelta(hours=hours)) if hours is not None else None
 
     try:
-        parsed = dateparser.parse(value.strip(), dayfirst=False, fuzzy=False, tzinfos=zone)
+        parsed = dateparser.parse(value.strip(), dayfirst=False, fuzzy=False, tzinfos=zone, default=_MORNING)
+        evening = dateparser.parse(value.strip(), dayfirst=False, fuzzy=False, tzinfos=zone, default=_EVENING)
     except (ValueError, OverflowError):
         return None
+    if (parsed.hour, parsed.minute) != (evening.hour, evening.minute):  # no time of day given: a date
+        return parsed.strftime("%Y-%m-%d")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=site_tz)
     return iso_datetime(parsed)

@@ -32,12 +32,13 @@ class ArticleItem:
     content_digest: str
     simhash: str | None
     warc: dict[str, Any] | None = None
+    duplicate_of: str | None = None  # canonical URL of the first copy of this story in the crawl
     extra: dict[str, Any] = field(default_factory=dict)  # not in the contract; never serialised
 
 
 ITEM_FIELDS = (
     "url", "canonical_url", "site", "section", "title", "authors", "published", "modified", "language", "text",
-    "summary", "tags", "images", "fetched_at", "crawl_id", "content_digest", "simhash", "warc",
+    "summary", "tags", "images", "fetched_at", "crawl_id", "content_digest", "simhash", "warc", "duplicate_of",
 )
 
 

@@ -63,6 +63,7 @@ class CrawlRun:
         self.objects: list[StoredObject] = []
         self.log = self._writer("log")
         self.items = self._writer("items")
+        self.dropped = self._writer("dropped")
         self.archive_config = archive_config(settings)
         self._archiver: Archiver | None = None
         self.manifest: dict[str, Any] | None = None
@@ -138,6 +139,7 @@ class CrawlRun:
             (self.spool / "digests.sqlite").unlink(missing_ok=True)  # a cache, rebuilt from CDXJ next time
         self.log.close()
         self.items.close()
+        self.dropped.close()
         finished = datetime.now(UTC)
         stats = {k: (iso_datetime(v) if isinstance(v, datetime) else v)
                  for k, v in sorted(self.crawler.stats.get_stats().items())}
@@ -154,6 +156,7 @@ class CrawlRun:
             "versions": {"palimpsest": crawler.__version__, "python": platform.python_version(),
                          **{d: _version(d) for d in VERSIONED}},
             "counts": {"log_entries": self.log.total_records, "items": self.items.total_records,
+                       "dropped_items": self.dropped.total_records,
                        "revisits": self._archiver.revisits if self._archiver else 0},
             "stats": stats,
             "objects": [{"key": o.key, "size": o.size, "sha256": o.sha256} for o in self.objects],
