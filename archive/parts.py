@@ -12,8 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from archive.store import Store, StoredObject
-
 
 def dumps(record: dict[str, Any]) -> bytes:
     """One JSON line: UTF-8, no ASCII escaping (Chinese stays readable), compact."""
@@ -21,13 +19,13 @@ def dumps(record: dict[str, Any]) -> bytes:
 
 
 class PartWriter:
-    """Writes records into numbered parts under `prefix`; `on_stored` hears about each stored part."""
+    """Writes records into numbered parts under `prefix`; each finished part is handed to `submit(key, path)`
+    (the uploader), which moves it into the store."""
 
-    def __init__(self, store: Store, prefix: str, spool: Path, max_records: int, max_bytes: int,
-                 on_stored: Callable[[StoredObject], None]) -> None:
-        self.store, self.prefix, self.spool = store, prefix.rstrip("/"), spool
+    def __init__(self, submit: Callable[[str, Path], None], prefix: str, spool: Path, max_records: int,
+                 max_bytes: int) -> None:
+        self.submit, self.prefix, self.spool = submit, prefix.rstrip("/"), spool
         self.max_records, self.max_bytes = max_records, max_bytes
-        self.on_stored = on_stored
         self.serial = 0
         self.records = 0
         self.total_records = 0
@@ -58,7 +56,9 @@ class PartWriter:
         if self._fh is None or self._path is None:
             return
         self._fh.close()
-        key = f"{self.prefix}/part-{self.serial:05d}.jsonl.gz"
-        self.on_stored(self.store.put_file(key, self._path))
+        name = f"part-{self.serial:05d}.jsonl.gz"
+        finished = self._path.with_name(name)
+        self._path.rename(finished)  # complete: a later run may store it if this one cannot
+        self.submit(f"{self.prefix}/{name}", finished)
         self.serial += 1
         self._fh = self._path = None

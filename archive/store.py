@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from crawler.errors import ConfigError, StoreError
 
@@ -47,7 +47,7 @@ class Store(Protocol):
         ...
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -70,7 +70,7 @@ class FileStore:
     def put_file(self, key: str, path: Path) -> StoredObject:
         dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        size, sha = path.stat().st_size, _sha256_file(path)
+        size, sha = path.stat().st_size, sha256_file(path)
         try:
             os.replace(path, dest)  # same filesystem: one atomic rename
         except OSError as exc:
@@ -104,9 +104,17 @@ class FileStore:
         return iter(sorted(k for k in found if not k.rsplit("/", 1)[-1].startswith(".")))
 
 
-def open_store(uri: str) -> Store:
-    """The backend for `uri`'s scheme."""
+def open_store(uri: str, s3: dict[str, Any] | None = None) -> Store:
+    """The backend for `uri`'s scheme; `s3` holds S3Store options (endpoint_url, region, addressing,
+    multipart_threshold), each optional."""
     if uri.startswith("file://"):
         return FileStore(Path(uri[len("file://"):]), uri)
+    if uri.startswith("s3://"):
+        from archive.s3store import S3Store, make_client  # noqa: PLC0415 (boto3 loads only for S3 stores)
+
+        options = s3 or {}
+        client = make_client(options.get("endpoint_url"), options.get("region"), options.get("addressing", "auto"))
+        return S3Store(uri, client, options.get("multipart_threshold", 64 * 1024 * 1024))
     scheme = uri.split(":", 1)[0]
-    raise ConfigError(f"setting STORE_URI: no store backend for scheme {scheme!r} in {uri!r} (expected file://)")
+    raise ConfigError(f"setting STORE_URI: no store backend for scheme {scheme!r} in {uri!r} "
+                      "(expected file:// or s3://)")

@@ -36,6 +36,14 @@ class StoreConfig(_SettingsModel):
     spool_dir: Path = Field(alias="STORE_SPOOL_DIR")
     part_max_records: int = Field(alias="STORE_PART_MAX_RECORDS", ge=1)
     part_max_bytes: int = Field(alias="STORE_PART_MAX_BYTES", ge=1024)
+    s3_endpoint_url: str = Field(alias="STORE_S3_ENDPOINT_URL")
+    s3_region: str = Field(alias="STORE_S3_REGION")
+    s3_addressing: Literal["auto", "path", "virtual"] = Field(alias="STORE_S3_ADDRESSING")
+    multipart_threshold: int = Field(alias="STORE_MULTIPART_THRESHOLD", ge=5 * 1024 * 1024)
+
+    def s3_options(self) -> dict[str, Any]:
+        return {"endpoint_url": self.s3_endpoint_url or None, "region": self.s3_region or None,
+                "addressing": self.s3_addressing, "multipart_threshold": self.multipart_threshold}
 
     @field_validator("uri")
     @classmethod

@@ -11,6 +11,7 @@ import logging
 import platform
 import shutil
 import socket
+import threading
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -18,12 +19,15 @@ from typing import Any
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThread
 
 import crawler
 from archive.archiver import Archiver
 from archive.digests import DigestIndex
 from archive.parts import PartWriter
 from archive.store import StoredObject, open_store
+from archive.uploader import Uploader
 from archive.warcfile import WarcFileWriter
 from crawler.config import archive_config, crawl_config, store_config
 from crawler.dates import iso_datetime
@@ -57,10 +61,12 @@ class CrawlRun:
         self.site: str = getattr(spider, "site_name", None) or (spider.name if spider else "crawl")
         self.started = datetime.now(UTC)
         self.crawl_id = config.crawl_id or f"{self.site}-{self.started:%Y%m%dT%H%M%SZ}"
-        self.store = open_store(self.store_config.uri)
+        self.store = open_store(self.store_config.uri, self.store_config.s3_options())
         self.prefix = f"crawls/{self.crawl_id}"
         self.spool = self.store_config.spool_dir / self.crawl_id
         self.objects: list[StoredObject] = []
+        self._objects_lock = threading.Lock()
+        self.uploader = Uploader(self.store, self._stored, self._upload_failed)
         self.log = self._writer("log")
         self.items = self._writer("items")
         self.dropped = self._writer("dropped")
@@ -84,8 +90,15 @@ class CrawlRun:
 
     def _writer(self, name: str) -> PartWriter:
         cfg = self.store_config
-        return PartWriter(self.store, f"{self.prefix}/{name}", self.spool / name, cfg.part_max_records,
-                          cfg.part_max_bytes, self.objects.append)
+        return PartWriter(self.uploader.submit, f"{self.prefix}/{name}", self.spool / name, cfg.part_max_records,
+                          cfg.part_max_bytes)
+
+    def _stored(self, stored: StoredObject) -> None:
+        with self._objects_lock:
+            self.objects.append(stored)
+
+    def _upload_failed(self, key: str, exc: Exception) -> None:
+        self.crawler.stats.inc_value(f"store/upload_failed/{type(exc).__name__}")
 
     @property
     def archiver(self) -> Archiver | None:
@@ -120,8 +133,8 @@ class CrawlRun:
 
     def _store_warc(self, warc: Path, cdxj: Path) -> None:
         """A closed WARC and its CDXJ go to the store as soon as rotation closes them."""
-        self.objects.append(self.store.put_file(f"{self.prefix}/warc/{warc.name}", warc))
-        self.objects.append(self.store.put_file(f"{self.prefix}/cdxj/{cdxj.name}", cdxj))
+        self.uploader.submit(f"{self.prefix}/warc/{warc.name}", warc)
+        self.uploader.submit(f"{self.prefix}/cdxj/{cdxj.name}", cdxj)
 
     def _clear_spool(self) -> None:
         """Remove the crawl's spool once every part has left it; anything still there is reported, kept."""
@@ -132,8 +145,9 @@ class CrawlRun:
         if self.spool.exists():
             shutil.rmtree(self.spool)
 
-    def spider_closed(self, spider: Spider, reason: str) -> None:
-        """Close the parts, then write crawl.json last: its presence marks a complete crawl."""
+    def spider_closed(self, spider: Spider, reason: str) -> Deferred[None]:
+        """Close the parts, wait for every upload (in a thread), then write crawl.json last: its presence
+        marks a complete crawl. Scrapy waits for the returned Deferred before it stops."""
         if self._archiver is not None:
             self._archiver.close()
             (self.spool / "digests.sqlite").unlink(missing_ok=True)  # a cache, rebuilt from CDXJ next time
@@ -141,6 +155,10 @@ class CrawlRun:
         self.items.close()
         self.dropped.close()
         finished = datetime.now(UTC)
+        return deferToThread(self._finish, spider, reason, finished)
+
+    def _finish(self, spider: Spider, reason: str, finished: datetime) -> None:
+        self.uploader.close()
         stats = {k: (iso_datetime(v) if isinstance(v, datetime) else v)
                  for k, v in sorted(self.crawler.stats.get_stats().items())}
         site = getattr(spider, "site", None)

@@ -80,3 +80,11 @@ STORE_SPOOL_DIR = "./data/spool"
 STORE_PART_MAX_RECORDS = 10000
 # ... or this many uncompressed bytes, whichever comes first.
 STORE_PART_MAX_BYTES = 64 * 1024 * 1024
+# S3 endpoint (MinIO, Ceph, R2...); empty: boto3's chain (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, then AWS).
+STORE_S3_ENDPOINT_URL = ""
+# S3 region; empty: boto3's chain (AWS_DEFAULT_REGION, ~/.aws/config).
+STORE_S3_REGION = ""
+# "path" for most S3-compatible servers, "virtual" for AWS buckets with dots, "auto" lets boto3 choose.
+STORE_S3_ADDRESSING = "auto"
+# Files above this size are uploaded in parts (each part checksummed by S3).
+STORE_MULTIPART_THRESHOLD = 64 * 1024 * 1024

@@ -42,13 +42,15 @@ def test_open_store_by_scheme(tmp_path: Path) -> None:
     assert isinstance(open_store(f"file://{tmp_path}"), FileStore)
     with pytest.raises(ConfigError, match="STORE_URI"):
         open_store("gopher://x/y")
+    with pytest.raises(StoreError, match="no bucket"):
+        open_store("s3:///prefix")
 
 
 def test_parts_roll_at_the_record_bound_and_only_complete_parts_are_stored(tmp_path: Path) -> None:
     store = FileStore(tmp_path / "store")
     stored: list[StoredObject] = []
-    writer = PartWriter(store, "crawls/c/items", tmp_path / "spool", max_records=3, max_bytes=1 << 20,
-                        on_stored=stored.append)
+    writer = PartWriter(lambda key, path: stored.append(store.put_file(key, path)), "crawls/c/items",
+                        tmp_path / "spool", max_records=3, max_bytes=1 << 20)
     for n in range(7):
         writer.write({"n": n, "text": "中文"})
     assert [o.key for o in stored] == ["crawls/c/items/part-00000.jsonl.gz", "crawls/c/items/part-00001.jsonl.gz"]
@@ -63,7 +65,9 @@ def test_parts_roll_at_the_record_bound_and_only_complete_parts_are_stored(tmp_p
 
 def test_parts_roll_at_the_byte_bound(tmp_path: Path) -> None:
     stored: list[StoredObject] = []
-    writer = PartWriter(FileStore(tmp_path), "p", tmp_path / "spool", 1000, 1024, stored.append)
+    store = FileStore(tmp_path)
+    writer = PartWriter(lambda key, path: stored.append(store.put_file(key, path)), "p", tmp_path / "spool", 1000,
+                        1024)
     for _ in range(10):
         writer.write({"blob": "x" * 300})
     writer.close()

@@ -1,0 +1,80 @@
+"""Crawling into S3: a real S3-API server process (moto_server on loopback), boto3 on our side."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.crawling import scrapy
+from tests.fixtureweb.process import FixtureWeb
+
+BUCKET = "palimpsest-test"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """moto_server on a free loopback port, stopped by its PID afterwards."""
+    port = _free_port()
+    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert server.stderr is not None
+    for line in server.stderr:  # wait for the server to say it listens, instead of sleeping
+        if "Running on" in line:
+            break
+    else:
+        pytest.fail("moto_server did not start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def s3(s3_endpoint: str) -> Any:
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+def test_a_crawl_into_s3_leaves_the_store_layout_with_matching_checksums(
+        web: FixtureWeb, s3: Any, s3_endpoint: str, tmp_path: Path) -> None:
+    env = {**CREDENTIALS, "AWS_ENDPOINT_URL": s3_endpoint}  # the standard boto3 variable, as for the AWS CLI
+    proc = scrapy(["crawl", "news", "-a", "site=demo", "-a", f"base_url={web.base_url}/",
+                   "-s", f"STORE_URI=s3://{BUCKET}/archive", "-s", f"STORE_SPOOL_DIR={tmp_path / 'spool'}",
+                   "-s", "CRAWL_ID=s3-crawl", "-s", "STORE_S3_ADDRESSING=path"], env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    prefix = "archive/crawls/s3-crawl/"
+    keys = sorted(obj["Key"].removeprefix(prefix)
+                  for obj in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
+    warc = [k for k in keys if k.startswith("warc/")]
+    assert len(warc) == 1 and warc[0].endswith(".warc.gz")
+    cdxj = "cdxj/" + warc[0].removeprefix("warc/").removesuffix(".warc.gz") + ".cdxj"
+    assert keys == sorted(["crawl.json", "log/part-00000.jsonl.gz", "items/part-00000.jsonl.gz", cdxj, *warc])
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=prefix + "crawl.json")["Body"].read())
+    assert manifest["store_uri"] == f"s3://{BUCKET}/archive" and manifest["counts"]["items"] >= 256
+    assert sorted(o["key"] for o in manifest["objects"]) == sorted(prefix.removeprefix("archive/") + k
+                                                                  for k in keys if k != "crawl.json")
+    for obj in manifest["objects"]:
+        head = s3.head_object(Bucket=BUCKET, Key="archive/" + obj["key"])
+        body = s3.get_object(Bucket=BUCKET, Key="archive/" + obj["key"])["Body"].read()
+        assert len(body) == obj["size"] and hashlib.sha256(body).hexdigest() == obj["sha256"]
+        assert head["Metadata"]["sha256"] == obj["sha256"]
+    assert not list((tmp_path / "spool").rglob("*.gz"))  # everything left the spool
