@@ -1,7 +1,9 @@
 """Rolling gzip JSON-lines parts (`PREFIX/part-NNNNN.jsonl.gz`) for the crawl log and items.
 
 Records are appended to a part in the spool; a part is closed and moved into the store when it reaches its
-record or byte bound, and at the end of the crawl, so the store only ever holds complete parts.
+record or byte bound, and at the end of the crawl, so the store only ever holds complete parts. Each record
+is flushed through to the file as written, so after a kill the spool's open part still holds every record
+but the one being written (archive/recovery.py salvages it).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class PartWriter:
         assert self._fh is not None
         line = dumps(record)
         self._fh.write(line)
+        self._fh.flush()  # a sync flush per record: a killed process loses at most the record being written
         self.records += 1
         self.total_records += 1
         self._bytes += len(line)

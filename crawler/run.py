@@ -26,6 +26,7 @@ import crawler
 from archive.archiver import Archiver
 from archive.digests import DigestIndex
 from archive.parts import PartWriter
+from archive.recovery import recover
 from archive.store import StoredObject, open_store
 from archive.uploader import Uploader
 from archive.warcfile import WarcFileWriter
@@ -67,6 +68,11 @@ class CrawlRun:
         self.objects: list[StoredObject] = []
         self._objects_lock = threading.Lock()
         self.uploader = Uploader(self.store, self._stored, self._upload_failed)
+        # Before new work: whatever earlier runs left in the spool goes to the store first (FIFO uploads).
+        recovered = recover(self.store_config.spool_dir, self.uploader.submit, skip=self.crawl_id)
+        if recovered:
+            logger.warning("uploading %d files left in the spool by earlier runs", recovered)
+            crawler_.stats.set_value("store/recovered_from_spool", recovered)
         self.log = self._writer("log")
         self.items = self._writer("items")
         self.dropped = self._writer("dropped")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +18,8 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.crawling import scrapy
-from tests.fixtureweb.process import FixtureWeb
+from tests.crawling import path_of, scrapy
+from tests.fixtureweb.process import ROOT, FixtureWeb
 
 BUCKET = "palimpsest-test"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -78,3 +82,54 @@ def test_a_crawl_into_s3_leaves_the_store_layout_with_matching_checksums(
         assert len(body) == obj["size"] and hashlib.sha256(body).hexdigest() == obj["sha256"]
         assert head["Metadata"]["sha256"] == obj["sha256"]
     assert not list((tmp_path / "spool").rglob("*.gz"))  # everything left the spool
+
+
+def _bucket_files(s3: Any, prefix: str, target: Path) -> list[Path]:
+    paths = []
+    for obj in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []):
+        path = target / obj["Key"].removeprefix(prefix)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read())
+        paths.append(path)
+    return paths
+
+
+def test_a_killed_crawl_s_spool_is_stored_completely_by_store_sync(
+        web: FixtureWeb, s3: Any, s3_endpoint: str, tmp_path: Path) -> None:
+    env = {**CREDENTIALS, "AWS_ENDPOINT_URL": s3_endpoint, "PYTHONPATH": str(ROOT)}
+    spool = tmp_path / "spool"
+    settings = [f"STORE_URI=s3://{BUCKET}/killed", f"STORE_SPOOL_DIR={spool}", "CRAWL_ID=k",
+                "STORE_S3_ADDRESSING=path", "STORE_PART_MAX_RECORDS=25", "ARCHIVE_MAX_FILE_SIZE=60000",
+                "DOWNLOAD_DELAY=0.02", "CONCURRENT_REQUESTS=2"]
+    cmd = [str(Path(sys.executable).with_name("scrapy")), "crawl", "news", "-a", "site=demo",
+           "-a", f"base_url={web.base_url}/", *[arg for s in settings for arg in ("-s", s)]]
+    web.requests(reset=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="killed/crawls/k/log/").get("KeyCount", 0)
+        if listed >= 3:
+            break
+        time.sleep(0.05)  # polling the bucket for the crawl's progress, not waiting on a server
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    served = set(web.requests())
+    left = [p for p in spool.rglob("*") if p.is_file()]
+    assert left, "the kill left nothing in the spool: the test did not interrupt anything"
+    sync = scrapy(["store-sync", "-s", settings[0], "-s", settings[1], "-s", settings[3]], env=env)
+    assert sync.returncode == 0, sync.stdout + sync.stderr[-2000:]
+    assert not [p for p in spool.rglob("*") if p.is_file()]
+    files = _bucket_files(s3, "killed/crawls/k/", tmp_path / "bucket")
+    log = [json.loads(line) for p in files if "/log/" in p.as_posix()
+           for line in gzip.decompress(p.read_bytes()).splitlines()]
+    accounted = {path_of(e["url"]) for e in log} | {path_of(e["final_url"]) for e in log if e["final_url"]}
+    accounted |= {path_of(h["url"]) for e in log for h in e["redirects"]}
+    assert len(log) > 25 and len(served - accounted) <= 2  # only requests in flight at the kill may be missing
+    warcs = [p for p in files if p.name.endswith(".warc.gz")]
+    assert warcs and not (tmp_path / "bucket" / "crawl.json").exists()  # a partial crawl stays marked partial
+    for warc in warcs:
+        check = subprocess.run([str(Path(sys.executable).with_name("warcio")), "check", str(warc)],
+                               capture_output=True, text=True, check=False)
+        assert check.returncode == 0, check.stdout
+        assert (tmp_path / "bucket" / "cdxj" / warc.name.replace(".warc.gz", ".cdxj")).is_file()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,13 @@ def test_parts_roll_at_the_byte_bound(tmp_path: Path) -> None:
     writer.close()
     counts = [len(gzip.decompress((tmp_path / o.key).read_bytes()).splitlines()) for o in stored]
     assert counts == [4, 4, 2]  # a part closes with the record that reaches the bound
+
+
+def test_an_open_part_holds_every_record_written_so_far(tmp_path: Path) -> None:
+    """What a SIGKILL leaves: the open part, never closed, must already hold the records on disk."""
+    writer = PartWriter(lambda key, path: None, "p", tmp_path, max_records=100, max_bytes=1 << 20)
+    for n in range(7):
+        writer.write({"n": n})
+    on_disk = (tmp_path / "part-00000.jsonl.gz.open").read_bytes()  # the writer is still open: no trailer
+    decompressor = zlib.decompressobj(zlib.MAX_WBITS + 16)
+    assert decompressor.decompress(on_disk).count(b"\n") == 7
