@@ -36,6 +36,7 @@ bench: setup
 	$(BIN)/python benchmarks/crawl.py
 	$(BIN)/python benchmarks/archive.py
 	$(BIN)/python benchmarks/soft404.py
+	$(BIN)/python benchmarks/store.py
 
 ## interop: replay a crawl of the sample web in pywb (its own venv: pywb pins old dependencies)
 $(VENV)-pywb/.installed:
