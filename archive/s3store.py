@@ -34,10 +34,11 @@ def content_type(key: str) -> str:
     return mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
-def make_client(endpoint_url: str | None, region: str | None, addressing: str) -> Any:
+def make_client(endpoint_url: str | None, region: str | None, addressing: str, timeout: float = 60,
+                attempts: int = 5) -> Any:
     """A boto3 S3 client; None values fall back to boto3's own chain (environment, config files)."""
-    config = Config(s3={"addressing_style": addressing}, retries={"max_attempts": 5, "mode": "standard"},
-                    request_checksum_calculation="when_supported")
+    config = Config(s3={"addressing_style": addressing}, retries={"max_attempts": attempts, "mode": "standard"},
+                    request_checksum_calculation="when_supported", connect_timeout=timeout, read_timeout=timeout)
     return boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region or None, config=config)
 
 

@@ -113,7 +113,8 @@ def open_store(uri: str, s3: dict[str, Any] | None = None) -> Store:
         from archive.s3store import S3Store, make_client  # noqa: PLC0415 (boto3 loads only for S3 stores)
 
         options = s3 or {}
-        client = make_client(options.get("endpoint_url"), options.get("region"), options.get("addressing", "auto"))
+        client = make_client(options.get("endpoint_url"), options.get("region"), options.get("addressing", "auto"),
+                             options.get("timeout", 60), options.get("attempts", 5))
         return S3Store(uri, client, options.get("multipart_threshold", 64 * 1024 * 1024))
     scheme = uri.split(":", 1)[0]
     raise ConfigError(f"setting STORE_URI: no store backend for scheme {scheme!r} in {uri!r} "

@@ -40,10 +40,13 @@ class StoreConfig(_SettingsModel):
     s3_region: str = Field(alias="STORE_S3_REGION")
     s3_addressing: Literal["auto", "path", "virtual"] = Field(alias="STORE_S3_ADDRESSING")
     multipart_threshold: int = Field(alias="STORE_MULTIPART_THRESHOLD", ge=5 * 1024 * 1024)
+    s3_timeout: float = Field(alias="STORE_S3_TIMEOUT", gt=0)
+    s3_attempts: int = Field(alias="STORE_S3_ATTEMPTS", ge=1)
 
     def s3_options(self) -> dict[str, Any]:
         return {"endpoint_url": self.s3_endpoint_url or None, "region": self.s3_region or None,
-                "addressing": self.s3_addressing, "multipart_threshold": self.multipart_threshold}
+                "addressing": self.s3_addressing, "multipart_threshold": self.multipart_threshold,
+                "timeout": self.s3_timeout, "attempts": self.s3_attempts}
 
     @field_validator("uri")
     @classmethod

@@ -86,5 +86,9 @@ STORE_S3_ENDPOINT_URL = ""
 STORE_S3_REGION = ""
 # "path" for most S3-compatible servers, "virtual" for AWS buckets with dots, "auto" lets boto3 choose.
 STORE_S3_ADDRESSING = "auto"
+# Seconds to wait for S3 to connect or answer before a request is retried.
+STORE_S3_TIMEOUT = 60
+# Attempts boto3 makes per request before our uploader takes over (which retries with backoff, then spools).
+STORE_S3_ATTEMPTS = 5
 # Files above this size are uploaded in parts (each part checksummed by S3).
 STORE_MULTIPART_THRESHOLD = 64 * 1024 * 1024

@@ -133,3 +133,59 @@ def test_a_killed_crawl_s_spool_is_stored_completely_by_store_sync(
                                capture_output=True, text=True, check=False)
         assert check.returncode == 0, check.stdout
         assert (tmp_path / "bucket" / "cdxj" / warc.name.replace(".warc.gz", ".cdxj")).is_file()
+
+
+@pytest.fixture
+def stoppable_s3() -> Iterator[tuple[str, subprocess.Popen[str], Any]]:
+    """A moto_server of this test's own, in its own process group: moto_server serves from a child process,
+    so stopping it means signalling the group."""
+    port = _free_port()
+    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert server.stderr is not None
+    for line in server.stderr:
+        if "Running on" in line:
+            break
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client.create_bucket(Bucket=BUCKET)
+    try:
+        yield endpoint, server, client
+    finally:
+        os.killpg(server.pid, signal.SIGCONT)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=10)
+
+
+def test_an_s3_outage_mid_crawl_loses_nothing(
+        web: FixtureWeb, stoppable_s3: tuple[str, subprocess.Popen[str], Any], tmp_path: Path) -> None:
+    endpoint, server, s3 = stoppable_s3
+    env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "PYTHONPATH": str(ROOT)}
+    settings = [f"STORE_URI=s3://{BUCKET}/outage", f"STORE_SPOOL_DIR={tmp_path / 'spool'}", "CRAWL_ID=o",
+                "STORE_S3_ADDRESSING=path", "STORE_S3_TIMEOUT=1", "STORE_S3_ATTEMPTS=1", "STORE_PART_MAX_RECORDS=25",
+                "ARCHIVE_MAX_FILE_SIZE=100000", "DOWNLOAD_DELAY=0.05"]  # ~15 s: uploads all through the outage
+    cmd = [str(Path(sys.executable).with_name("scrapy")), "crawl", "news", "-a", "site=demo",
+           "-a", f"base_url={web.base_url}/", *[arg for s in settings for arg in ("-s", s)]]
+    crawl = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while s3.list_objects_v2(Bucket=BUCKET, Prefix="outage/").get("KeyCount", 0) < 1 and crawl.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the bucket for the crawl's progress
+    os.killpg(server.pid, signal.SIGSTOP)  # the store stops answering in the middle of the crawl ...
+    time.sleep(8)  # ... for longer than one attempt (a 1 s timeout takes ~4 s to fail): uploads must be retried
+    os.killpg(server.pid, signal.SIGCONT)
+    _, stderr = crawl.communicate(timeout=300)
+    assert crawl.returncode == 0, stderr[-3000:]
+    assert "retry in" in stderr  # the outage was felt: uploads failed and were retried
+    files = _bucket_files(s3, "outage/crawls/o/", tmp_path / "bucket")
+    manifest = json.loads((tmp_path / "bucket" / "crawl.json").read_text())
+    assert not [k for k in manifest["stats"] if k.startswith("store/upload_failed")]
+    log = [json.loads(line) for p in files if "/log/" in p.as_posix()
+           for line in gzip.decompress(p.read_bytes()).splitlines()]
+    items = [line for p in files if "/items/" in p.as_posix() for line in gzip.decompress(p.read_bytes()).splitlines()]
+    assert len(log) == manifest["counts"]["log_entries"] == 302
+    assert len(items) == manifest["counts"]["items"] == 256
+    assert sorted(o["key"].removeprefix("crawls/o/") for o in manifest["objects"]) == sorted(
+        p.relative_to(tmp_path / "bucket").as_posix() for p in files if p.name != "crawl.json")
+    assert not [p for p in (tmp_path / "spool").rglob("*") if p.is_file()]
