@@ -82,6 +82,13 @@ class Soft404Config(_SettingsModel):
     probe_ttl: float = Field(alias="SOFT404_PROBE_TTL", gt=0)
 
 
+class PipelineConfig(_SettingsModel):
+    """PIPELINE_*: what happens to article items."""
+
+    detect_language: bool = Field(alias="PIPELINE_DETECT_LANGUAGE")
+    near_duplicate_bits: int = Field(alias="PIPELINE_NEAR_DUPLICATE_BITS", ge=0, le=12)
+
+
 def _load(model: type[_SettingsModel], settings: Any) -> Any:
     aliases = [f.alias for f in model.model_fields.values() if f.alias]
     data = {key: settings.get(key) for key in aliases}
@@ -106,6 +113,11 @@ def archive_config(settings: Any) -> ArchiveConfig:
 
 def soft404_config(settings: Any) -> Soft404Config:
     config: Soft404Config = _load(Soft404Config, settings)
+    return config
+
+
+def pipeline_config(settings: Any) -> PipelineConfig:
+    config: PipelineConfig = _load(PipelineConfig, settings)
     return config
 
 

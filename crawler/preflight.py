@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.config import archive_config, crawl_config, soft404_config, store_config
+from crawler.config import archive_config, crawl_config, pipeline_config, soft404_config, store_config
 from crawler.siteconfig import load_site
 
 
@@ -13,6 +13,7 @@ def check(settings: Any, spider_args: dict[str, str]) -> None:
     store_config(settings)
     archive_config(settings)
     soft404_config(settings)
+    pipeline_config(settings)
     config = crawl_config(settings)
     site = spider_args.get("site")
     if site:

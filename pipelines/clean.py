@@ -23,6 +23,7 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 from w3lib.url import canonicalize_url, url_query_cleaner
 
+from crawler.config import pipeline_config
 from crawler.dates import to_iso
 from crawler.items import ArticleItem
 from crawler.textutil import clean_text
@@ -89,16 +90,18 @@ def detect_language(text: str) -> str | None:
 class CleanPipeline:
     """Cleans ArticleItems in place; other items pass untouched."""
 
-    def __init__(self, stats: StatsCollector, timezone: str = "UTC") -> None:
-        self.stats, self.zone = stats, ZoneInfo(timezone)
+    def __init__(self, stats: StatsCollector, timezone: str = "UTC", detect: bool = True) -> None:
+        self.stats, self.zone, self.detect = stats, ZoneInfo(timezone), detect
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CleanPipeline:
         site = getattr(crawler.spider, "site", None)
-        return cls(crawler.stats, site.timezone if site is not None else "UTC")
+        detect = pipeline_config(crawler.settings).detect_language
+        return cls(crawler.stats, site.timezone if site is not None else "UTC", detect)
 
     def open_spider(self) -> None:
-        detect_language("Load the language model at start-up, not on the first article.")
+        if self.detect:
+            detect_language("Load the language model at start-up, not on the first article.")
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
@@ -112,6 +115,7 @@ class CleanPipeline:
         item.canonical_url = canonical_url(item.canonical_url or item.url)
         item.published = to_iso(item.published, self.zone)
         item.modified = to_iso(item.modified, self.zone)
-        item.language = (item.language or "").split("-")[0].lower() or detect_language(item.text)
+        declared = (item.language or "").split("-")[0].lower()
+        item.language = declared or (detect_language(item.text) if self.detect else None)
         self.stats.inc_value("pipelines/cleaned")
         return item

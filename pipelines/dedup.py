@@ -2,8 +2,8 @@
 
 Within a crawl: a second item with the same canonical URL is dropped (reason `duplicate-url`, kept in
 `dropped/`); an item whose text is the same (content digest) or nearly the same (simhash within
-NEAR_BITS) as an earlier one at another URL, a syndicated copy, is stored as a link: `duplicate_of` names
-the first copy's canonical URL and its text is not stored again.
+PIPELINE_NEAR_DUPLICATE_BITS) as an earlier one at another URL, a syndicated copy, is stored as a link:
+`duplicate_of` names the first copy's canonical URL and its text is not stored again.
 """
 
 from __future__ import annotations
@@ -13,24 +13,24 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from crawler.config import pipeline_config
 from crawler.items import ArticleItem
 from crawler.textutil import hamming
 from pipelines.validate import Dropper
 
-NEAR_BITS = 3  # simhash bits two copies of one story may differ by (a changed byline, a corrected typo)
-BANDS = 4  # simhash split in 4 bands of 16 bits: near copies (<= 3 bits apart) share at least one band
+BANDS = 4  # simhash in 4 bands of 16 bits: copies at most 3 bits apart share a band (more bits: fewer found)
 
 
 class DedupPipeline:
-    def __init__(self, drop: Dropper) -> None:
-        self.drop = drop
+    def __init__(self, drop: Dropper, near_bits: int = 3) -> None:
+        self.drop, self.near_bits = drop, near_bits
         self.urls: set[str] = set()
         self.digests: dict[str, str] = {}
         self.bands: dict[tuple[int, str], list[tuple[str, str]]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupPipeline:
-        return cls(Dropper.of(crawler))
+        return cls(Dropper.of(crawler), pipeline_config(crawler.settings).near_duplicate_bits)
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
@@ -56,6 +56,6 @@ class DedupPipeline:
             return None
         for band in range(BANDS):
             for other, url in self.bands.get((band, simhash[band * 4:(band + 1) * 4]), []):
-                if hamming(simhash, other) <= NEAR_BITS:
+                if hamming(simhash, other) <= self.near_bits:
                     return url
         return None

@@ -71,6 +71,12 @@ SOFT404_PROBES = True
 # Seconds a probe's answer stays valid for its host and URL shape.
 SOFT404_PROBE_TTL = 6 * 3600
 
+# --- PIPELINE_*: what happens to article items -------------------------------------------------------------
+# Detect the language of items whose page declares none (py3langid; its model ships with the package).
+PIPELINE_DETECT_LANGUAGE = True
+# Store a copy of a story already stored (same text, or a simhash this many bits away or fewer) as a link.
+PIPELINE_NEAR_DUPLICATE_BITS = 3
+
 # --- STORE_*: where a crawl's files go ---------------------------------------------------------------------
 # Store root; the layout under it is in the README. file:// paths are relative to the working directory.
 STORE_URI = "file://./data/store"
