@@ -7,7 +7,7 @@ crawl at start-up with the key's name and where it was set.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scrapy.settings import SETTINGS_PRIORITIES
@@ -27,6 +27,9 @@ _SOURCES = {
 
 class _SettingsModel(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+
+M = TypeVar("M", bound=_SettingsModel)
 
 
 class StoreConfig(_SettingsModel):
@@ -89,7 +92,7 @@ class PipelineConfig(_SettingsModel):
     near_duplicate_bits: int = Field(alias="PIPELINE_NEAR_DUPLICATE_BITS", ge=0, le=12)
 
 
-def _load(model: type[_SettingsModel], settings: Any) -> Any:
+def _load(model: type[M], settings: Any) -> M:
     aliases = [f.alias for f in model.model_fields.values() if f.alias]
     data = {key: settings.get(key) for key in aliases}
 
@@ -102,25 +105,20 @@ def _load(model: type[_SettingsModel], settings: Any) -> Any:
 
 
 def store_config(settings: Any) -> StoreConfig:
-    config: StoreConfig = _load(StoreConfig, settings)
-    return config
+    return _load(StoreConfig, settings)
 
 
 def archive_config(settings: Any) -> ArchiveConfig:
-    config: ArchiveConfig = _load(ArchiveConfig, settings)
-    return config
+    return _load(ArchiveConfig, settings)
 
 
 def soft404_config(settings: Any) -> Soft404Config:
-    config: Soft404Config = _load(Soft404Config, settings)
-    return config
+    return _load(Soft404Config, settings)
 
 
 def pipeline_config(settings: Any) -> PipelineConfig:
-    config: PipelineConfig = _load(PipelineConfig, settings)
-    return config
+    return _load(PipelineConfig, settings)
 
 
 def crawl_config(settings: Any) -> CrawlConfig:
-    config: CrawlConfig = _load(CrawlConfig, settings)
-    return config
+    return _load(CrawlConfig, settings)
