@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from archive.cdxj import media_type
 from archive.digests import DigestIndex
 from archive.warc import (
     Exchange,
@@ -24,10 +25,7 @@ from archive.warcfile import WarcFileWriter
 
 
 def _mime(exchange: Exchange) -> str | None:
-    for name, value in exchange.response_headers:
-        if name.lower() == "content-type":
-            return value.replace(";", " ").split()[0].strip() if value.strip() else None
-    return None
+    return media_type(next((v for n, v in exchange.response_headers if n.lower() == "content-type"), None))
 
 
 class Archiver:

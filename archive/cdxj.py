@@ -17,6 +17,14 @@ from archive.warc import Written
 INDEXED_TYPES = ("response", "revisit", "resource", "conversion")
 
 
+def media_type(content_type: str | None) -> str | None:
+    """`text/html` from `text/html; charset=utf-8`: the first token, as pywb's cdxj-indexer keeps it."""
+    if not content_type:
+        return None
+    token = content_type.replace(";", " ").split()
+    return token[0] if token else None
+
+
 def url_key(url: str) -> str:
     try:
         return str(surt.surt(url))

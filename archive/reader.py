@@ -21,6 +21,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 
+from archive.cdxj import media_type
+
 CAPTURE_TYPES = ("response", "resource", "revisit")
 
 
@@ -58,8 +60,8 @@ class Capture:
     @property
     def mime(self) -> str | None:
         value = self.http_headers.get_header("Content-Type") if self.http_headers else None
-        value = value or self.warc_headers.get("Content-Type")
-        return value.split(";")[0].strip().lower() if value else None
+        found = media_type(value or self.warc_headers.get("Content-Type"))
+        return found.lower() if found else None
 
     def content(self) -> bytes:
         """The payload with its Content-Encoding undone (gzip, deflate, br); as is when it cannot be."""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.cdxj import INDEXED_TYPES, cdxj_line
+from archive.cdxj import INDEXED_TYPES, cdxj_line, media_type
 from archive.warc import Written
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def close_open_warc(path: Path) -> tuple[Path, Path]:
             written = Written(headers.get_header("WARC-Record-ID"), record.rec_type,
                               headers.get_header("WARC-Target-URI"), warc.name, iterator.get_record_offset(),
                               iterator.get_record_length(), date, headers.get_header("WARC-Payload-Digest"),
-                              mime.replace(";", " ").split()[0] if mime else None,
+                              media_type(mime),
                               int(status) if status and status.isdigit() else None)
             lines.append(cdxj_line(written))
     cdxj = warc.with_name(warc.name.removesuffix(".warc.gz") + ".cdxj")

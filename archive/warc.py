@@ -17,10 +17,9 @@ import base64
 import hashlib
 import uuid
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from http.client import responses as reasons
-from typing import Any
 
 GZIP_LEVEL = 6  # warcio's own writer uses 9: ~3x slower for ~2% smaller files
 # Payloads that are compressed already (gzip/br bodies, images, archives) gain <1% from deflate at any level
@@ -64,7 +63,6 @@ class Written:
     payload_digest: str | None = None
     mime: str | None = None
     status: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def new_record_id() -> str:

@@ -21,6 +21,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 
+from archive.cdxj import media_type
 from crawler.config import soft404_config
 from crawler.dates import iso_datetime
 from crawler.extract import parse_html
@@ -56,7 +57,8 @@ def redirect_chain(request: Request) -> list[dict[str, Any]]:
 
 def mime_of(response: Response) -> str | None:
     value = response.headers.get(b"Content-Type")
-    return value.decode("latin-1").split(";")[0].strip().lower() or None if value else None
+    found = media_type(value.decode("latin-1") if value else None)
+    return found.lower() if found else None
 
 
 def page_text(tree: HtmlElement) -> str:

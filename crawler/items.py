@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -33,7 +33,6 @@ class ArticleItem:
     simhash: str | None
     warc: dict[str, Any] | None = None
     duplicate_of: str | None = None  # canonical URL of the first copy of this story in the crawl
-    extra: dict[str, Any] = field(default_factory=dict)  # not in the contract; never serialised
 
 
 ITEM_FIELDS = (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from lxml.etree import iterwalk
 from lxml.html import HtmlElement
@@ -105,8 +104,3 @@ def read_page(tree: HtmlElement) -> PageFacts:
         scripts=len(tree.xpath("//script[@src] | //script[not(@type) or @type='module']")),
     )
 
-
-def facts_summary(facts: PageFacts) -> dict[str, Any]:
-    """A compact view for debugging and the `scrapy soft404` command."""
-    return {"title": facts.title, "headings": facts.headings[:3], "units": facts.units,
-            "article_markup": facts.structured.is_article, "dated": facts.dated}
