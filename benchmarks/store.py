@@ -16,8 +16,6 @@ import gzip
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +35,7 @@ from crawler.items import ArticleItem  # noqa: E402
 from pipelines.clean import CleanPipeline  # noqa: E402
 from pipelines.dedup import DedupPipeline  # noqa: E402
 from pipelines.validate import Dropper, ValidatePipeline  # noqa: E402
+from tests.servers import MotoServer  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "article-extraction-benchmark"
 
@@ -76,23 +75,10 @@ def pipeline_rate(items: list[ArticleItem], count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def upload_rates(work: Path, files: int, megabytes: int) -> tuple[float, float]:
-    port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert server.stderr is not None
-    for line in server.stderr:
-        if "Running on" in line:
-            break
-    try:
+    with MotoServer() as server:
         os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})
-        endpoint = f"http://127.0.0.1:{port}"
+        endpoint = server.endpoint
         plain = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
         plain.create_bucket(Bucket="bench")
         ours = S3Store("s3://bench/ours", make_client(endpoint, "us-east-1", "path"))
@@ -110,9 +96,6 @@ def upload_rates(work: Path, files: int, megabytes: int) -> tuple[float, float]:
             times["boto3"] += time.perf_counter() - start
         size = files * megabytes * 1024 * 1024 / 1e6
         return size / times["ours"], size / times["boto3"]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def main() -> None:

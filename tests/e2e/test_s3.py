@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,42 +19,29 @@ import pytest
 
 from tests.crawling import path_of, scrapy
 from tests.fixtureweb.process import ROOT, FixtureWeb
+from tests.servers import MotoServer
 
 BUCKET = "palimpsest-test"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _client(endpoint: str) -> Any:
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client.create_bucket(Bucket=BUCKET)
+    return client
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     """moto_server on a free loopback port, stopped by its PID afterwards."""
-    port = _free_port()
-    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert server.stderr is not None
-    for line in server.stderr:  # wait for the server to say it listens, instead of sleeping
-        if "Running on" in line:
-            break
-    else:
-        pytest.fail("moto_server did not start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with MotoServer() as server:
+        yield server.endpoint
 
 
 @pytest.fixture(scope="module")
 def s3(s3_endpoint: str) -> Any:
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    client.create_bucket(Bucket=BUCKET)
-    return client
+    return _client(s3_endpoint)
 
 
 def test_a_crawl_into_s3_leaves_the_store_layout_with_matching_checksums(
@@ -136,31 +122,16 @@ def test_a_killed_crawl_s_spool_is_stored_completely_by_store_sync(
 
 
 @pytest.fixture
-def stoppable_s3() -> Iterator[tuple[str, subprocess.Popen[str], Any]]:
-    """A moto_server of this test's own, in its own process group: moto_server serves from a child process,
-    so stopping it means signalling the group."""
-    port = _free_port()
-    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    assert server.stderr is not None
-    for line in server.stderr:
-        if "Running on" in line:
-            break
-    endpoint = f"http://127.0.0.1:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    client.create_bucket(Bucket=BUCKET)
-    try:
-        yield endpoint, server, client
-    finally:
-        os.killpg(server.pid, signal.SIGCONT)
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
+def stoppable_s3() -> Iterator[tuple[MotoServer, Any]]:
+    """A moto_server of this test's own, so pausing it leaves the other tests' server alone."""
+    with MotoServer() as server:
+        yield server, _client(server.endpoint)
 
 
 def test_an_s3_outage_mid_crawl_loses_nothing(
-        web: FixtureWeb, stoppable_s3: tuple[str, subprocess.Popen[str], Any], tmp_path: Path) -> None:
-    endpoint, server, s3 = stoppable_s3
+        web: FixtureWeb, stoppable_s3: tuple[MotoServer, Any], tmp_path: Path) -> None:
+    server, s3 = stoppable_s3
+    endpoint = server.endpoint
     env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "PYTHONPATH": str(ROOT)}
     settings = [f"STORE_URI=s3://{BUCKET}/outage", f"STORE_SPOOL_DIR={tmp_path / 'spool'}", "CRAWL_ID=o",
                 "STORE_S3_ADDRESSING=path", "STORE_S3_TIMEOUT=1", "STORE_S3_ATTEMPTS=1", "STORE_PART_MAX_RECORDS=25",
@@ -172,9 +143,9 @@ def test_an_s3_outage_mid_crawl_loses_nothing(
     while s3.list_objects_v2(Bucket=BUCKET, Prefix="outage/").get("KeyCount", 0) < 1 and crawl.poll() is None \
             and time.monotonic() < deadline:
         time.sleep(0.05)  # polling the bucket for the crawl's progress
-    os.killpg(server.pid, signal.SIGSTOP)  # the store stops answering in the middle of the crawl ...
+    server.pause()  # the store stops answering in the middle of the crawl ...
     time.sleep(8)  # ... for longer than one attempt (a 1 s timeout takes ~4 s to fail): uploads must be retried
-    os.killpg(server.pid, signal.SIGCONT)
+    server.resume()
     _, stderr = crawl.communicate(timeout=300)
     assert crawl.returncode == 0, stderr[-3000:]
     assert "retry in" in stderr  # the outage was felt: uploads failed and were retried
