@@ -14,6 +14,8 @@ from archive.digests import DigestIndex
 from archive.warc import (
     Exchange,
     Written,
+    derived_record,
+    derived_revisit,
     metadata_record,
     new_record_id,
     payload_digest,
@@ -57,6 +59,23 @@ class Archiver:
         request_rec = request_record(exchange, request_id, response_id, self.writer.algorithm)
         self.writer.write([(record, response), (request_rec, request)])
         return response
+
+    def derived(self, record_type: str, uri: str, mime: str, body: bytes, date: datetime,
+                refers_to: str | None = None) -> Written:
+        """A `resource` or `conversion` record (screenshot, rendered DOM); a revisit when seen before."""
+        digest = payload_digest(body, self.writer.algorithm)
+        first = self.digests.get(digest) if self.digests is not None and body else None
+        record_id = new_record_id()
+        if first is not None:
+            record = derived_revisit(uri, date, record_id, digest, first.uri, first.date)
+            self.revisits += 1
+        else:
+            record = derived_record(record_type, uri, mime, body, date, record_id, digest, refers_to)
+            if body and self.digests is not None:
+                self.digests.add(digest, uri, date)
+        written = Written(record_id, record.record_type, uri, "", 0, 0, date, digest, media_type(mime))
+        self.writer.write([(record, written)])
+        return written
 
     def metadata(self, uri: str, fields: list[tuple[str, str]], refers_to_id: str, date: datetime) -> Written:
         record_id = new_record_id()

@@ -1,6 +1,6 @@
 """Reading captures back from WARC and ARC files (ours and other tools'), for replay, re-processing, audit.
 
-`ArchiveReader(paths).captures()` yields every capture (response, resource, revisit resolved to the payload
+`ArchiveReader(paths).captures()` yields every capture (response, resource, conversion, revisit resolved to the payload
 it points to) and records each problem it meets (file, offset, what is wrong) in `problems`, then goes on
 with the next file: a broken file costs its own unreadable part, never the whole read.
 """
@@ -23,7 +23,7 @@ from warcio.statusandheaders import StatusAndHeaders
 
 from archive.cdxj import media_type
 
-CAPTURE_TYPES = ("response", "resource", "revisit")
+CAPTURE_TYPES = ("response", "resource", "conversion", "revisit")
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ class ArchiveReader:
         for path in self.paths:
             for offset, record, _ in self._records(path, report=False):
                 digest = record.rec_headers.get_header("WARC-Payload-Digest")
-                if record.rec_type in ("response", "resource") and digest:
+                if record.rec_type in ("response", "resource", "conversion") and digest:
                     self._originals.setdefault((_target(record), digest), (path, offset))
 
 

@@ -47,6 +47,7 @@ class Exchange:
     date: datetime
     ip_address: str | None = None
     truncated: str | None = None  # WARC-Truncated reason ("length") when the body was cut off
+    decoded: bool = False  # the client (a browser) already undid the Content-Encoding: the body is plain
 
 
 @dataclass
@@ -63,6 +64,11 @@ class Written:
     payload_digest: str | None = None
     mime: str | None = None
     status: int | None = None
+
+    def location(self) -> dict[str, str | int]:
+        """Where to read the record again: the `warc` field of crawl-log entries and items."""
+        return {"filename": self.filename, "offset": self.offset, "length": self.length,
+                "record_id": self.record_id}
 
 
 def new_record_id() -> str:
@@ -97,13 +103,22 @@ def _header_lines(lines: list[tuple[str, str]]) -> bytes:
     return b"".join(f"{name}: {value}\r\n".encode("latin-1", "replace") for name, value in lines)
 
 
+def _stale(name: str, value: str, exchange: Exchange) -> bool:
+    """A header the archived block no longer agrees with: the transport or the browser undid it."""
+    lowered = name.lower()
+    if lowered == "transfer-encoding":
+        return exchange.decoded or "chunked" in value.lower()
+    if exchange.decoded and lowered == "content-encoding":
+        return value.strip().lower() not in ("", "identity")
+    if exchange.decoded and lowered == "content-length":
+        return value.strip() != str(len(exchange.body))
+    return False
+
+
 def response_head(exchange: Exchange) -> bytes:
-    """Status line and headers as bytes; a transfer coding the transport removed is renamed, not claimed."""
-    headers = []
-    for name, value in exchange.response_headers:
-        dechunked = name.lower() == "transfer-encoding" and "chunked" in value.lower()
-        # The block holds the de-chunked body: keep the header, renamed, instead of claiming chunking.
-        headers.append((ORIGINAL_PREFIX + name if dechunked else name, value))
+    """Status line and headers as bytes; a coding the transport or browser removed is renamed, not claimed."""
+    headers = [(ORIGINAL_PREFIX + name if _stale(name, value, exchange) else name, value)
+               for name, value in exchange.response_headers]
     status = f"{exchange.protocol} {exchange.status} {reasons.get(exchange.status, '')}".rstrip()
     return status.encode("latin-1") + b"\r\n" + _header_lines(headers) + b"\r\n"
 
@@ -181,6 +196,26 @@ def revisit_record(exchange: Exchange, record_id: str, digest: str, refers_to_ur
                 ("WARC-Refers-To-Date", warc_date(refers_to_date)), ("WARC-Payload-Digest", digest),
                 ("Content-Type", "application/http; msgtype=response")]
     return Record("revisit", headers, response_head(exchange))
+
+
+def derived_record(record_type: str, uri: str, mime: str, body: bytes, date: datetime, record_id: str,
+                   digest: str, refers_to: str | None) -> Record:
+    """A `resource` (screenshot) or `conversion` (rendered DOM) record: not an HTTP message, a document."""
+    headers = _common(record_type, uri, date, record_id)
+    if refers_to:
+        headers += [("WARC-Refers-To", refers_to)] if record_type == "conversion" else \
+            [("WARC-Concurrent-To", refers_to)]
+    headers += [("WARC-Payload-Digest", digest), ("Content-Type", mime)]
+    return Record(record_type, headers, body, compressible=not mime.startswith(_COMPRESSED_TYPES))
+
+
+def derived_revisit(uri: str, date: datetime, record_id: str, digest: str, refers_to_uri: str,
+                    refers_to_date: datetime) -> Record:
+    """A resource or conversion identical to one archived before: a revisit with no block."""
+    headers = _common("revisit", uri, date, record_id)
+    headers += [("WARC-Profile", REVISIT_PROFILE), ("WARC-Refers-To-Target-URI", refers_to_uri),
+                ("WARC-Refers-To-Date", warc_date(refers_to_date)), ("WARC-Payload-Digest", digest)]
+    return Record("revisit", headers, b"")
 
 
 def metadata_record(uri: str, fields: list[tuple[str, str]], date: datetime, record_id: str,
