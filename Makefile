@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STORE_URI ?=
 
-.PHONY: setup demo test lint pytest bench interop lock clean
+.PHONY: setup browser demo test lint pytest bench interop lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,12 +16,17 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+## browser: a Chromium for pages that need JavaScript (Debian's package as root, else Playwright's own)
+browser: setup
+	tools/ensure-chromium.sh
+
 ## demo: crawl the bundled sample news web into ./data/store (or STORE_URI=...) and say where it went
 demo: setup
+	-tools/ensure-chromium.sh  # without one, the demo says which pages it could not render
 	$(BIN)/scrapy demo $(if $(STORE_URI),-s STORE_URI=$(STORE_URI))
 
 ## test: lint, type-check, then the whole test suite
-test: setup lint pytest
+test: setup browser lint pytest
 
 lint: setup
 	$(BIN)/ruff check .

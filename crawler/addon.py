@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from scrapy.settings import BaseSettings
+
+from crawler import browser
+from crawler.config import render_config
+
+logger = logging.getLogger(__name__)
 
 # Extensions: CrawlRun first, it owns the crawl id and the store every other component writes through.
 EXTENSIONS = {
@@ -11,9 +18,11 @@ EXTENSIONS = {
 }
 # Downloader middlewares: the crawl log sits on the engine side of Retry (550) and Redirect (600), so it sees
 # each request's final outcome once, and after OffsiteMiddleware (50) so offsite filtering is logged too.
+# Rendering sits just inside it, so the entry is written for the rendered page with its records in place.
 # WARC capture sits closest to the download handler (950): it sees raw bodies and every redirect hop.
 DOWNLOADER_MIDDLEWARES = {
     "crawler.crawllog.CrawlLogMiddleware": 60,
+    "crawler.render.RenderMiddleware": 70,
     "crawler.capture.WarcCaptureMiddleware": 950,
 }
 ITEM_PIPELINES = {
@@ -32,3 +41,16 @@ class PalimpsestAddon:
                                  ("ITEM_PIPELINES", ITEM_PIPELINES)):
             for path, order in components.items():
                 settings[name].set(path, order, priority="addon")
+        install_browser(settings)
+
+
+def install_browser(settings: BaseSettings) -> None:
+    """scrapy-playwright's download handler, when rendering is on and a Chromium is there to launch."""
+    config = render_config(settings)
+    if not config.enabled:
+        return
+    try:
+        found = browser.find_browser(config, settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"))
+    except browser.BrowserNotFoundError:
+        return  # RenderMiddleware says so once, and the crawl log marks the pages it could not render
+    browser.install(settings, config, found)

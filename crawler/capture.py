@@ -23,6 +23,9 @@ from crawler.run import CrawlRun
 ORDER = 950  # after HttpCacheMiddleware (900): closest to the download handler
 TRUNCATE_AT = "archive_truncate_at"  # request.meta: the body size at which the capture cuts the body
 RECEIVED = "archive_bytes_received"
+# Not off the wire: the browser's DOM (its exchanges are archived by crawler/recorder.py), or a static page
+# already archived, answered again because rendering it failed.
+PASSED_ON = {"playwright", "render-fallback"}
 
 
 def _text(value: bytes) -> str:
@@ -89,7 +92,7 @@ class WarcCaptureMiddleware:
             raise StopDownload(fail=False)  # Scrapy hands on the response with the body received so far
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if not response.url.startswith(("http://", "https://")):
+        if not response.url.startswith(("http://", "https://")) or PASSED_ON & set(response.flags):
             return response
         run = self._run or CrawlRun.of(self.crawler)
         self._run = run
@@ -104,7 +107,6 @@ class WarcCaptureMiddleware:
         elif "dataloss" in response.flags:
             exchange.truncated = "disconnect"
         written = archiver.archive(exchange)
-        request.meta["warc"] = {"filename": written.filename, "offset": written.offset,
-                                "length": written.length, "record_id": written.record_id}
+        request.meta["warc"] = written.location()
         self.crawler.stats.inc_value(f"archive/records/{written.record_type}")
         return response

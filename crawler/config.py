@@ -104,6 +104,18 @@ def _load(model: type[M], settings: Any) -> M:
     return validate(model, data, where)
 
 
+class RenderConfig(_SettingsModel):
+    """RENDER_*: how pages go through Chromium."""
+
+    enabled: bool = Field(alias="RENDER_ENABLED")
+    browser_path: str = Field(alias="RENDER_BROWSER_PATH")
+    max_pages: int = Field(alias="RENDER_MAX_PAGES", ge=1, le=32)
+    context_pages: int = Field(alias="RENDER_CONTEXT_PAGES", ge=1)
+    timeout: float = Field(alias="RENDER_TIMEOUT", gt=0)
+    subresource_max_bytes: int = Field(alias="RENDER_SUBRESOURCE_MAX_BYTES", ge=0)
+    screenshot: bool = Field(alias="RENDER_SCREENSHOT")
+
+
 def store_config(settings: Any) -> StoreConfig:
     return _load(StoreConfig, settings)
 
@@ -122,3 +134,7 @@ def pipeline_config(settings: Any) -> PipelineConfig:
 
 def crawl_config(settings: Any) -> CrawlConfig:
     return _load(CrawlConfig, settings)
+
+
+def render_config(settings: Any) -> RenderConfig:
+    return _load(RenderConfig, settings)

@@ -25,6 +25,7 @@ from archive.cdxj import media_type
 from crawler.config import soft404_config
 from crawler.dates import iso_datetime
 from crawler.extract import parse_html
+from crawler.render import RENDER, AutoRender
 from crawler.run import CrawlRun
 from crawler.soft404.classify import RedirectSinks, classify_page, redirect_verdict
 from crawler.soft404.page import read_page
@@ -91,6 +92,7 @@ class CrawlLogMiddleware:
         self.sinks = RedirectSinks()
         config = soft404_config(crawler.settings)
         self.probes = HostProbes(self._fetch_probe, config.probe_ttl) if config.probes else None
+        self.auto_render = AutoRender(crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlLogMiddleware:
@@ -104,7 +106,7 @@ class CrawlLogMiddleware:
             self._run = CrawlRun.of(self.crawler)
         return self._run
 
-    async def process_response(self, request: Request, response: Response) -> Response:
+    async def process_response(self, request: Request, response: Response) -> Response | Request:
         verdict = from_status(response.status)
         entry = self._entry(request, verdict, response=response)
         outlinks: list[str] = []
@@ -117,6 +119,9 @@ class CrawlLogMiddleware:
             if self.probes is not None and entry["kind"] == "article" and "article-evidence" not in verdict.reasons:
                 verdict = await self._with_probe(entry, verdict)
             entry.update(verdict=verdict.verdict, reasons=list(verdict.reasons), score=verdict.score)
+            again = self.auto_render.review(request, response, entry, tree, entry["reasons"])
+            if again is not None:
+                return again  # through the browser; the entry is written for the rendered page
         if "download_stopped" in response.flags:
             entry["reasons"].append("truncated")  # cut at DOWNLOAD_MAXSIZE; archived as truncated
         request.meta["crawl_log"] = entry  # the spider and pipelines read verdict and fingerprints from here
@@ -213,6 +218,7 @@ class CrawlLogMiddleware:
             "crawl_id": self.run.crawl_id,
             "site": self.run.site,
             "error": None,
+            "render": request.meta.get(RENDER),
         }
         if response is not None:
             entry["content_digest"] = sha1_digest(response.body)

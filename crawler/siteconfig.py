@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -53,6 +53,20 @@ class Politeness(_Strict):
     autothrottle: bool = False
 
 
+RenderMode = Literal["never", "always", "auto"]
+
+
+class RenderRule(_Strict):
+    """How pages whose URL matches `pattern` go through Chromium, and what to do on them there."""
+
+    pattern: Regex = Field(description="searched for in the URL")
+    mode: RenderMode | None = Field(None, description="overrides the site's render mode for these URLs")
+    wait_for: str | None = Field(None, min_length=1, description="CSS selector to wait for after loading")
+    click: str | None = Field(None, min_length=1, description="selector of a 'load more' control")
+    max_clicks: int = Field(20, ge=0, le=1000, description="clicks on `click` at most, while it is there")
+    scroll: int = Field(0, ge=0, le=1000, description="times to scroll to the bottom (infinite scroll)")
+
+
 class Section(_Strict):
     """One section front; its listing pages are followed through pagination."""
 
@@ -81,6 +95,8 @@ class SiteConfig(_Strict):
     section_patterns: list[Regex] = Field(default_factory=list)
     deny_patterns: list[Regex] = Field(default_factory=list)
     politeness: Politeness = Field(default_factory=Politeness)
+    render: RenderMode = Field("auto", description="when pages go through Chromium (crawler/render.py)")
+    render_rules: list[RenderRule] = Field(default_factory=list)
 
     @field_validator("base_url")
     @classmethod
@@ -140,6 +156,22 @@ class SiteConfig(_Strict):
             "feeds": [self.abs(u) for u in self.feeds],
             "sitemaps": [self.abs(u) for u in self.sitemaps],
         })
+
+    def render_plan(self, url: str) -> tuple[RenderMode, RenderRule | None]:
+        """The render mode for `url` and the first rule that matches it (its page actions)."""
+        for rule in self.render_rules:
+            if re.search(rule.pattern, url):
+                return rule.mode or self.render, rule
+        return self.render, None
+
+    @property
+    def may_render(self) -> bool:
+        return self.render != "never" or any(rule.mode not in (None, "never") for rule in self.render_rules)
+
+    @property
+    def must_render(self) -> bool:
+        """Some pages are configured to always render: the crawl cannot do its job without a browser."""
+        return self.render == "always" or any(rule.mode == "always" for rule in self.render_rules)
 
     def section_max_pages(self, section: Section) -> int:
         return section.max_pages or self.max_pages_per_section

@@ -35,9 +35,23 @@ def summarize(store: Store, crawl_id: str) -> str:
         f"  pages fetched:    {len(log)} ({', '.join(f'{k} {v}' for k, v in kinds.most_common())})",
         f"  articles stored:  {manifest['counts']['items']}",
         f"  failures by kind: {', '.join(f'{k} {v}' for k, v in failures.most_common()) or 'none'}",
+        f"  rendered:         {rendered_line(log)}",
         f"  store:            {store.uri}/{prefix}/" + (f"  ({where})" if where else ""),
     ]
     for obj in manifest["objects"]:
         lines.append(f"    {obj['key'].removeprefix(prefix + '/'):<40} {obj['size']:>10} bytes")
     lines.append(f"    {'crawl.json':<40} (manifest, written last)")
     return "\n".join(lines)
+
+
+def rendered_line(log: list[dict[str, Any]]) -> str:
+    """Which pages went through Chromium and why, or which needed it and were not rendered (and why)."""
+    decisions = [e for e in log if e.get("render")]
+    done = Counter(f"{e['render']['mode']}:{e['render']['reason']}" for e in decisions if e["render"].get("rendered"))
+    skipped = [e for e in decisions if not e["render"].get("rendered")]
+    text = f"{sum(done.values())} pages in Chromium" + (f" ({', '.join(f'{k} {v}' for k, v in sorted(done.items()))})"
+                                                         if done else "")
+    if skipped:
+        why = "no Chromium found" if any("render-unavailable" in e["reasons"] for e in skipped) else "render failed"
+        text += f"; NOT rendered ({why}): {len(skipped)} pages, e.g. {skipped[0]['url']}"
+    return text

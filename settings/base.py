@@ -71,6 +71,22 @@ SOFT404_PROBES = True
 # Seconds a probe's answer stays valid for its host and URL shape.
 SOFT404_PROBE_TTL = 6 * 3600
 
+# --- RENDER_*: pages that need a browser (Chromium through scrapy-playwright) -------------------------------
+# Let pages go through Chromium at all; site configs say which (render = "never" | "always" | "auto").
+RENDER_ENABLED = True
+# Chromium to use; empty: Playwright's own (`playwright install chromium`), else /usr/bin/chromium.
+RENDER_BROWSER_PATH = ""
+# Pages open in the browser at once (each costs 50-150 MB); rendered requests beyond wait their turn.
+RENDER_MAX_PAGES = 2
+# Pages per browser context before it is closed and a fresh one opened: keeps the browser's memory bounded.
+RENDER_CONTEXT_PAGES = 50
+# Seconds for a navigation, and for each page action (wait for a selector, one click and what it loads).
+RENDER_TIMEOUT = 30.0
+# Subresources the browser loads (XHR/fetch, scripts, styles, images, fonts) are archived up to this size.
+RENDER_SUBRESOURCE_MAX_BYTES = 5 * 1024 * 1024
+# Archive a full-page screenshot of each rendered page (a `resource` record, urn:screenshot:URL).
+RENDER_SCREENSHOT = True
+
 # --- PIPELINE_*: what happens to article items -------------------------------------------------------------
 # Detect the language of items whose page declares none (py3langid; its model ships with the package).
 PIPELINE_DETECT_LANGUAGE = True

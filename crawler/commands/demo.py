@@ -13,7 +13,8 @@ from scrapy.commands import ScrapyCommand
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from archive.store import open_store
-from crawler.config import store_config
+from crawler.browser import describe
+from crawler.config import render_config, store_config
 from crawler.errors import ConfigError
 from crawler.preflight import check
 from crawler.run import CrawlRun
@@ -51,6 +52,8 @@ class Command(ScrapyCommand):
             return
         with FixtureWeb(state=opts.state) as web:
             print(f"sample news web on {web.base_url} (state {opts.state})", file=sys.stderr)
+            settings = self.crawler_process.settings
+            print(describe(render_config(settings), settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")), file=sys.stderr)
             crawler = self.crawler_process.create_crawler(NewsSpider)
             self.crawler_process.crawl(crawler, site="demo", base_url=web.base_url + "/")
             self.crawler_process.start()

@@ -50,5 +50,6 @@ async def build_item(spider: NewsSpider, response: Response, entry: dict[str, An
         crawl_id=run.crawl_id,
         content_digest=extracted.text_digest,
         simhash=extracted.text_simhash,
-        warc=entry.get("warc"),
+        # A rendered page's text comes from its DOM (the conversion record), not the HTML the server sent.
+        warc=(entry.get("render") or {}).get("conversion") or entry.get("warc"),
     )

@@ -24,6 +24,7 @@ from scrapy.robotstxt import RobotParser
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
+from crawler.browser import uninstall as uninstall_browser
 from crawler.config import crawl_config
 from crawler.discovery import Discovery, LinkKind
 from crawler.extract import parse_html
@@ -68,6 +69,8 @@ class NewsSpider(Spider):
         settings.set("DOWNLOAD_DELAY", site.politeness.delay, priority="spider")
         settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", site.politeness.concurrency_per_host, priority="spider")
         settings.set("AUTOTHROTTLE_ENABLED", site.politeness.autothrottle, priority="spider")
+        if not site.may_render:
+            uninstall_browser(settings)  # no browser driver is started for a site that never renders
         spider = cls(site, *args, **kwargs)
         spider._set_crawler(crawler)
         workers = crawl_config(settings).extract_workers

@@ -25,23 +25,23 @@ def _reachable(result: CrawlResult) -> set[str]:
     return {a["path"] for a in result.web["articles"] if set(a["routes"]) & {"section", "feed", "sitemap"}}
 
 
-def test_every_reachable_article_is_found_and_stored_once(demo_crawl: CrawlResult) -> None:
+def test_every_article_is_found_and_stored_once(demo_crawl: CrawlResult) -> None:
     stored = Counter(path_of(i["url"]) for i in demo_crawl.items)
-    reachable = _reachable(demo_crawl)
-    assert len(reachable) == 256  # the web's own count: 280 articles minus 24 behind "Load more"
-    assert reachable - set(stored) == set()
+    assert len(_reachable(demo_crawl)) == 256  # the web's own count: 280 articles minus 24 behind "Load more"
+    every = {a["path"] for a in demo_crawl.web["articles"]}
+    assert len(every) == 280  # the 24 behind "Load more" are found through Chromium (tests/e2e/test_render.py)
+    assert every - set(stored) == set()
     assert [p for p, n in stored.items() if n > 1] == []
 
 
-def test_articles_only_behind_javascript_are_not_found_without_a_browser(demo_crawl: CrawlResult) -> None:
-    js_only = {a["path"] for a in demo_crawl.web["articles"] if a["routes"] == ["js"]}
-    assert len(js_only) == 24
-    assert js_only & {path_of(e["url"]) for e in demo_crawl.log} == set()
-
-
 def test_no_url_is_fetched_twice(demo_crawl: CrawlResult) -> None:
+    """Only a page `auto` sent to the browser is fetched again (once over HTTP, once by Chromium); the
+    subresources Chromium loads for rendered pages are not crawl requests and are not counted here."""
     served = Counter(demo_crawl.served)
-    assert [p for p, n in served.items() if n > 1] == []
+    requested = {path_of(e["url"]): e for e in demo_crawl.log}
+    twice = {p for p, n in served.items() if n > 1 and p in requested}
+    assert twice == {p for p, e in requested.items() if (e["render"] or {}).get("mode") == "auto"}
+    assert all(served[p] == 2 for p in twice)
 
 
 def test_every_requested_url_has_exactly_one_log_entry(demo_crawl: CrawlResult) -> None:
@@ -49,8 +49,10 @@ def test_every_requested_url_has_exactly_one_log_entry(demo_crawl: CrawlResult) 
     assert [p for p, n in logged.items() if n > 1] == []
     hops = {path_of(h["url"]) for e in demo_crawl.log for h in e["redirects"]}
     finals = {path_of(e["final_url"]) for e in demo_crawl.log if e["final_url"]}
-    # Everything the server answered is accounted for: as a logged URL, a redirect hop or a redirect target.
-    assert set(demo_crawl.served) - (set(logged) | hops | finals) == set()
+    loaded = {path_of(u) for e in demo_crawl.log for u in (e["render"] or {}).get("subresources", [])}
+    # Everything the server answered is accounted for: as a logged URL, a redirect hop or a redirect target,
+    # or as what a rendered page loaded in the browser (scripts, styles, images, XHR).
+    assert set(demo_crawl.served) - (set(logged) | hops | finals | loaded) == set()
     assert set(logged) - set(demo_crawl.served) == set()
     assert demo_crawl.manifest["counts"]["log_entries"] == len(demo_crawl.log)
 
@@ -90,8 +92,8 @@ def test_dead_pages_are_logged_with_their_fate(demo_crawl: CrawlResult) -> None:
     by_path = {path_of(e["url"]): e for e in demo_crawl.log}
     reasons = {"status-404": "status-404", "status-410": "status-410", "error-template": "error-title",
                "redirect-home": "redirect-to-home", "redirect-section": "redirect-to-section",
-               "empty-shell": "empty-content"}
-    assert len(demo_crawl.web["dead"]) == 7
+               "empty-shell": "empty-content", "app-missing": "error-title"}
+    assert len(demo_crawl.web["dead"]) == 8
     for dead in demo_crawl.web["dead"]:
         entry = by_path[dead["path"]]
         assert entry["verdict"] == dead["expect"], (dead, entry)

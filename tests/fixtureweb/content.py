@@ -69,7 +69,7 @@ class Article:
     tags: list[str]
     jsonld: bool
     modified: datetime | None = None
-    template: str = "normal"  # normal | mixed-visible | mixed-hidden | broken | brief
+    template: str = "normal"  # normal | mixed-visible | mixed-hidden | broken | brief | app
     routes: set[str] = field(default_factory=set)  # section | feed | sitemap | js
 
     @property
@@ -86,6 +86,7 @@ class DeadPage:
 
     path: str
     how: str  # status-404 | status-410 | error-template | redirect-home | redirect-section | empty-shell
+    #           | app-missing (an app shell whose script finds no story and shows the error page)
     expect: str  # not-found | soft-404
     lang: str = "en"
 
@@ -144,6 +145,8 @@ def _mark_specials(articles: list[Article]) -> None:
     by_section["china"][7].template = "mixed-hidden"
     by_section["world"][15].template = "mixed-hidden"
     by_section["world"][21].template = "broken"
+    for app in (by_section["tech"][4], by_section["world"][30]):
+        app.template = "app"  # an empty app shell: the story arrives as JSON and is built by a script
     brief = by_section["tech"][9]
     brief.template = "brief"
     brief.paragraphs = brief.paragraphs[:1]
@@ -159,4 +162,5 @@ def dead_pages() -> list[DeadPage]:
         DeadPage("/tech/article/999999", "redirect-home", "soft-404"),
         DeadPage("/business/2026-10/07/content_500002.htm", "redirect-section", "soft-404"),
         DeadPage("/world/2026/10/05/election-night-results-map-5.html", "empty-shell", "soft-404"),
+        DeadPage("/tech/article/888888", "app-missing", "soft-404"),
     ]

@@ -105,6 +105,51 @@ def article_page(art: Article, base: str, related: list[Article]) -> str:
     return layout(title, story, art.lang, _structured_data(art, base), art.published.date())
 
 
+APP_JS = """
+const tag = document.currentScript;
+fetch(tag.dataset.story).then(async (r) => {
+  const d = await r.json();  // a missing story answers 404 with the error page's JSON
+  document.title = d.title;
+  if (d.head) { document.head.insertAdjacentHTML('beforeend', d.head); }
+  document.getElementById('app').innerHTML = d.main;
+});
+"""
+APP_CSS = "#app .loading { color: #888; } .article-body p { line-height: 1.5; }"
+
+
+def app_shell_page(story_api: str) -> str:
+    """What a single-page-app news site sends: chrome, an empty root and a script that fetches the story."""
+    main = (f'<div id="app"><p class="loading">Loading…</p></div>'
+            f'<script src="/static/app.js" data-story="{story_api}"></script>')
+    return layout(SITE_NAME["en"], main, "en", '<link rel="stylesheet" href="/static/app.css">')
+
+
+def app_story(art: Article | None, base: str, related: list[Article]) -> dict[str, str]:
+    """The JSON an app shell builds its page from: the same story markup a static page carries."""
+    if art is None:
+        title, heading, advice = NOT_FOUND["en"]
+        return {"title": f"{title} - {SITE_NAME['en']}", "head": "",
+                "main": f"<main><h1>{heading}</h1><p>{advice}</p></main>"}
+    page = article_page(art, base, related)
+    head = page[page.index("<link rel=\"canonical\""):page.index("</head>")]
+    main = page[page.index("<main>"):page.index("</main>") + len("</main>")]
+    return {"title": f"{art.title} - {SITE_NAME[art.lang]}", "head": head, "main": main}
+
+
+def spinning_app_page() -> str:
+    """A hostile app shell: its script never yields, so a browser's navigation never finishes."""
+    return layout(SITE_NAME["en"], '<div id="app"></div><script>for (;;) {}</script>', "en")
+
+
+def lab_page() -> str:
+    main = ('<main><h1>Lab</h1><ul class="story-list"><li><a href="/lab/2026/11/20/spinning-app-1.html">'
+            "A page whose script never ends</a></li></ul></main>")
+    return layout(f"Lab - {SITE_NAME['en']}", main, "en")
+
+
+LAB = {"/lab/": lab_page, "/lab/2026/11/20/spinning-app-1.html": spinning_app_page}
+
+
 def not_found_page(lang: str) -> str:
     """The site's error template (served with 404, or with 200 where the CMS gets it wrong)."""
     title, heading, advice = NOT_FOUND[lang]

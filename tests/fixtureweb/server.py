@@ -26,6 +26,7 @@ PIXEL_PNG = bytes.fromhex(
 )
 # A 256 KiB download, for size limits: deterministic bytes that do not compress.
 REPORT_PDF = b"%PDF-1.4\n" + random.Random(7).randbytes(256 * 1024)
+_STORY = re.compile(r"^/api/story/(\d+)\.json$")
 _CAL = re.compile(r"^/calendar/(\d{4})/(\d{2})/(?:(\d{2})/)?$")
 
 
@@ -86,9 +87,14 @@ class Web:
             return self._dead(state.dead[path])
         return self._other(state, path, query, base)
 
+    @staticmethod
+    def _siblings(state: WebState, art: Article) -> list[Article]:
+        return [a for a in state.listings[art.section] if isinstance(a, Article) and a is not art][:3]
+
     def _article(self, state: WebState, art: Article, base: str) -> Reply:
-        siblings = [a for a in state.listings[art.section] if isinstance(a, Article) and a is not art][:3]
-        body = pages.article_page(art, base, siblings).encode()
+        if art.template == "app":
+            return Reply(200, pages.app_shell_page(f"/api/story/{art.id}.json").encode())
+        body = pages.article_page(art, base, self._siblings(state, art)).encode()
         if art.template == "broken":
             cut = body.index(b"<div class=\"article-body\">")
             body = body[:cut] + b"\xff\xfe\xc3(" + body[cut:]  # invalid UTF-8, as broken CMSs emit
@@ -103,6 +109,8 @@ class Web:
             return Reply(302, b"", headers=[("Location", "/")])
         if how == "redirect-section":
             return Reply(301, b"", headers=[("Location", "/" + page.path.split("/")[1] + "/")])
+        if how == "app-missing":
+            return Reply(200, pages.app_shell_page("/api/story/888888.json").encode())
         if how == "empty-shell":
             return Reply(200, pages.empty_shell_page().encode())
         status = {"status-404": 404, "status-410": 410}.get(how, 200)
@@ -134,6 +142,15 @@ class Web:
             offset = int(parse_qs(query).get("offset", ["0"])[0] or 0)
             data = pages.live_api(state.listings["live"], offset)
             return Reply(200, json.dumps(data).encode(), "application/json")
+        story = _STORY.match(path)
+        if story:
+            return self._story(state, story[1], base)
+        if path in pages.LAB:  # hostile pages, linked from nowhere: tests point a site config at /lab/
+            return Reply(200, pages.LAB[path]().encode())
+        if path in ("/static/app.js", "/static/app.css"):
+            js = path.endswith(".js")
+            return Reply(200, (pages.APP_JS if js else pages.APP_CSS).encode(),
+                         "application/javascript; charset=utf-8" if js else "text/css; charset=utf-8")
         if path == "/media/annual-report.pdf":
             return Reply(200, REPORT_PDF, "application/pdf", compressible=False)
         if path.startswith("/img/"):
@@ -147,6 +164,14 @@ class Web:
             # This part of the site answers unknown URLs with 200 and its error template, like the real one.
             return Reply(200, pages.not_found_page("zh").encode())
         return Reply(404, pages.not_found_page("en").encode())
+
+    def _story(self, state: WebState, ident: str, base: str) -> Reply:
+        """The JSON behind an app shell; 404 (and the error page's JSON) for a story that does not exist."""
+        art = next((a for a in state.articles.values() if str(a.id) == ident and a.template == "app"), None)
+        related = self._siblings(state, art) if art else []
+        data = pages.app_story(art, base, related)
+        return Reply(200 if art else 404, json.dumps(data, ensure_ascii=False).encode(),
+                     "application/json")
 
     @staticmethod
     def _calendar(state: WebState, match: re.Match[str]) -> Reply:

@@ -23,7 +23,7 @@ _DEAD_IN_LISTINGS = {
     "world": [(12, 0), (25, 6)],
     "business": [(15, 1)],
     "china": [(5, 3)],
-    "tech": [(3, 4)],
+    "tech": [(3, 4), (8, 7)],
 }
 
 

@@ -1,0 +1,267 @@
+"""When and how a page goes through Chromium (scrapy-playwright), and what of it is archived.
+
+The site config says per URL pattern: `render = "never" | "always" | "auto"`. Everything else stays on the
+fast HTTP path. In `auto` mode every page is first fetched over HTTP; the crawl log (which parses it anyway)
+asks `AutoRender.review` whether the static HTML is enough. It is not when the page is a script-built shell
+(the classifier's `needs-render`: little visible text, an app root or scripts, no article markup), or when a
+section listing yields no article links or offers a "load more" control. Such a page is requested again
+through the browser; its crawl-log entry is written once, for the rendered page, and carries the decision.
+
+In the browser (`RenderMiddleware`, `crawler/recorder.py`, `crawler/pageactions.py`) the page's own HTTP
+exchange and its subresources become request/response records, the rendered DOM a `conversion` record that
+refers to the page's response, and a full-page screenshot a `resource` record at `urn:screenshot:URL`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from lxml.html import HtmlElement
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+from scrapy_playwright.page import PageMethod
+
+from crawler.browser import BrowserNotFoundError, find_browser
+from crawler.config import render_config
+from crawler.discovery import LinkKind
+from crawler.pageactions import PageActions, run_actions
+from crawler.recorder import PageRecorder
+from crawler.run import CrawlRun
+from crawler.siteconfig import RenderRule, SiteConfig
+
+logger = logging.getLogger(__name__)
+
+RENDER = "render"  # request.meta and crawl-log key: {"mode", "reason", ...} for a page sent to the browser
+RECORDER = "_render_recorder"
+STATIC = "_render_static"  # the static response, answered instead if the browser fails on the page
+RENDERABLE_KINDS = ("section", "article", "other")
+SCREENSHOT_URI = "urn:screenshot:"
+# The DOM gets its own target URI, as our metadata records do: a replay of the page at its timestamp must
+# return what the server sent, not the browser's serialisation (cdxj-indexer does not index conversions;
+# a CDXJ reader that does would otherwise find two captures of the page in the same second).
+DOM_URI = "urn:dom:"
+_LOAD_MORE = re.compile(
+    r"^(?:load|show|see|view|read) more\b|^more (?:stories|articles|news|results)\b|加载更多|查看更多|更多新闻|"
+    r"点击加载|載入更多|mehr (?:laden|anzeigen)|weitere artikel|cargar más|ver más|voir plus|charger plus|"
+    r"carregar mais|ver mais|показать ещё|загрузить ещё|もっと見る|さらに表示", re.IGNORECASE)
+_CONTROLS = "//button | //a[not(@href) or @href='#' or starts-with(@href, 'javascript:')] | //*[@role='button']"
+
+
+def load_more_control(tree: HtmlElement) -> str | None:
+    """A Playwright selector for the page's 'load more' control, if it has one."""
+    for element in tree.xpath(_CONTROLS):
+        text = " ".join(element.text_content().split())
+        if len(text) <= 40 and _LOAD_MORE.search(text):
+            ident = element.get("id")
+            return f'[id="{ident}"]' if ident else "xpath=" + tree.getroottree().getpath(element)
+    return None
+
+
+def _is_2xx_html(response: Response, entry: dict[str, Any]) -> bool:
+    return 200 <= response.status < 300 and entry.get("mime") in ("text/html", "application/xhtml+xml")
+
+
+class AutoRender:
+    """The `auto` decision, made by the crawl log on the static page it has already parsed."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        config = render_config(crawler.settings)
+        self.enabled = config.enabled
+        self.unavailable: str | None = None if config.enabled else "RENDER_ENABLED is off"
+        if config.enabled:
+            try:
+                find_browser(config, crawler.settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"))
+            except BrowserNotFoundError as exc:
+                self.unavailable = str(exc)
+
+    @property
+    def site(self) -> SiteConfig | None:
+        return getattr(self.crawler.spider, "site", None)
+
+    def review(self, request: Request, response: Response, entry: dict[str, Any],
+               tree: HtmlElement | None, reasons: list[str]) -> Request | None:
+        """The request again, through the browser, when its static HTML is not the page; else None."""
+        site = self.site
+        if site is None or tree is None or RENDER in request.meta or "playwright" in response.flags:
+            return None
+        if entry["kind"] not in RENDERABLE_KINDS or not _is_2xx_html(response, entry):
+            return None
+        mode, rule = site.render_plan(response.url)
+        if mode != "auto":
+            return None
+        reason, click = self._needs_browser(request, response, entry["kind"], tree, reasons, rule)
+        if reason is None:
+            return None
+        stats = self.crawler.stats
+        if self.unavailable:
+            entry["reasons"].append("render-unavailable")
+            entry["render"] = {"mode": "auto", "reason": reason, "rendered": False}
+            stats.inc_value(f"render/skipped/{reason}")
+            return None
+        stats.inc_value(f"render/auto/{reason}")
+        decision = {"mode": "auto", "reason": reason, "static_status": response.status,
+                    "static_digest": entry.get("content_digest")}
+        if click:
+            decision["click"] = click
+        return request.replace(dont_filter=True, meta={**request.meta, RENDER: decision, STATIC: response})
+
+    def _needs_browser(self, request: Request, response: Response, kind: str, tree: HtmlElement,
+                       reasons: list[str], rule: RenderRule | None) -> tuple[str | None, str | None]:
+        if kind != "section":
+            return ("shell", None) if "needs-render" in reasons else (None, None)
+        discovery = getattr(self.crawler.spider, "discovery", None)
+        if discovery is None:
+            return None, None
+        links = discovery.listing_links(tree, response.url, request.meta.get("page", 1))
+        if not any(link.kind is LinkKind.ARTICLE for link in links):
+            return "empty-listing", None
+        control = load_more_control(tree)
+        if control and not any(link.kind is LinkKind.PAGINATION for link in links):
+            return "load-more", None if rule and rule.click else control
+        return None, None
+
+
+class ContextPool:
+    """Browser contexts used for a bounded number of pages each, then closed: cookies, caches and the
+    renderer memory a long crawl accumulates go with them."""
+
+    def __init__(self, pages_per_context: int) -> None:
+        self.pages_per_context = pages_per_context
+        self.generation = 0
+        self.used = 0
+        self.open: dict[str, int] = {}  # context name -> pages in flight
+
+    def take(self) -> str:
+        if self.used >= self.pages_per_context:
+            self.generation, self.used = self.generation + 1, 0
+        self.used += 1
+        name = f"render-{self.generation}"
+        self.open[name] = self.open.get(name, 0) + 1
+        return name
+
+    def give_back(self, name: str) -> bool:
+        """True when the context is retired and its last page is done: time to close it."""
+        self.open[name] = self.open.get(name, 1) - 1
+        if self.open[name] <= 0 and name != f"render-{self.generation}":
+            del self.open[name]
+            return True
+        return False
+
+
+class RenderMiddleware:
+    """Sends the pages that need it through Chromium and archives what the browser produced."""
+
+    ORDER = 70  # inside the crawl log (60): its entry is written for the rendered page, with `warc` set
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.config = render_config(crawler.settings)
+        self.contexts = ContextPool(self.config.context_pages)
+        self._run: CrawlRun | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RenderMiddleware:
+        config = render_config(crawler.settings)
+        if not config.enabled:
+            raise NotConfigured("RENDER_ENABLED is off")
+        try:
+            find_browser(config, crawler.settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"))
+        except BrowserNotFoundError as exc:
+            logger.warning("pages that need a browser will not be rendered: %s", exc)
+            raise NotConfigured(str(exc)) from None
+        return cls(crawler)
+
+    @property
+    def run(self) -> CrawlRun:
+        if self._run is None:
+            self._run = CrawlRun.of(self.crawler)
+        return self._run
+
+    def process_request(self, request: Request) -> None:
+        if request.meta.get("playwright") or request.meta.get("kind") not in RENDERABLE_KINDS:
+            return
+        site: SiteConfig | None = getattr(self.crawler.spider, "site", None)
+        if site is None:
+            return
+        mode, rule = site.render_plan(request.url)
+        decision = request.meta.get(RENDER)
+        if decision is None:
+            if mode != "always":
+                return
+            decision = request.meta[RENDER] = {"mode": "always", "reason": "rule" if rule else "site"}
+        self._to_browser(request, decision, rule)
+
+    def _to_browser(self, request: Request, decision: dict[str, Any], rule: RenderRule | None) -> None:
+        archiver = self.run.archiver
+        if archiver is None:
+            raise NotConfigured("rendering needs the archive: ARCHIVE_ENABLED is off")
+        recorder = PageRecorder(archiver, self.config.subresource_max_bytes, self.crawler.stats.inc_value)
+        actions = PageActions.from_rule(rule, decision.get("click"), self.config)
+        request.meta.update({
+            "playwright": True,
+            "playwright_context": self.contexts.take(),
+            "playwright_page_init_callback": recorder.attach,
+            "playwright_page_methods": [PageMethod(run_actions, actions, recorder)],
+            RECORDER: recorder,
+        })
+        self.crawler.stats.inc_value(f"render/pages/{decision['mode']}")
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        recorder: PageRecorder | None = request.meta.pop(RECORDER, None)
+        if recorder is None or "playwright" not in response.flags:
+            return response
+        request.meta.pop(STATIC, None)
+        await self._done_with(request, recorder)
+        self._archive_rendering(request, response, recorder)
+        return response
+
+    async def process_exception(self, request: Request, exception: Exception) -> Response | None:
+        """The browser failed on the page: count it; in auto mode the static page is logged instead."""
+        recorder: PageRecorder | None = request.meta.pop(RECORDER, None)
+        if recorder is None:
+            return None
+        await self._done_with(request, recorder)
+        self.crawler.stats.inc_value(f"render/failed/{type(exception).__name__}")
+        logger.warning("rendering %s failed: %s: %s", request.url, type(exception).__name__, exception)
+        static: Response | None = request.meta.pop(STATIC, None)
+        decision = request.meta.get(RENDER) or {}
+        decision.update(rendered=False, error=f"{type(exception).__name__}: {exception}"[:500])
+        if static is None:
+            return None
+        return static.replace(flags=[*static.flags, "render-fallback"])
+
+    async def _done_with(self, request: Request, recorder: PageRecorder) -> None:
+        name = request.meta.get("playwright_context", "")
+        if self.contexts.give_back(name) and recorder.context is not None:
+            await recorder.context.close()
+            self.crawler.stats.inc_value("render/contexts_closed")
+
+    def _archive_rendering(self, request: Request, response: Response, recorder: PageRecorder) -> None:
+        """The rendered DOM (conversion) and the screenshot (resource), both pointing at the page's record."""
+        archiver = self.run.archiver
+        assert archiver is not None
+        page = recorder.page_record
+        refers_to = page.record_id if page else None
+        when = page.date if page else datetime.now(UTC)
+        encoding = getattr(response, "encoding", "utf-8")
+        conversion = archiver.derived("conversion", DOM_URI + response.url, f"text/html; charset={encoding}",
+                                      response.body, when, refers_to)
+        decision = request.meta.setdefault(RENDER, {"mode": "always", "reason": "meta"})
+        decision.update(rendered=True, records=recorder.records, clicks=recorder.clicks,
+                        subresources=recorder.loaded, conversion=conversion.location())
+        if recorder.screenshot:
+            shot = archiver.derived("resource", SCREENSHOT_URI + response.url, "image/png", recorder.screenshot,
+                                    when, refers_to)
+            decision["screenshot"] = shot.location()
+        if page is not None:
+            request.meta["warc"] = page.location()
+        else:
+            self.crawler.stats.inc_value("render/no_page_record")
+            request.meta["warc"] = conversion.location()
+
