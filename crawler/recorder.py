@@ -48,7 +48,7 @@ def _target(url: str) -> str:
 class PageRecorder:
     """Attached to one browser page: archives its exchanges as they finish, knows the page's own record."""
 
-    def __init__(self, archiver: Archiver, max_bytes: int, count: Callable[[str], None]) -> None:
+    def __init__(self, archiver: Archiver | None, max_bytes: int, count: Callable[[str], None]) -> None:
         self.archiver = archiver
         self.max_bytes = max_bytes
         self.count = count  # stats counter: count("render/subresources/skipped/too-big")
@@ -67,7 +67,8 @@ class PageRecorder:
         page.on("request", self._sent)
         page.on("requestfinished", self._ended)
         page.on("requestfailed", self._ended)
-        page.on("response", self._on_response)
+        if self.archiver is not None:  # ARCHIVE_ENABLED off: the page is rendered, nothing is recorded
+            page.on("response", self._on_response)
 
     def _sent(self, request: BrowserRequest) -> None:
         self.in_flight += 1
@@ -105,6 +106,7 @@ class PageRecorder:
         if exchange is None:
             self.count("render/subresources/skipped/too-big")
             return
+        assert self.archiver is not None
         written = self.archiver.archive(exchange)
         self.records += 1
         self.count(f"archive/records/{written.record_type}")

@@ -23,10 +23,11 @@ from lxml.html import HtmlElement
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
-from scrapy.http import Response
+from scrapy.http import HtmlResponse, Response
 from scrapy_playwright.page import PageMethod
 
 from crawler.browser import BrowserNotFoundError, find_browser
+from crawler.capture import exchange_from
 from crawler.config import render_config
 from crawler.discovery import LinkKind
 from crawler.pageactions import PageActions, run_actions
@@ -198,10 +199,7 @@ class RenderMiddleware:
         self._to_browser(request, decision, rule)
 
     def _to_browser(self, request: Request, decision: dict[str, Any], rule: RenderRule | None) -> None:
-        archiver = self.run.archiver
-        if archiver is None:
-            raise NotConfigured("rendering needs the archive: ARCHIVE_ENABLED is off")
-        recorder = PageRecorder(archiver, self.config.subresource_max_bytes, self.crawler.stats.inc_value)
+        recorder = PageRecorder(self.run.archiver, self.config.subresource_max_bytes, self.crawler.stats.inc_value)
         actions = PageActions.from_rule(rule, decision.get("click"), self.config)
         request.meta.update({
             "playwright": True,
@@ -245,23 +243,27 @@ class RenderMiddleware:
     def _archive_rendering(self, request: Request, response: Response, recorder: PageRecorder) -> None:
         """The rendered DOM (conversion) and the screenshot (resource), both pointing at the page's record."""
         archiver = self.run.archiver
-        assert archiver is not None
-        page = recorder.page_record
-        refers_to = page.record_id if page else None
-        when = page.date if page else datetime.now(UTC)
-        encoding = getattr(response, "encoding", "utf-8")
-        conversion = archiver.derived("conversion", DOM_URI + response.url, f"text/html; charset={encoding}",
-                                      response.body, when, refers_to)
         decision = request.meta.setdefault(RENDER, {"mode": "always", "reason": "meta"})
         decision.update(rendered=True, records=recorder.records, clicks=recorder.clicks,
-                        subresources=recorder.loaded, conversion=conversion.location())
+                        subresources=recorder.loaded)
+        if archiver is None:
+            return
+        page = recorder.page_record
+        if page is None and not isinstance(response, HtmlResponse):
+            # A download (PDF, image) that never became a page: archive the body Playwright handed over.
+            exchange = exchange_from(request, response)
+            exchange.decoded = True
+            request.meta["warc"] = archiver.archive(exchange).location()
+            return
+        refers_to = page.record_id if page else None
+        when = page.date if page else datetime.now(UTC)
+        mime = f"text/html; charset={getattr(response, 'encoding', 'utf-8')}"
+        conversion = archiver.derived("conversion", DOM_URI + response.url, mime, response.body, when, refers_to)
+        decision["conversion"] = conversion.location()
         if recorder.screenshot:
             shot = archiver.derived("resource", SCREENSHOT_URI + response.url, "image/png", recorder.screenshot,
                                     when, refers_to)
             decision["screenshot"] = shot.location()
-        if page is not None:
-            request.meta["warc"] = page.location()
-        else:
+        if page is None:
             self.crawler.stats.inc_value("render/no_page_record")
-            request.meta["warc"] = conversion.location()
-
+        request.meta["warc"] = (page or conversion).location()

@@ -19,7 +19,7 @@ from typing import Any
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
-from twisted.internet.defer import Deferred
+from scrapy.utils.defer import deferred_to_future
 from twisted.internet.threads import deferToThread
 
 import crawler
@@ -151,9 +151,9 @@ class CrawlRun:
         if self.spool.exists():
             shutil.rmtree(self.spool)
 
-    def spider_closed(self, spider: Spider, reason: str) -> Deferred[None]:
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
         """Close the parts, wait for every upload (in a thread), then write crawl.json last: its presence
-        marks a complete crawl. Scrapy waits for the returned Deferred before it stops."""
+        marks a complete crawl. Scrapy waits for this coroutine before it stops."""
         if self._archiver is not None:
             self._archiver.close()
             (self.spool / "digests.sqlite").unlink(missing_ok=True)  # a cache, rebuilt from CDXJ next time
@@ -161,7 +161,7 @@ class CrawlRun:
         self.items.close()
         self.dropped.close()
         finished = datetime.now(UTC)
-        return deferToThread(self._finish, spider, reason, finished)
+        await deferred_to_future(deferToThread(self._finish, spider, reason, finished))
 
     def _finish(self, spider: Spider, reason: str, finished: datetime) -> None:
         self.uploader.close()

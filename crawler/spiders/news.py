@@ -201,6 +201,9 @@ class NewsSpider(Spider):
         entry = response.meta.get("crawl_log") or {}
         if entry.get("verdict") not in (None, "ok"):
             return  # dead, blocked or failed pages are logged and archived, never items
+        if "needs-render" in entry.get("reasons", ()):
+            self.crawler.stats.inc_value("extract/unrendered_shell")
+            return  # an app shell no browser rendered: its static HTML has chrome and "Loading…", no story
         if entry.get("redirects") and self.discovery.classify_url(response.url)[0] is not LinkKind.ARTICLE:
             self.crawler.stats.inc_value("extract/redirected_off_article")
             return  # asked for an article, landed on a front page or elsewhere: not that article

@@ -155,6 +155,8 @@ def test_without_a_browser_the_pages_that_need_one_are_named(web: FixtureWeb, tm
     assert skipped["/live/"]["render"] == {"mode": "auto", "reason": "load-more", "rendered": False}
     assert all("render-unavailable" in e["reasons"] for e in skipped.values())
     assert len(skipped) == 4
+    assert {path_of(i["url"]) for i in result.items} & set(skipped) == set()  # no item from a bare shell
+    assert result.manifest["stats"]["extract/unrendered_shell"] == 3  # two app articles, one dead app
     assert "playwright/browser_count" not in result.manifest["stats"]
 
 
