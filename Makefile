@@ -36,12 +36,13 @@ pytest: setup
 	$(BIN)/pytest
 
 ## bench: every benchmark script, each printing its figures and ratios
-bench: setup
+bench: setup browser
 	$(BIN)/python benchmarks/extraction.py
 	$(BIN)/python benchmarks/crawl.py
 	$(BIN)/python benchmarks/archive.py
 	$(BIN)/python benchmarks/soft404.py
 	$(BIN)/python benchmarks/store.py
+	$(BIN)/python benchmarks/render.py
 
 ## interop: replay a crawl of the sample web in pywb (its own venv: pywb pins old dependencies)
 $(VENV)-pywb/.installed:

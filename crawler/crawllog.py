@@ -116,7 +116,11 @@ class CrawlLogMiddleware:
             outlinks = page_links(tree, response.url)
         if 200 <= response.status < 300:
             verdict = self._classify(entry, tree)
-            if self.probes is not None and entry["kind"] == "article" and "article-evidence" not in verdict.reasons:
+            if "playwright" in response.flags and "needs-render" in verdict.reasons:
+                verdict = Verdict("soft-404", ["empty-content", "rendered"], 0.8)  # the browser built nothing
+            # A shell is no evidence either way: on a single-page-app host the probe gets the same shell.
+            if self.probes is not None and entry["kind"] == "article" and \
+                    not {"article-evidence", "needs-render"} & set(verdict.reasons):
                 verdict = await self._with_probe(entry, verdict)
             entry.update(verdict=verdict.verdict, reasons=list(verdict.reasons), score=verdict.score)
             again = self.auto_render.review(request, response, entry, tree, entry["reasons"])

@@ -183,18 +183,39 @@ def test_render_modes_and_page_actions_from_the_site_config(web: FixtureWeb, tmp
     assert result.manifest["stats"]["playwright/page_count/closed"] == len(articles)
 
 
-def test_a_page_that_hangs_the_browser_is_archived_and_counted(web: FixtureWeb, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def lab_crawl(web: FixtureWeb, tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
+    """The sample web's /lab/: a page whose script never ends, and a single-page app answering every URL
+    under /lab/app/ with the same 200 shell."""
+    tmp_path = tmp_path_factory.mktemp("lab")
     settings = write_site(tmp_path, "lab", (
         'base_url = "http://127.0.0.1:1/"\nsitemap_from_robots = false\n'
         '[[sections]]\nname = "lab"\nurl = "/lab/"\n'))
     settings.update(RENDER_TIMEOUT="3")
     result = run_crawl(web, tmp_path / "store", site="lab", settings=settings)
     assert result.returncode == 0, result.stderr[-2000:]
-    entry = next(e for e in result.log if e["url"].endswith("spinning-app-1.html"))
+    return result
+
+
+def test_a_page_that_hangs_the_browser_is_archived_and_counted(lab_crawl: CrawlResult) -> None:
+    entry = next(e for e in lab_crawl.log if e["url"].endswith("spinning-app-1.html"))
     assert entry["render"]["rendered"] is False and "Timeout" in entry["render"]["error"]
     assert entry["status"] == 200 and entry["warc"] is not None  # the static page, as the server sent it
-    assert result.manifest["stats"]["render/failed/TimeoutError"] == 1
-    assert result.manifest["finish_reason"] == "finished"
+    assert lab_crawl.manifest["stats"]["render/failed/TimeoutError"] == 1
+    assert lab_crawl.manifest["finish_reason"] == "finished"
+
+
+def test_a_single_page_app_host_is_judged_on_rendered_pages_not_on_its_shell(lab_crawl: CrawlResult) -> None:
+    """The host answers a probe with the same shell as a real story: that is no evidence either way, so
+    the story is rendered and judged on what it shows."""
+    apps = {a["id"]: a for a in lab_crawl.web["articles"] if a["template"] == "app"}
+    stories = [e for e in lab_crawl.log if "/lab/app/story/" in e["url"] and e["kind"] == "article"]
+    assert len(stories) == len(apps) == 2
+    for entry in stories:
+        assert entry["render"]["reason"] == "shell" and entry["render"]["rendered"] is True
+        assert entry["verdict"] == "ok" and "probe-match" not in entry["reasons"], entry
+    items = {path_of(i["url"]).rsplit("/", 1)[-1]: i for i in lab_crawl.items}
+    assert {items[str(i)]["text"] for i in apps} == {a["text"] for a in apps.values()}
 
 
 def test_a_site_that_must_render_fails_at_start_without_a_browser(web: FixtureWeb, tmp_path: Path) -> None:

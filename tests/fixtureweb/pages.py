@@ -141,13 +141,13 @@ def spinning_app_page() -> str:
     return layout(SITE_NAME["en"], '<div id="app"></div><script>for (;;) {}</script>', "en")
 
 
-def lab_page() -> str:
+def lab_page(app_ids: list[int]) -> str:
+    """Pages linked from nowhere else, for tests: a hostile page, and a single-page app that answers every
+    URL under /lab/app/ with the same shell (200), the way SPA hosts do, so a host probe gets the shell too."""
+    apps = "".join(f'<li><a href="/lab/app/story/{i}">App story {i}</a></li>' for i in app_ids)
     main = ('<main><h1>Lab</h1><ul class="story-list"><li><a href="/lab/2026/11/20/spinning-app-1.html">'
-            "A page whose script never ends</a></li></ul></main>")
+            f"A page whose script never ends</a></li>{apps}</ul></main>")
     return layout(f"Lab - {SITE_NAME['en']}", main, "en")
-
-
-LAB = {"/lab/": lab_page, "/lab/2026/11/20/spinning-app-1.html": spinning_app_page}
 
 
 def not_found_page(lang: str) -> str:

@@ -145,8 +145,8 @@ class Web:
         story = _STORY.match(path)
         if story:
             return self._story(state, story[1], base)
-        if path in pages.LAB:  # hostile pages, linked from nowhere: tests point a site config at /lab/
-            return Reply(200, pages.LAB[path]().encode())
+        if path.startswith("/lab/"):  # linked from nowhere: tests point a site config at /lab/
+            return self._lab(state, path)
         if path in ("/static/app.js", "/static/app.css"):
             js = path.endswith(".js")
             return Reply(200, (pages.APP_JS if js else pages.APP_CSS).encode(),
@@ -163,6 +163,16 @@ class Web:
         if path.startswith("/china/"):
             # This part of the site answers unknown URLs with 200 and its error template, like the real one.
             return Reply(200, pages.not_found_page("zh").encode())
+        return Reply(404, pages.not_found_page("en").encode())
+
+    @staticmethod
+    def _lab(state: WebState, path: str) -> Reply:
+        if path == "/lab/":
+            return Reply(200, pages.lab_page([a.id for a in state.articles.values() if a.template == "app"]).encode())
+        if path == "/lab/2026/11/20/spinning-app-1.html":
+            return Reply(200, pages.spinning_app_page().encode())
+        if path.startswith("/lab/app/"):
+            return Reply(200, pages.app_shell_page(f"/api/story/{path.rstrip('/').rsplit('/', 1)[-1]}.json").encode())
         return Reply(404, pages.not_found_page("en").encode())
 
     def _story(self, state: WebState, ident: str, base: str) -> Reply:
