@@ -24,10 +24,13 @@ class BareSpider(Spider):
         super().__init__(**kwargs)
         self.urls, self.out, self.count, self.began = urls, out, 0, 0.0
 
+    def request_meta(self) -> dict[str, Any]:
+        return {}
+
     async def start(self) -> AsyncIterator[Request]:
         self.began = time.perf_counter()
         for url in self.urls:
-            yield Request(url, callback=self.parse, dont_filter=True)
+            yield Request(url, callback=self.parse, dont_filter=True, meta=self.request_meta())
 
     def parse(self, response: Response) -> None:
         self.count += 1

@@ -10,47 +10,32 @@ Same browser, launch options and pages in flight either way.
 
 from __future__ import annotations
 
-import json
 import sys
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from scrapy import Request, Spider
 from scrapy.crawler import CrawlerProcess
-from scrapy.http import Response
 from scrapy.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks.bare_crawl import BareSpider  # noqa: E402
 from crawler.browser import CHROMIUM_ARGS, find_browser, launch_options  # noqa: E402
 from crawler.config import RenderConfig  # noqa: E402
 from crawler.siteconfig import SiteConfig  # noqa: E402
 
 
-class BareRenderSpider(Spider):
+class BareRenderSpider(BareSpider):
     name = "bare-render"
 
     def __init__(self, urls: list[str], out: str, archive: bool, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.urls, self.out, self.count, self.began = urls, out, 0, 0.0
+        super().__init__(urls, out, **kwargs)
         self.archive = archive
         # RenderMiddleware reads the render mode from the spider's site config: everything, always.
         self.site = SiteConfig(name="bench", base_url=urls[0], render="always", sections=[{"name": "x", "url": "/"}])
 
-    async def start(self) -> AsyncIterator[Request]:
-        self.began = time.perf_counter()
-        meta = {"kind": "article"} if self.archive else {"playwright": True}
-        for url in self.urls:
-            yield Request(url, callback=self.parse, dont_filter=True, meta=dict(meta))
-
-    def parse(self, response: Response) -> None:
-        self.count += 1
-
-    def closed(self, reason: str) -> None:
-        elapsed = time.perf_counter() - self.began
-        Path(self.out).write_text(json.dumps({"pages": self.count, "elapsed": elapsed}))
+    def request_meta(self) -> dict[str, Any]:
+        return {"kind": "article"} if self.archive else {"playwright": True}
 
 
 def main() -> None:
