@@ -18,6 +18,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -53,7 +54,7 @@ def main() -> int:
                        for line in cdxj.read_text().splitlines())
         (coll / "indexes" / "index.cdxj").write_text("".join(line + "\n" for line in lines))
         port = free_port()
-        server = subprocess.Popen([str(args.pywb / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
+        server = subprocess.Popen([str(args.pywb.resolve() / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
                                   cwd=work / "pywb", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             assert server.stderr is not None
@@ -63,24 +64,27 @@ def main() -> int:
             else:
                 print("pywb exited before listening")
                 return 1
-            return check(web, crawl.items, port)
+            return check(web, crawl.items, crawl.log, port)
         finally:
             server.terminate()
             server.wait(timeout=10)
 
 
-def check(web: FixtureWeb, items: list[dict[str, object]], port: int) -> int:
+def check(web: FixtureWeb, items: list[dict[str, object]], log: list[dict[str, Any]], port: int) -> int:
     pages = [str(i["url"]) for i in items][:20]
+    # What Chromium saw for rendered pages: their own exchange and what they loaded (XHR, scripts, styles).
+    for entry in (e for e in log if (e["render"] or {}).get("rendered")):
+        pages += [entry["url"], *entry["render"]["subresources"]]
     replayed_ok = 0
     for url in pages:
         status, replayed = fetch(f"http://127.0.0.1:{port}/ours/2030id_/{url}")
-        _, live = fetch(web.base_url + path_of(url))
-        ok = status == 200 and replayed == live
+        live_status, live = fetch(web.base_url + path_of(url))
+        ok = status == live_status and replayed == live  # a 404 archived (the dead app's story) replays as 404
         replayed_ok += ok
         print(f"{'ok  ' if ok else 'FAIL'} {status} {url}")
     status, _ = fetch(f"http://127.0.0.1:{port}/ours/2030id_/{web.base_url}/never/archived.html")
     print(f"{'ok  ' if status == 404 else 'FAIL'} {status} (a URL that was never archived)")
-    print(f"pywb replayed {replayed_ok} of {len(pages)} pages byte for byte")
+    print(f"pywb replayed {replayed_ok} of {len(pages)} pages and subresources byte for byte")
     return 0 if replayed_ok == len(pages) and status == 404 else 1
 
 
