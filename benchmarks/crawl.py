@@ -1,5 +1,6 @@
-"""Crawl speed on the sample web: the `news` spider (everything on) beside a bare Scrapy spider fetching the
-same URLs with no pipelines, and beside `wget --recursive` over the same web.
+"""Crawl speed on the sample web: the `news` spider (everything on, Chromium for the 4 pages that need it),
+the same without a browser, a bare Scrapy spider fetching the same URLs with no pipelines, and
+`wget --recursive` over the same web.
 
 Scrapy figures use the crawl's own elapsed time (start-up excluded); wget's is wall-clock. Each is run
 `--runs` times and the median is reported.
@@ -25,8 +26,9 @@ from tests.crawling import run_crawl  # noqa: E402
 from tests.fixtureweb.process import FixtureWeb  # noqa: E402
 
 
-def news_run(web: FixtureWeb, work: Path, n: int) -> tuple[int, float, list[str]]:
-    result = run_crawl(web, work / f"store{n}", settings={"LOG_LEVEL": "WARNING"}, crawl_id=f"bench-{n}")
+def news_run(web: FixtureWeb, work: Path, n: int, render: bool = True) -> tuple[int, float, list[str]]:
+    settings = {"LOG_LEVEL": "WARNING", "RENDER_ENABLED": str(render)}
+    result = run_crawl(web, work / f"store{n}-{render}", settings=settings, crawl_id=f"bench-{n}-{render}")
     if result.returncode:
         raise SystemExit(result.stderr[-2000:])
     urls = [e["url"] for e in result.log]
@@ -59,7 +61,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    rates: dict[str, list[float]] = {"news spider": [], "bare scrapy": [], "wget --recursive": []}
+    rates: dict[str, list[float]] = {"news spider": [], "news, no browser": [], "bare scrapy": [],
+                                     "wget --recursive": []}
     pages: dict[str, int] = {}
     with FixtureWeb() as web, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -67,6 +70,9 @@ def main() -> None:
             count, elapsed, urls = news_run(web, work, n)
             rates["news spider"].append(count / elapsed)
             pages["news spider"] = count
+            count, elapsed, _ = news_run(web, work, n, render=False)  # the 4 pages that need Chromium left out
+            rates["news, no browser"].append(count / elapsed)
+            pages["news, no browser"] = count
             count, elapsed = bare_run(urls, work, n)
             rates["bare scrapy"].append(count / elapsed)
             pages["bare scrapy"] = count

@@ -14,13 +14,15 @@ refers to the page's response, and a full-page screenshot a `resource` record at
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse, Response
@@ -41,6 +43,7 @@ RENDER = "render"  # request.meta and crawl-log key: {"mode", "reason", ...} for
 RECORDER = "_render_recorder"
 STATIC = "_render_static"  # the static response, answered instead if the browser fails on the page
 RENDERABLE_KINDS = ("section", "article", "other")
+RENDER_PRIORITY = 100
 SCREENSHOT_URI = "urn:screenshot:"
 # The DOM gets its own target URI, as our metadata records do: a replay of the page at its timestamp must
 # return what the server sent, not the browser's serialisation (cdxj-indexer does not index conversions;
@@ -110,7 +113,9 @@ class AutoRender:
                     "static_digest": entry.get("content_digest")}
         if click:
             decision["click"] = click
-        return request.replace(dont_filter=True, meta={**request.meta, RENDER: decision, STATIC: response})
+        # Ahead of the queue: the browser is the slow path, and what the rendered page links to waits on it.
+        return request.replace(dont_filter=True, priority=request.priority + RENDER_PRIORITY,
+                               meta={**request.meta, RENDER: decision, STATIC: response})
 
     def _needs_browser(self, request: Request, response: Response, kind: str, tree: HtmlElement,
                        reasons: list[str], rule: RenderRule | None) -> tuple[str | None, str | None]:
@@ -165,6 +170,7 @@ class RenderMiddleware:
         self.config = render_config(crawler.settings)
         self.contexts = ContextPool(self.config.context_pages)
         self._run: CrawlRun | None = None
+        self._launching: asyncio.Future[None] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RenderMiddleware:
@@ -176,7 +182,31 @@ class RenderMiddleware:
         except BrowserNotFoundError as exc:
             logger.warning("pages that need a browser will not be rendered: %s", exc)
             raise NotConfigured(str(exc)) from None
-        return cls(crawler)
+        mw = cls(crawler)
+        crawler.signals.connect(mw.engine_started, signal=signals.engine_started)
+        return mw
+
+    def engine_started(self) -> None:
+        """Launch Chromium now, beside the first static fetches, rather than when the first page needs it:
+        on a busy machine a launch takes seconds, and it would hold up the pages behind that page."""
+        site: SiteConfig | None = getattr(self.crawler.spider, "site", None)
+        if site is not None and site.may_render:
+            self._launching = asyncio.ensure_future(self._launch_early(urlsplit(site.base_url).scheme))
+
+    async def _launch_early(self, scheme: str) -> None:
+        handler = self.crawler.engine.downloader.handlers._get_handler(scheme)
+        launch = getattr(handler, "_maybe_launch_browser", None)  # scrapy-playwright's own, lock included
+        if launch is None:
+            return  # not scrapy-playwright's handler: the browser starts with the first rendered page
+        try:
+            for _ in range(400):  # its Playwright driver starts on engine_started too
+                if hasattr(handler, "browser_provider"):
+                    break
+                await asyncio.sleep(0.025)
+            await launch()
+        except Exception as exc:  # the first rendered page launches it again and reports what fails
+            self.crawler.stats.inc_value("render/early_launch_failed")
+            logger.info("early browser launch failed: %s: %s", type(exc).__name__, exc)
 
     @property
     def run(self) -> CrawlRun:
