@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from scrapy.settings import BaseSettings
 
 from crawler import browser
 from crawler.config import render_config
-
-logger = logging.getLogger(__name__)
 
 # Extensions: CrawlRun first, it owns the crawl id and the store every other component writes through.
 EXTENSIONS = {

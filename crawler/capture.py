@@ -32,18 +32,28 @@ def _text(value: bytes) -> str:
     return value.decode("latin-1")  # HTTP header bytes, kept byte for byte
 
 
+def request_target(url: str) -> str:
+    """The request line's target: path and query, as sent."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def with_host(sent: list[tuple[str, str]], url: str) -> list[tuple[str, str]]:
+    """The Host header the HTTP client adds below what we can see (Scrapy's middlewares, HTTP/2's :authority)."""
+    if any(name.lower() == "host" for name, _ in sent):
+        return sent
+    return [("Host", urlsplit(url).netloc), *sent]
+
+
 def exchange_from(request: Request, response: Response) -> Exchange:
     """What was sent and what came back, in WARC terms."""
-    parts = urlsplit(response.url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    sent = [(_text(name), _text(value)) for name, values in request.headers.items() for value in values]
-    if not any(name.lower() == "host" for name, _ in sent):
-        sent.insert(0, ("Host", parts.netloc))  # added by the HTTP client below Scrapy's middlewares
+    sent = with_host([(_text(name), _text(value)) for name, values in request.headers.items() for value in values],
+                     response.url)
     received = [(_text(name), _text(value)) for name, values in response.headers.items() for value in values]
     return Exchange(
         url=response.url,
         method=request.method,
-        request_line_target=target,
+        request_line_target=request_target(response.url),
         request_headers=sent,
         request_body=request.body,
         protocol=response.protocol or "HTTP/1.1",

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
@@ -24,6 +23,7 @@ from playwright.async_api import Response as BrowserResponse
 
 from archive.archiver import Archiver
 from archive.warc import Exchange, Written
+from crawler.capture import request_target, with_host
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +38,6 @@ MAX_LISTED = 200  # subresource URLs named in the crawl log per page; all are in
 def abort_request(request: BrowserRequest) -> bool:
     """PLAYWRIGHT_ABORT_REQUEST: streams and beacons are neither needed to render a page nor replayable."""
     return request.resource_type in ABORTED_TYPES
-
-
-def _target(url: str) -> str:
-    parts = urlsplit(url)
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 class PageRecorder:
@@ -126,14 +121,13 @@ class PageRecorder:
         body = b"" if redirect else await response.body()
         if self.max_bytes and len(body) > self.max_bytes and request.resource_type != "document":
             return None
-        sent = [(h["name"], h["value"]) for h in await request.headers_array() if not h["name"].startswith(":")]
-        if not any(name.lower() == "host" for name, _ in sent):
-            sent.insert(0, ("Host", urlsplit(response.url).netloc))
+        sent = with_host([(h["name"], h["value"]) for h in await request.headers_array()
+                          if not h["name"].startswith(":")], response.url)
         address = await response.server_addr()
         return Exchange(
             url=response.url,
             method=request.method,
-            request_line_target=_target(response.url),
+            request_line_target=request_target(response.url),
             request_headers=sent,
             request_body=request.post_data_buffer or b"",
             protocol="HTTP/1.1",

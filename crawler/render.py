@@ -161,16 +161,15 @@ class ContextPool:
 
 
 class RenderMiddleware:
-    """Sends the pages that need it through Chromium and archives what the browser produced."""
-
-    ORDER = 70  # inside the crawl log (60): its entry is written for the rendered page, with `warc` set
+    """Sends the pages that need it through Chromium and archives what the browser produced. Ordered just
+    inside the crawl log (crawler/addon.py), so the entry is written for the rendered page, `warc` set."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.config = render_config(crawler.settings)
         self.contexts = ContextPool(self.config.context_pages)
         self._run: CrawlRun | None = None
-        self._launching: asyncio.Future[None] | None = None
+        self._launching: asyncio.Future[None] | None = None  # a reference keeps the task alive
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RenderMiddleware:
