@@ -183,6 +183,19 @@ def test_render_modes_and_page_actions_from_the_site_config(web: FixtureWeb, tmp
     assert result.manifest["stats"]["playwright/page_count/closed"] == len(articles)
 
 
+def test_auto_clicks_a_load_more_control_it_found_itself(web: FixtureWeb, tmp_path: Path) -> None:
+    """No rule for the live section: `auto` finds the "Load more" button by its words and clicks it."""
+    settings = write_site(tmp_path, "bare", (
+        'base_url = "http://127.0.0.1:1/"\nsitemap_from_robots = false\n'
+        '[[sections]]\nname = "live"\nurl = "/live/"\n'))
+    result = run_crawl(web, tmp_path / "store", site="bare", settings=settings)
+    assert result.returncode == 0, result.stderr[-2000:]
+    live = next(e for e in result.log if path_of(e["url"]) == "/live/")
+    assert live["render"]["reason"] == "load-more" and live["render"]["clicks"] == 4
+    live_articles = {a["path"] for a in result.web["articles"] if a["section"] == "live"}
+    assert live_articles <= {path_of(i["url"]) for i in result.items}
+
+
 @pytest.fixture(scope="module")
 def lab_crawl(web: FixtureWeb, tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
     """The sample web's /lab/: a page whose script never ends, and a single-page app answering every URL
@@ -214,6 +227,8 @@ def test_a_single_page_app_host_is_judged_on_rendered_pages_not_on_its_shell(lab
     for entry in stories:
         assert entry["render"]["reason"] == "shell" and entry["render"]["rendered"] is True
         assert entry["verdict"] == "ok" and "probe-match" not in entry["reasons"], entry
+    # The shell was not taken for evidence: no probe was spent on it (its answer is the same shell).
+    assert [e for e in lab_crawl.log if e["kind"] == "probe" and "/lab/app/" in e["url"]] == []
     items = {path_of(i["url"]).rsplit("/", 1)[-1]: i for i in lab_crawl.items}
     assert {items[str(i)]["text"] for i in apps} == {a["text"] for a in apps.values()}
 
