@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 QUIET_SECONDS = 0.15  # no request in flight for this long: what a click or scroll loaded has arrived
 POLL_SECONDS = 0.025
 MAX_SCREENSHOT_HEIGHT = 16384  # Chromium's texture limit; taller pages are cut there
+NEXT_FRAME = "() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))"
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,28 @@ async def run_actions(page: Page, actions: PageActions, recorder: PageRecorder) 
     # After actions, what they triggered may start a moment later: dwell. A page loaded and left alone has
     # started everything its load handlers start by now: waiting for those to finish is enough.
     acted = bool(actions.wait_for or actions.click or actions.scroll)
-    if not await quiet(page, recorder, actions.timeout, QUIET_SECONDS if acted else 0.0):
+    if not await quiet(page, recorder, actions.timeout, QUIET_SECONDS if acted else 0.0) or \
+            not await _painted(page, recorder, actions.timeout):
         recorder.count("render/network_never_quiet")
     await recorder.settle()
     if actions.screenshot:
         await _screenshot(page, recorder, timeout_ms)
+
+
+async def _painted(page: Page, recorder: PageRecorder, timeout: float) -> bool:
+    """The network went quiet, but what it brought may not be in the page yet: a script that fetched JSON
+    builds the DOM a task later, and the images that DOM names start loading then. Let the page run a
+    frame, and wait again while that started anything, so the DOM and the screenshot show the built page."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            await page.evaluate(NEXT_FRAME)
+        except PlaywrightError:
+            return False
+        if not recorder.in_flight:
+            return True
+        await quiet(page, recorder, deadline - time.monotonic(), 0.0)
+    return False
 
 
 async def _click_all(page: Page, actions: PageActions, recorder: PageRecorder) -> None:
