@@ -59,8 +59,8 @@ def browser_pss_mb(root: int) -> float:
         if ancestor != root:
             continue
         try:
-            if "chrom" not in Path(f"/proc/{pid}/comm").read_text() and \
-                    "headless_shell" not in Path(f"/proc/{pid}/comm").read_text():
+            name = Path(f"/proc/{pid}/comm").read_text()
+            if "chrom" not in name and "headless_shell" not in name:
                 continue
             rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
         except OSError:
