@@ -22,6 +22,7 @@ found" block (the seed page of this project) is alive.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from urllib.parse import urlsplit
 
 from crawler.soft404.cues import error_cue
@@ -52,16 +53,30 @@ def redirect_verdict(requested: str, final: str, redirected: bool) -> Verdict | 
 
 
 class RedirectSinks:
-    """Redirect targets that many different URLs land on: where a host sends what it has lost."""
+    """Redirect targets that many different URLs land on: where a host sends what it has lost.
 
-    def __init__(self, threshold: int = 3) -> None:
-        self.threshold = threshold
-        self._sources: dict[str, set[str]] = {}
+    Bounded, for crawls of any length: only a count of distinct sources up to `threshold` matters, so at
+    most `threshold` sources are kept per target (a sink is never un-learnt by more redirects), and at most
+    `max_targets` targets, least recently landed on forgotten first. A forgotten sink is learnt again
+    after `threshold` more redirects; a sink in use is landed on often and so stays. At the defaults that
+    is at most 10,000 targets x 4 URLs, a few MB.
+    """
+
+    def __init__(self, threshold: int = 3, max_targets: int = 10_000) -> None:
+        self.threshold, self.max_targets = threshold, max_targets
+        self._sources: OrderedDict[str, set[str]] = OrderedDict()
 
     def landed(self, requested: str, final: str) -> bool:
         """Record a redirect; True once `threshold` different URLs have landed on `final`."""
-        sources = self._sources.setdefault(final, set())
-        sources.add(requested)
+        sources = self._sources.get(final)
+        if sources is None:
+            sources = self._sources[final] = set()
+            if len(self._sources) > self.max_targets:
+                self._sources.popitem(last=False)
+        else:
+            self._sources.move_to_end(final)
+        if len(sources) < self.threshold:
+            sources.add(requested)
         return len(sources) >= self.threshold
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,37 @@ def test_a_target_many_urls_are_redirected_to_is_a_sink() -> None:
     assert not sinks.landed("https://n.test/a/2.html", target)
     assert sinks.landed("https://n.test/b/3.html", target)
     assert not sinks.landed("https://n.test/c/4.html", "https://n.test/c/4-moved.html")
+
+
+def test_redirect_sinks_forget_the_least_recently_landed_target_first() -> None:
+    sinks = RedirectSinks(threshold=2, max_targets=2)
+    sink, other, third = "https://n.test/gone", "https://n.test/x-moved", "https://n.test/y-moved"
+    assert not sinks.landed("https://n.test/a/1.html", sink)
+    assert sinks.landed("https://n.test/a/2.html", sink)
+    assert not sinks.landed("https://n.test/x", other)
+    assert sinks.landed("https://n.test/a/3.html", sink)  # landed on again: now the most recent
+    assert not sinks.landed("https://n.test/y", third)  # one target too many: `other` is forgotten
+    assert sinks.landed("https://n.test/a/4.html", sink)
+    assert not sinks.landed("https://n.test/x2", other)  # learnt from scratch: one source so far
+    assert not sinks.landed("https://n.test/z", "https://n.test/z-moved")  # pushes out `sink`, now the oldest
+    assert not sinks.landed("https://n.test/a/5.html", sink)  # forgotten, so one source again
+
+
+# 1,000 targets x (target + 3 kept sources) of ~50-character URLs, with set and dict overhead, is about
+# 1 KB a target; 2 MB leaves room (0.5 MB measured). Keeping every source, as before, took 27 MB here.
+SINK_MEMORY_BOUND = 2_000_000
+
+
+def test_redirect_sinks_hold_bounded_memory_however_many_redirects() -> None:
+    sinks = RedirectSinks(threshold=3, max_targets=1000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(100_000):  # a few busy sinks and a long tail of one-off targets
+            target = f"https://n.test/sink-{i % 5}" if i % 2 else f"https://n.test/moved/{i}.html"
+            sinks.landed(f"https://n.test/story/{i}.html", target)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < SINK_MEMORY_BOUND, f"{grown} bytes"
+    assert all(sinks.landed("https://n.test/story/new.html", f"https://n.test/sink-{k}") for k in range(5))
