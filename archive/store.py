@@ -1,7 +1,8 @@
 """Where a crawl's files end up. One `Store` protocol; backends chosen by the scheme of STORE_URI.
 
 A file enters the store only when complete: written elsewhere (the spool), then renamed into place, so a
-reader never sees half a file under its final name.
+reader never sees half a file under its final name; the file is fsynced before the rename and its directory
+after, so a power cut cannot leave an empty or missing file behind a name the manifest already lists.
 """
 
 from __future__ import annotations
@@ -16,6 +17,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from crawler.errors import ConfigError, StoreError
+
+
+class StoreAccessError(StoreError):
+    """A StoreError that keeps the name of what caused it (S3UploadFailedError, EndpointConnectionError,
+    ReadTimeoutError...), so `store/upload_failed/<Error>` counts the real failure, not "StoreError"."""
+
+    def __init__(self, message: str, cause: BaseException | str) -> None:
+        super().__init__(message)
+        self.cause_name = cause if isinstance(cause, str) else type(cause).__name__
+
+
+def failure_name(exc: BaseException) -> str:
+    """The name a failure is counted under: a StoreAccessError's cause, else the exception's own class."""
+    return exc.cause_name if isinstance(exc, StoreAccessError) else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -43,7 +58,7 @@ class Store(Protocol):
     def get_bytes(self, key: str) -> bytes: ...
 
     def keys(self, prefix: str = "") -> Iterator[str]:
-        """Keys under `prefix`, sorted."""
+        """Keys under `prefix`, sorted (by code point, which is S3's UTF-8 byte order), produced lazily."""
         ...
 
 
@@ -55,12 +70,56 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-class FileStore:
-    """The default store: a local directory (`file://./data/store`)."""
+def fsync_file(path: Path) -> None:
+    """Flush a file's bytes to the disk, so a rename after it never points at data still in the page cache."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-    def __init__(self, root: Path, uri: str | None = None) -> None:
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in `path` durable (POSIX: only the directory's fsync does that)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs(path: Path, fsync: bool = True) -> None:
+    """mkdir -p, fsyncing the parent of every directory created, so the new directories survive a crash too."""
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:  # another worker made it first, and fsyncs its parent itself
+            continue
+        if fsync:
+            fsync_dir(directory.parent)
+
+
+class FileStore:
+    """The default store: a local directory (`file://./data/store`). `fsync=False` (STORE_FSYNC) skips the
+    flushes, for throwaway stores and for measuring what they cost."""
+
+    def __init__(self, root: Path, uri: str | None = None, fsync: bool = True) -> None:
         self.root = root
         self.uri = uri or f"file://{root}"
+        self.fsync = fsync
+
+    def _fsync_file(self, path: Path) -> None:
+        if self.fsync:
+            fsync_file(path)
+
+    def _fsync_dir(self, path: Path) -> None:
+        if self.fsync:
+            fsync_dir(path)
 
     def _path(self, key: str) -> Path:
         if key.startswith("/") or ".." in key.split("/"):
@@ -69,32 +128,51 @@ class FileStore:
 
     def put_file(self, key: str, path: Path) -> StoredObject:
         dest = self._path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        size, sha = path.stat().st_size, sha256_file(path)
         try:
-            os.replace(path, dest)  # same filesystem: one atomic rename
+            make_dirs(dest.parent, self.fsync)
+            size, sha = path.stat().st_size, sha256_file(path)
+            self._fsync_file(path)
+            try:
+                os.replace(path, dest)  # same filesystem: one atomic rename
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                self._copy_into(path, dest)
+            self._fsync_dir(dest.parent)  # one rename: this also makes the file's removal from the spool durable
         except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise StoreError(f"cannot move {path} to {dest}: {exc}") from exc
-            tmp = dest.with_name(f".{dest.name}.tmp")
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, dest)
-            path.unlink()
+            raise StoreAccessError(f"cannot move {path} to {dest}: {exc}", exc) from exc
         return StoredObject(key, size, sha)
+
+    def _copy_into(self, path: Path, dest: Path) -> None:
+        """Across filesystems: copy to a temporary name, fsync, rename; the spool copy goes last."""
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        shutil.copyfile(path, tmp)
+        self._fsync_file(tmp)
+        os.replace(tmp, dest)
+        self._fsync_dir(dest.parent)
+        path.unlink()
 
     def put_bytes(self, key: str, data: bytes) -> StoredObject:
         dest = self._path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
+        try:
+            make_dirs(dest.parent, self.fsync)
+            with tmp.open("wb") as fh:
+                fh.write(data)
+                if self.fsync:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            os.replace(tmp, dest)
+            self._fsync_dir(dest.parent)
+        except OSError as exc:
+            raise StoreAccessError(f"cannot write {key} to {self.uri}: {exc}", exc) from exc
         return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
 
     def get_bytes(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
         except OSError as exc:
-            raise StoreError(f"cannot read {key} from {self.uri}: {exc}") from exc
+            raise StoreAccessError(f"cannot read {key} from {self.uri}: {exc}", exc) from exc
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         base = self._path(prefix) if prefix else self.root
@@ -104,17 +182,20 @@ class FileStore:
         return iter(sorted(k for k in found if not k.rsplit("/", 1)[-1].startswith(".")))
 
 
-def open_store(uri: str, s3: dict[str, Any] | None = None) -> Store:
+def open_store(uri: str, s3: dict[str, Any] | None = None, fsync: bool = True) -> Store:
     """The backend for `uri`'s scheme; `s3` holds S3Store options (endpoint_url, region, addressing,
-    multipart_threshold), each optional."""
+    multipart_threshold, connect_timeout, timeout), each optional; `fsync` is FileStore's."""
     if uri.startswith("file://"):
-        return FileStore(Path(uri[len("file://"):]), uri)
+        return FileStore(Path(uri[len("file://"):]), uri, fsync)
     if uri.startswith("s3://"):
         from archive.s3store import S3Store, make_client  # noqa: PLC0415 (boto3 loads only for S3 stores)
 
         options = s3 or {}
+        # "timeout" is the read timeout; an "attempts" option (botocore retries) is ignored on purpose: the
+        # Uploader is the one retry policy (see make_client).
         client = make_client(options.get("endpoint_url"), options.get("region"), options.get("addressing", "auto"),
-                             options.get("timeout", 60), options.get("attempts", 5))
+                             connect_timeout=options.get("connect_timeout", 10.0),
+                             read_timeout=options.get("timeout", 60.0))
         return S3Store(uri, client, options.get("multipart_threshold", 64 * 1024 * 1024))
     scheme = uri.split(":", 1)[0]
     raise ConfigError(f"setting STORE_URI: no store backend for scheme {scheme!r} in {uri!r} "
