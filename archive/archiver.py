@@ -7,6 +7,7 @@ one of the same store); a later exchange with the same payload gets a `revisit` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from archive.cdxj import media_type
@@ -33,10 +34,17 @@ def _mime(exchange: Exchange) -> str | None:
 class Archiver:
     """Writes each exchange as request + response (or revisit) records."""
 
-    def __init__(self, writer: WarcFileWriter, digests: DigestIndex | None) -> None:
+    def __init__(self, writer: WarcFileWriter, digests: DigestIndex | None,
+                 source_of: Callable[[str], str] = lambda name: name) -> None:
         self.writer = writer
         self.digests = digests  # None: deduplication off
+        self.source_of = source_of  # WARC file name -> store key of its CDXJ (the digest index's source)
         self.revisits = 0
+
+    def _remember(self, digest: str, written: Written) -> None:
+        if self.digests is not None:
+            self.digests.add(digest, written.target_uri, written.date, written.record_id,
+                             self.source_of(written.filename))
 
     def archive(self, exchange: Exchange) -> Written:
         """Archive one exchange; returns where its response (or revisit) record landed."""
@@ -44,20 +52,20 @@ class Archiver:
         first = self.digests.get(digest) if self.digests is not None and exchange.body else None
         response_id = new_record_id()
         if first is not None:
-            record = revisit_record(exchange, response_id, digest, first.uri, first.date)
+            record = revisit_record(exchange, response_id, digest, first)
             kind = "revisit"
             self.revisits += 1
         else:
             record = response_record(exchange, response_id, digest)
             kind = "response"
-            if exchange.body and self.digests is not None:
-                self.digests.add(digest, exchange.url, exchange.date)
         response = Written(response_id, kind, exchange.url, "", 0, 0, exchange.date, digest, _mime(exchange),
                            exchange.status)
         request_id = new_record_id()
         request = Written(request_id, "request", exchange.url, "", 0, 0, exchange.date)
         request_rec = request_record(exchange, request_id, response_id, self.writer.algorithm)
         self.writer.write([(record, response), (request_rec, request)])
+        if first is None and exchange.body:
+            self._remember(digest, response)
         return response
 
     def derived(self, record_type: str, uri: str, mime: str, body: bytes, date: datetime,
@@ -67,14 +75,14 @@ class Archiver:
         first = self.digests.get(digest) if self.digests is not None and body else None
         record_id = new_record_id()
         if first is not None:
-            record = derived_revisit(uri, date, record_id, digest, first.uri, first.date)
+            record = derived_revisit(uri, date, record_id, digest, first)
             self.revisits += 1
         else:
             record = derived_record(record_type, uri, mime, body, date, record_id, digest, refers_to)
-            if body and self.digests is not None:
-                self.digests.add(digest, uri, date)
         written = Written(record_id, record.record_type, uri, "", 0, 0, date, digest, media_type(mime))
         self.writer.write([(record, written)])
+        if first is None and body:
+            self._remember(digest, written)
         return written
 
     def metadata(self, uri: str, fields: list[tuple[str, str]], refers_to_id: str, date: datetime) -> Written:

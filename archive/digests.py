@@ -1,59 +1,142 @@
-"""Payload digest -> where that payload was first archived, kept on disk so memory stays flat.
+"""Payload digest -> where that payload was first archived, persistent across crawls of one store.
 
-The index is a cache, rebuilt at start from the CDXJ files of earlier crawls in the same store, so it
-trades durability for speed (no journal, no fsync). One row per distinct payload.
+The index is a local cache of what the store holds (the store stays the source of truth): rows written by
+our own WARC writer carry the original record's id and exact `WARC-Date`, so a revisit can name both
+(WARC 1.1 `WARC-Refers-To`, `WARC-Refers-To-Date`); rows loaded from a CDXJ found in the store (another
+machine's crawl, or after the cache was deleted) carry the CDXJ's 14-digit time and no record id.
+
+Every row belongs to a *source*: the store key of the CDXJ that indexes its WARC. A source is `landed` once
+that CDXJ is in the store. `sync()` (run off the reactor at crawl start) loads sources that are new in the
+store, drops rows of sources that never landed (a crawl that died: its last records may not have survived
+salvage, so they are reloaded from whatever CDXJ recovery stored), and drops sources the store no longer
+has. Memory stays flat: everything is on disk (SQLite, WAL, so crawls sharing a store share the file).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS first (digest TEXT PRIMARY KEY, uri TEXT NOT NULL, date TEXT NOT NULL,"
+    " record_id TEXT, source TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS first_source ON first (source)",
+    "CREATE TABLE IF NOT EXISTS sources (key TEXT PRIMARY KEY, landed INTEGER NOT NULL DEFAULT 0)",
+)
 
 
 @dataclass(frozen=True)
 class FirstCapture:
     uri: str
     date: datetime
+    record_id: str | None = None
+
+
+def is_cdxj_key(key: str) -> bool:
+    return key.endswith(".cdxj") and "/cdxj/" in key
 
 
 class DigestIndex:
-    """SQLite-backed map of payload digests to their first capture."""
+    """SQLite-backed map of payload digests to their first capture. One connection per thread."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=OFF")
-        self.db.execute("PRAGMA synchronous=OFF")
-        self.db.execute("CREATE TABLE IF NOT EXISTS first (digest TEXT PRIMARY KEY, uri TEXT, date TEXT)")
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # a cache: losing the last commits costs re-archiving
+        for statement in SCHEMA:
+            self.db.execute(statement)
+        self._pending: list[tuple[str, str, str, str | None, str]] = []
 
     def get(self, digest: str) -> FirstCapture | None:
-        row = self.db.execute("SELECT uri, date FROM first WHERE digest = ?", (digest,)).fetchone()
-        return FirstCapture(row[0], datetime.fromisoformat(row[1])) if row else None
+        for row in self._pending:
+            if row[0] == digest:
+                return FirstCapture(row[1], datetime.fromisoformat(row[2]), row[3])
+        row = self.db.execute("SELECT uri, date, record_id FROM first WHERE digest = ?", (digest,)).fetchone()
+        return FirstCapture(row[0], datetime.fromisoformat(row[1]), row[2]) if row else None
 
-    def add(self, digest: str, uri: str, date: datetime) -> None:
-        self.db.execute("INSERT OR IGNORE INTO first VALUES (?, ?, ?)", (digest, uri, date.isoformat()))
+    def add(self, digest: str, uri: str, date: datetime, record_id: str | None, source: str) -> None:
+        """Buffered: rows are committed in batches (`flush`), one transaction each, not one per record."""
+        self._pending.append((digest, uri, date.isoformat(), record_id, source))
+        if len(self._pending) >= 256:
+            self.flush()
 
-    def load_cdxj(self, lines: Iterable[str]) -> int:
-        """Add the captures of an earlier crawl's CDXJ (revisits point elsewhere and are skipped)."""
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR IGNORE INTO sources (key) VALUES (?)", {(r[4],) for r in rows})
+            self.db.executemany("INSERT OR IGNORE INTO first VALUES (?, ?, ?, ?, ?)", rows)
+
+    def landed(self, source: str) -> None:
+        """The CDXJ `source` is in the store now: its rows are as durable as the store. Called from upload
+        threads, so it uses a connection of its own (one connection is never shared by two threads)."""
+        with sqlite3.connect(self.path, timeout=60) as db:
+            db.execute("INSERT INTO sources (key, landed) VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET landed = 1",
+                       (source,))
+        db.close()
+
+    def load_cdxj(self, source: str, lines: Iterable[str]) -> int:
+        """Add the captures of a CDXJ found in the store (revisits point elsewhere and are skipped)."""
         rows = []
         for line in lines:
             parts = line.split(" ", 2)
             if len(parts) != 3:
                 continue
-            fields = json.loads(parts[2])
-            if fields.get("mime") == "warc/revisit" or "digest" not in fields:
+            try:
+                fields = json.loads(parts[2])
+                when = datetime.strptime(parts[1][:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+            except ValueError:
                 continue
-            when = datetime.strptime(parts[1][:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-            rows.append((fields["digest"], fields["url"], when.isoformat()))
-        self.db.executemany("INSERT OR IGNORE INTO first VALUES (?, ?, ?)", rows)
+            if fields.get("mime") == "warc/revisit" or "digest" not in fields or "url" not in fields:
+                continue
+            rows.append((fields["digest"], fields["url"], when.isoformat(), None, source))
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR IGNORE INTO first VALUES (?, ?, ?, ?, ?)", rows)
+            self.db.execute("INSERT INTO sources (key, landed) VALUES (?, 1) "
+                            "ON CONFLICT(key) DO UPDATE SET landed = 1", (source,))
         return len(rows)
 
+    def sync(self, store_keys: Iterable[str], read: Callable[[str], bytes], keep: Callable[[str], bool],
+             stop: Callable[[], bool] = lambda: False) -> int:
+        """Bring the index in line with the store's CDXJ files; returns the captures loaded. Sources for
+        which `keep(key)` is true (this crawl, or another crawl still running: written as they go) are left
+        alone. `stop()` true ends the catch-up early (the crawl is closing); what was loaded stays."""
+        in_store = {key for key in store_keys if is_cdxj_key(key)}
+        known = dict(self.db.execute("SELECT key, landed FROM sources").fetchall())
+        stale = [key for key, landed in known.items() if (not landed or key not in in_store) and not keep(key)]
+        for key in stale:
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.execute("DELETE FROM first WHERE source = ?", (key,))
+                self.db.execute("DELETE FROM sources WHERE key = ?", (key,))
+        loaded = 0
+        for key in sorted(in_store):
+            if stop():
+                break
+            if (known.get(key) and key not in stale) or keep(key):
+                continue
+            loaded += self.load_cdxj(key, read(key).decode("utf-8", "replace").splitlines())
+        if stale:
+            logger.info("digest index: dropped %d sources the store does not hold (or that never landed)",
+                        len(stale))
+        return loaded
+
     def __len__(self) -> int:
+        self.flush()
         return int(self.db.execute("SELECT count(*) FROM first").fetchone()[0])
 
     def close(self) -> None:
+        self.flush()
         self.db.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,11 @@ class PartWriter:
     (the uploader), which moves it into the store."""
 
     def __init__(self, submit: Callable[[str, Path], None], prefix: str, spool: Path, max_records: int,
-                 max_bytes: int) -> None:
+                 max_bytes: int, serial: int = 0, fsync: bool = True) -> None:
         self.submit, self.prefix, self.spool = submit, prefix.rstrip("/"), spool
         self.max_records, self.max_bytes = max_records, max_bytes
-        self.serial = 0
+        self.fsync = fsync
+        self.serial = serial  # a reused crawl id goes on numbering after the parts its earlier runs stored
         self.records = 0
         self.total_records = 0
         self._bytes = 0
@@ -59,6 +61,9 @@ class PartWriter:
         if self._fh is None or self._path is None:
             return
         self._fh.close()
+        if self.fsync:
+            with self._path.open("rb") as fh:
+                os.fsync(fh.fileno())
         name = f"part-{self.serial:05d}.jsonl.gz"
         finished = self._path.with_name(name)
         self._path.rename(finished)  # complete: a later run may store it if this one cannot

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from http.client import responses as reasons
 
+from archive.digests import FirstCapture
+
 GZIP_LEVEL = 6  # warcio's own writer uses 9: ~3x slower for ~2% smaller files
 # Payloads that are compressed already (gzip/br bodies, images, archives) gain <1% from deflate at any level
 # but cost 7x the time of storing them (measured on the sample web's gzip pages: 0.994 vs 1.011 of the
@@ -145,9 +147,15 @@ class Record:
 
 
 def gzip_member(data: bytes, level: int = GZIP_LEVEL) -> bytes:
-    """One gzip member, so the record can be read on its own from its offset (one-shot: no Python-level
-    compressor object per record)."""
-    return zlib.compress(data, level, wbits=zlib.MAX_WBITS + 16)
+    """One gzip member, so the record can be read on its own from its offset.
+
+    For news-sized records most of zlib's time went to setting up its state (a 32 KiB window and a 64 KiB
+    hash table, allocated and cleared per member): a window and hash table sized to the record compress the
+    same bytes to the same size, since deflate never looks back further than the record, about twice as
+    fast on 2-3 KB records (measured in benchmarks/archive.py)."""
+    window = max(9, min(15, (len(data) - 1).bit_length()))
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + window, max(1, min(9, window - 7)))
+    return compressor.compress(data) + compressor.flush()
 
 
 def payload_is_compressed(exchange: Exchange) -> bool:
@@ -186,14 +194,18 @@ def request_record(exchange: Exchange, record_id: str, concurrent_to: str, algor
     return Record("request", headers, request_head(exchange) + exchange.request_body)
 
 
-def revisit_record(exchange: Exchange, record_id: str, digest: str, refers_to_uri: str,
-                   refers_to_date: datetime) -> Record:
+def _refers_to(first: FirstCapture) -> list[tuple[str, str]]:
+    """WARC 1.1 section 6.7.2: the original's record id (when known), target URI and its own WARC-Date."""
+    fields = [("WARC-Refers-To", first.record_id)] if first.record_id else []
+    return [*fields, ("WARC-Refers-To-Target-URI", first.uri), ("WARC-Refers-To-Date", warc_date(first.date))]
+
+
+def revisit_record(exchange: Exchange, record_id: str, digest: str, first: FirstCapture) -> Record:
     """Identical-payload-digest revisit: the response's own status line and headers, no body."""
     headers = _common("revisit", exchange.url, exchange.date, record_id)
     if exchange.ip_address:
         headers.append(("WARC-IP-Address", exchange.ip_address))
-    headers += [("WARC-Profile", REVISIT_PROFILE), ("WARC-Refers-To-Target-URI", refers_to_uri),
-                ("WARC-Refers-To-Date", warc_date(refers_to_date)), ("WARC-Payload-Digest", digest),
+    headers += [("WARC-Profile", REVISIT_PROFILE), *_refers_to(first), ("WARC-Payload-Digest", digest),
                 ("Content-Type", "application/http; msgtype=response")]
     return Record("revisit", headers, response_head(exchange))
 
@@ -209,12 +221,10 @@ def derived_record(record_type: str, uri: str, mime: str, body: bytes, date: dat
     return Record(record_type, headers, body, compressible=not mime.startswith(_COMPRESSED_TYPES))
 
 
-def derived_revisit(uri: str, date: datetime, record_id: str, digest: str, refers_to_uri: str,
-                    refers_to_date: datetime) -> Record:
+def derived_revisit(uri: str, date: datetime, record_id: str, digest: str, first: FirstCapture) -> Record:
     """A resource or conversion identical to one archived before: a revisit with no block."""
     headers = _common("revisit", uri, date, record_id)
-    headers += [("WARC-Profile", REVISIT_PROFILE), ("WARC-Refers-To-Target-URI", refers_to_uri),
-                ("WARC-Refers-To-Date", warc_date(refers_to_date)), ("WARC-Payload-Digest", digest)]
+    headers += [("WARC-Profile", REVISIT_PROFILE), *_refers_to(first), ("WARC-Payload-Digest", digest)]
     return Record("revisit", headers, b"")
 
 

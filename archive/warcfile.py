@@ -3,6 +3,10 @@
 A file is written as `NAME.warc.gz.open` and renamed when closed, so after a crash every closed file is
 complete and the open one holds whole gzip members up to the last flush (each record is flushed as
 written). Rotation happens between exchanges, never between a response and its request record.
+
+Closing is ordered for crashes: the WARC is fsynced; its CDXJ is written as `NAME.cdxj.open`, fsynced and
+renamed; only then is the WARC renamed and the directory fsynced. A crash at any point leaves either an
+`.open` WARC (salvaged, its CDXJ rebuilt) or a closed WARC with its complete CDXJ beside it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,26 @@ from archive.warc import GZIP_LEVEL, Record, Written, gzip_member, new_record_id
 logger = logging.getLogger(__name__)
 
 
+def fsync_dir(directory: Path) -> None:
+    """Make renames in `directory` durable (POSIX: a rename is only on disk once its directory is)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_durably(path: Path, data: bytes, fsync: bool = True) -> None:
+    """Write `path` through `PATH.open`, fsynced before the rename: never half a file under its name."""
+    tmp = path.with_name(path.name + ".open")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        if fsync:
+            os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 def iipc_name(prefix: str, moment: datetime, serial: int, host: str) -> str:
     """PREFIX-YYYYMMDDHHMMSSmmm-SERIAL-HOST.warc.gz (the IIPC / Heritrix convention)."""
     stamp = moment.strftime("%Y%m%d%H%M%S") + f"{moment.microsecond // 1000:03d}"
@@ -31,12 +55,14 @@ class WarcFileWriter:
     """Appends records to the current WARC file; `on_closed(warc, cdxj)` receives each finished pair."""
 
     def __init__(self, directory: Path, prefix: str, max_size: int, info: dict[str, str],
-                 on_closed: Callable[[Path, Path], None], algorithm: str = "sha1") -> None:
+                 on_closed: Callable[[Path, Path], None], algorithm: str = "sha1", serial: int = 0,
+                 fsync: bool = True) -> None:
         self.directory, self.prefix, self.max_size, self.info = directory, prefix, max_size, info
         self.algorithm = algorithm
         self.on_closed = on_closed
+        self.fsync = fsync
         self.host = socket.gethostname().split(".")[0] or "localhost"
-        self.serial = 0
+        self.serial = serial  # a reused crawl id goes on from the serials its earlier runs stored
         self.name = ""
         self._fh: IO[bytes] | None = None
         self._index: list[tuple[Written, dict[str, Any]]] = []
@@ -75,13 +101,21 @@ class WarcFileWriter:
     def close(self) -> None:
         if self._fh is None:
             return
-        self._fh.close()
-        self._fh = None
+        fh, self._fh = self._fh, None
+        fh.flush()
+        if self.fsync:
+            os.fsync(fh.fileno())
+        fh.close()
         warc = self.directory / self.name
-        os.replace(self.directory / f"{self.name}.open", warc)
         cdxj = self.directory / (self.name.removesuffix(".warc.gz") + ".cdxj")
+        # In memory until the file closes: bounded by ARCHIVE_MAX_FILE_SIZE (a 1 GB file of small records
+        # is ~100k lines, ~30 MB), and sorting needs them all anyway.
         lines = sorted(cdxj_line(w, self._extra.get(w.record_id)) for w, _ in self._index)
-        cdxj.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        self._index, self._extra = [], {}
+        write_durably(cdxj, "".join(line + "\n" for line in lines).encode("utf-8"), self.fsync)
+        os.replace(self.directory / f"{self.name}.open", warc)
+        if self.fsync:
+            fsync_dir(self.directory)
         self.serial += 1
         logger.info("closed %s (%d captures indexed)", warc.name, len(lines))
         self.on_closed(warc, cdxj)

@@ -12,12 +12,17 @@ EXTENSIONS = {
     "crawler.run.CrawlRun": 0,
     "crawler.progress.Progress": 900,
 }
-# Downloader middlewares: the crawl log sits on the engine side of Retry (550) and Redirect (600), so it sees
-# each request's final outcome once, and after OffsiteMiddleware (50) so offsite filtering is logged too.
-# Rendering sits just inside it, so the entry is written for the rendered page with its records in place.
-# WARC capture sits closest to the download handler (950): it sees raw bodies and every redirect hop.
+# Downloader middlewares, each with one job. On the engine side of Retry (550) and Redirect (600), so they
+# see each request's final outcome once, and after OffsiteMiddleware (50) so offsite filtering is logged too.
+# A response passes them from the highest order to the lowest: WARC capture closest to the download handler
+# (950: raw bodies, every redirect hop); rendering (70: the browser's records); the page analysis (66: the
+# page parsed once, in a worker process); the verdict (64: redirects, page, host probes); the render decision
+# (62: the page again through the browser, before anything is logged); the crawl log (60: one entry).
 DOWNLOADER_MIDDLEWARES = {
     "crawler.crawllog.CrawlLogMiddleware": 60,
+    "crawler.render.AutoRenderMiddleware": 62,
+    "crawler.soft404.judge.VerdictMiddleware": 64,
+    "crawler.analyzer.PageAnalysisMiddleware": 66,
     "crawler.render.RenderMiddleware": 70,
     "crawler.capture.WarcCaptureMiddleware": 950,
 }

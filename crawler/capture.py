@@ -8,6 +8,7 @@ ones every earlier middleware (user agent, cookies, Accept-Encoding, proxy auth)
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -16,13 +17,17 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured, StopDownload
 from scrapy.http import Response
 
+from archive.service import ArchiveService
 from archive.warc import Exchange
 from crawler.config import archive_config
-from crawler.run import CrawlRun
+from crawler.run import crawl_services
+
+logger = logging.getLogger(__name__)
 
 ORDER = 950  # after HttpCacheMiddleware (900): closest to the download handler
 TRUNCATE_AT = "archive_truncate_at"  # request.meta: the body size at which the capture cuts the body
 RECEIVED = "archive_bytes_received"
+STARTED = "archive_download_started"  # request.meta: when this download began (the WARC-Date, WARC 1.1 5.4)
 # Not off the wire: the browser's DOM (its exchanges are archived by crawler/recorder.py), or a static page
 # already archived, answered again because rendering it failed.
 PASSED_ON = {"playwright", "render-fallback"}
@@ -46,7 +51,8 @@ def with_host(sent: list[tuple[str, str]], url: str) -> list[tuple[str, str]]:
 
 
 def exchange_from(request: Request, response: Response) -> Exchange:
-    """What was sent and what came back, in WARC terms."""
+    """What was sent and what came back, in WARC terms. WARC-Date is when the download began (WARC 1.1:
+    "the instant that data capture for record creation began"), not when the record was written."""
     sent = with_host([(_text(name), _text(value)) for name, values in request.headers.items() for value in values],
                      response.url)
     received = [(_text(name), _text(value)) for name, values in response.headers.items() for value in values]
@@ -60,7 +66,7 @@ def exchange_from(request: Request, response: Response) -> Exchange:
         status=response.status,
         response_headers=received,
         body=response.body,
-        date=datetime.now(UTC),
+        date=request.meta.get(STARTED) or datetime.now(UTC),
         ip_address=str(response.ip_address) if response.ip_address else None,
     )
 
@@ -72,21 +78,22 @@ class WarcCaptureMiddleware:
     response whole: the body is cut at the limit and archived with `WARC-Truncated: length`.
     """
 
-    def __init__(self, crawler: Crawler) -> None:
+    def __init__(self, crawler: Crawler, archive: ArchiveService) -> None:
         self.crawler = crawler
+        self.archive = archive
         self.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
-        self._run: CrawlRun | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
         if not archive_config(crawler.settings).enabled:
             raise NotConfigured("ARCHIVE_ENABLED is off")
-        mw = cls(crawler)
+        mw = cls(crawler, crawl_services(crawler).archive)
         crawler.signals.connect(mw.bytes_received, signal=signals.bytes_received)
         return mw
 
     def process_request(self, request: Request) -> None:
         request.meta[RECEIVED] = 0  # a retry or redirect copies meta: count this download from zero
+        request.meta[STARTED] = datetime.now(UTC)
         limit = request.meta.get("download_maxsize", self.maxsize)
         if limit and TRUNCATE_AT not in request.meta:
             request.meta[TRUNCATE_AT] = limit
@@ -101,13 +108,8 @@ class WarcCaptureMiddleware:
         if received > limit:
             raise StopDownload(fail=False)  # Scrapy hands on the response with the body received so far
 
-    def process_response(self, request: Request, response: Response) -> Response:
+    async def process_response(self, request: Request, response: Response) -> Response:
         if not response.url.startswith(("http://", "https://")) or PASSED_ON & set(response.flags):
-            return response
-        run = self._run or CrawlRun.of(self.crawler)
-        self._run = run
-        archiver = run.archiver
-        if archiver is None:
             return response
         exchange = exchange_from(request, response)
         limit = request.meta.get(TRUNCATE_AT)
@@ -116,7 +118,12 @@ class WarcCaptureMiddleware:
             self.crawler.stats.inc_value("archive/truncated")
         elif "dataloss" in response.flags:
             exchange.truncated = "disconnect"
-        written = archiver.archive(exchange)
+        try:
+            written = await self.archive.archive(exchange)  # in the writer thread; we wait, the reactor does not
+        except OSError as exc:  # disk full, spool gone: this record is lost, counted, and the page goes on
+            logger.error("cannot archive %s: %s", response.url, exc)
+            self.crawler.stats.inc_value(f"archive/failed/{type(exc).__name__}")
+            return response
         request.meta["warc"] = written.location()
         self.crawler.stats.inc_value(f"archive/records/{written.record_type}")
         return response

@@ -1,18 +1,29 @@
 """Our settings, parsed once per crawl into typed, validated config objects.
 
 Components call `store_config(settings)` / `crawl_config(settings)` in `from_crawler`; a bad value stops the
-crawl at start-up with the key's name and where it was set.
+crawl at start-up with the key's name and where it was set. `check_unknown_settings` does the same for a key
+under one of our prefixes that no setting has (a typo would otherwise be ignored), naming the closest one.
 """
 
 from __future__ import annotations
 
+import difflib
+import importlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from scrapy.settings import SETTINGS_PRIORITIES
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
-from crawler.validation import validate
+from crawler.errors import ConfigError
+from crawler.validation import problem, validate
+
+# One prefix per subsystem (DESIGN.md section 5). A key under one of them that settings/base.py does not
+# define is a mistake (`-s ARCHIVE_DEDUPE=False`): Scrapy would keep it and nothing would ever read it.
+PREFIXES = ("ARCHIVE_", "STORE_", "SOFT404_", "RENDER_", "AUDIT_", "REPLAY_", "SCHEDULE_", "CRAWL_", "PIPELINE_")
+# The module that defines, defaults and documents every setting of ours: the list of known keys.
+DEFAULTS_MODULE = "settings.base"
 
 # Where a Scrapy setting priority came from, in words a user recognises.
 _SOURCES = {
@@ -44,12 +55,22 @@ class StoreConfig(_SettingsModel):
     s3_addressing: Literal["auto", "path", "virtual"] = Field(alias="STORE_S3_ADDRESSING")
     multipart_threshold: int = Field(alias="STORE_MULTIPART_THRESHOLD", ge=5 * 1024 * 1024)
     s3_timeout: float = Field(alias="STORE_S3_TIMEOUT", gt=0)
-    s3_attempts: int = Field(alias="STORE_S3_ATTEMPTS", ge=1)
+    s3_connect_timeout: float = Field(alias="STORE_S3_CONNECT_TIMEOUT", gt=0)
+    s3_give_up: float = Field(alias="STORE_S3_GIVE_UP", gt=0)
+    upload_workers: int = Field(alias="STORE_UPLOAD_WORKERS", ge=1)
+    upload_backoff: float = Field(alias="STORE_UPLOAD_BACKOFF", gt=0)
+    upload_max_backoff: float = Field(alias="STORE_UPLOAD_MAX_BACKOFF", gt=0)
+    fsync: bool = Field(alias="STORE_FSYNC")
 
     def s3_options(self) -> dict[str, Any]:
         return {"endpoint_url": self.s3_endpoint_url or None, "region": self.s3_region or None,
                 "addressing": self.s3_addressing, "multipart_threshold": self.multipart_threshold,
-                "timeout": self.s3_timeout, "attempts": self.s3_attempts}
+                "timeout": self.s3_timeout, "connect_timeout": self.s3_connect_timeout}
+
+    def uploader_options(self) -> dict[str, Any]:
+        """What the Uploader takes: one retry policy (ours), its backoff and its deadline."""
+        return {"workers": self.upload_workers, "give_up": self.s3_give_up, "backoff": self.upload_backoff,
+                "max_backoff": max(self.upload_backoff, self.upload_max_backoff)}
 
     @field_validator("uri")
     @classmethod
@@ -65,7 +86,8 @@ class CrawlConfig(_SettingsModel):
     sites_dir: Path = Field(alias="CRAWL_SITES_DIR")
     crawl_id: str = Field(alias="CRAWL_ID", pattern=r"^[A-Za-z0-9._-]*$")
     progress: Literal["auto", "on", "off"] = Field(alias="CRAWL_PROGRESS")
-    extract_workers: int = Field(alias="CRAWL_EXTRACT_WORKERS", ge=-1)
+    page_workers: int = Field(alias="CRAWL_PAGE_WORKERS", ge=-1)
+    page_timeout: float = Field(alias="CRAWL_PAGE_TIMEOUT", gt=0)
 
 
 class ArchiveConfig(_SettingsModel):
@@ -76,6 +98,8 @@ class ArchiveConfig(_SettingsModel):
     prefix: str = Field(alias="ARCHIVE_PREFIX", pattern=r"^[A-Za-z0-9._]+$")
     dedup: bool = Field(alias="ARCHIVE_DEDUP")
     digest: Literal["sha1", "sha256"] = Field(alias="ARCHIVE_DIGEST")
+    dedup_index_dir: str = Field(alias="ARCHIVE_DEDUP_INDEX_DIR")
+    queue: int = Field(alias="ARCHIVE_QUEUE", ge=1)
 
 
 class Soft404Config(_SettingsModel):
@@ -92,16 +116,69 @@ class PipelineConfig(_SettingsModel):
     near_duplicate_bits: int = Field(alias="PIPELINE_NEAR_DUPLICATE_BITS", ge=0, le=12)
 
 
+def _source(settings: Any, key: str) -> str:
+    """Where `key` was set, from the priority Scrapy recorded for it (`settings` without priorities: "settings")."""
+    priority = settings.getpriority(key) if hasattr(settings, "getpriority") else None
+    names = {v: k for k, v in SETTINGS_PRIORITIES.items()}
+    return _SOURCES.get(names.get(priority, "") if priority is not None else "", "settings")
+
+
 def _load(model: type[M], settings: Any) -> M:
     aliases = [f.alias for f in model.model_fields.values() if f.alias]
     data = {key: settings.get(key) for key in aliases}
+    return validate(model, data, lambda key: _source(settings, key))
 
-    def where(key: str) -> str:
-        priority = settings.getpriority(key) if hasattr(settings, "getpriority") else None
-        names = {v: k for k, v in SETTINGS_PRIORITIES.items()}
-        return _SOURCES.get(names.get(priority, "") if priority is not None else "", "settings")
 
-    return validate(model, data, where)
+def _models(base: type[_SettingsModel] = _SettingsModel) -> Iterator[type[_SettingsModel]]:
+    for model in base.__subclasses__():
+        yield model
+        yield from _models(model)
+
+
+def known_settings() -> frozenset[str]:
+    """Every setting of ours: the upper-case names settings/base.py defines (what Scrapy's `setmodule` reads),
+    and the keys our config models read. Read from the modules each time, so a key added there is known."""
+    module = importlib.import_module(DEFAULTS_MODULE)
+    names = {name for name in dir(module) if name.isupper()}
+    names.update(f.alias for model in _models() for f in model.model_fields.values() if f.alias)
+    return frozenset(names)
+
+
+def _prefix(key: str) -> str | None:
+    # Case-insensitive: `-s archive_dedup=False` is as silently ignored as a typo.
+    return next((p for p in PREFIXES if key.upper().startswith(p)), None)
+
+
+def _hint(key: str, prefix: str, known: frozenset[str], others: Iterable[str]) -> str:
+    """What to say after "unknown setting": the closest known key, ours first, then Scrapy's; failing that,
+    the settings under the same prefix."""
+    upper = key.upper()
+    ours = sorted(k for k in known if _prefix(k))
+    if upper in known:
+        return f" (did you mean {upper!r}?)"
+    for candidates in (ours, sorted(set(others) - known)):
+        close = difflib.get_close_matches(upper, candidates, n=1)
+        if close:
+            return f" (did you mean {close[0]!r}?)"
+    family = [k for k in ours if k.startswith(prefix)]
+    if family:
+        return f" (the {prefix}* settings are {', '.join(family)})"
+    return f" ({_SOURCES['project']} defines no {prefix}* setting)"
+
+
+def check_unknown_settings(settings: BaseSettings) -> None:
+    """Raise ConfigError, one line per key, for every key under one of our PREFIXES that is not a known
+    setting: where it was set, and the closest known key."""
+    known = known_settings()
+    others = [k for k in settings if isinstance(k, str) and k.isupper() and not _prefix(k)]
+    lines = []
+    for key in sorted(k for k in settings if isinstance(k, str)):
+        prefix = _prefix(key)
+        if prefix is None or key in known:
+            continue
+        lines.append(problem(_source(settings, key), key, f"unknown setting{_hint(key, prefix, known, others)}"))
+    if lines:
+        raise ConfigError("\n".join(lines))
 
 
 class RenderConfig(_SettingsModel):

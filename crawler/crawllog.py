@@ -10,89 +10,40 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
 
-from lxml.html import HtmlElement
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
-from scrapy.http.request import NO_CALLBACK
 
-from archive.cdxj import media_type
-from crawler.config import soft404_config
+from crawler.analyzer import analysis_of, mime_of
 from crawler.dates import iso_datetime
-from crawler.extract import parse_html
-from crawler.render import RENDER, AutoRender
-from crawler.run import CrawlRun
-from crawler.soft404.classify import RedirectSinks, classify_page, redirect_verdict
-from crawler.soft404.page import read_page
-from crawler.soft404.probes import Fingerprint, HostProbes, matches
+from crawler.fetch import redirect_chain, requested_url
+from crawler.render import RENDER
+from crawler.run import crawl_services
+from crawler.soft404.classify import redirect_verdict
+from crawler.soft404.judge import VERDICT
 from crawler.soft404.status import Verdict, from_exception, from_status
-from crawler.textutil import sha1_digest, simhash
+from crawler.textutil import sha1_digest
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("section", "article", "feed", "sitemap", "probe", "other")
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Metadata records get their own target URI, so replaying the page at its timestamp returns the page.
 METADATA_URI = "urn:palimpsest:crawl-log:"
-_INVISIBLE = "ancestor::script or ancestor::style or ancestor::noscript or ancestor::template"
-
-
-def requested_url(request: Request) -> str:
-    """The URL first asked for, before any redirect."""
-    chain = request.meta.get("redirect_urls")
-    return str(chain[0]) if chain else request.url
-
-
-def redirect_chain(request: Request) -> list[dict[str, Any]]:
-    """[{url, status}] for every hop that redirected; status is None for a meta refresh."""
-    urls = request.meta.get("redirect_urls") or []
-    reasons = request.meta.get("redirect_reasons") or []
-    return [{"url": url, "status": reason if isinstance(reason, int) else None}
-            for url, reason in zip(urls, reasons, strict=False)]
-
-
-def mime_of(response: Response) -> str | None:
-    value = response.headers.get(b"Content-Type")
-    found = media_type(value.decode("latin-1") if value else None)
-    return found.lower() if found else None
-
-
-def page_text(tree: HtmlElement) -> str:
-    """Visible text of a page (scripts, styles and templates left out)."""
-    return " ".join(t.strip() for t in tree.xpath(f"//body//text()[not({_INVISIBLE})]") if t.strip())
-
-
-def page_links(tree: HtmlElement, base: str) -> list[str]:
-    """Absolute http(s) targets of the page's links and embeds, in document order, without repeats."""
-    seen: dict[str, None] = {}
-    for href in tree.xpath("//a/@href | //link/@href | //img/@src | //script/@src | //iframe/@src"):
-        url = urljoin(base, href.strip()).split("#", 1)[0]
-        if url.startswith(("http://", "https://")):
-            seen.setdefault(url, None)
-    return list(seen)
-
-
-def page_title(tree: HtmlElement) -> str | None:
-    titles = tree.xpath("//title/text()")
-    return " ".join(titles[0].split()) if titles else None
 
 
 class CrawlLogMiddleware:
-    """Downloader middleware writing one crawl-log entry per requested URL into the CrawlRun's log."""
+    """Downloader middleware writing one crawl-log entry per requested URL, with what the page analysis,
+    the verdict and the render decision left in `request.meta`; the entry's metadata record goes beside the
+    page's response in the WARC."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self._run: CrawlRun | None = None
-        self.sinks = RedirectSinks()
-        config = soft404_config(crawler.settings)
-        self.probes = HostProbes(self._fetch_probe, config.probe_ttl) if config.probes else None
-        self.auto_render = AutoRender(crawler)
+        services = crawl_services(crawler)
+        self.identity, self.archive = services.identity, services.archive
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlLogMiddleware:
@@ -100,86 +51,34 @@ class CrawlLogMiddleware:
         crawler.signals.connect(mw.request_dropped, signal=signals.request_dropped)
         return mw
 
-    @property
-    def run(self) -> CrawlRun:
-        if self._run is None:
-            self._run = CrawlRun.of(self.crawler)
-        return self._run
-
-    async def process_response(self, request: Request, response: Response) -> Response | Request:
-        verdict = from_status(response.status)
+    async def process_response(self, request: Request, response: Response) -> Response:
+        verdict: Verdict = request.meta.get(VERDICT) or from_status(response.status)
         entry = self._entry(request, verdict, response=response)
+        page = analysis_of(request)
         outlinks: list[str] = []
-        tree = parse_html(response.body) if entry["mime"] in HTML_TYPES else None
-        if tree is not None:
-            entry["title"], entry["simhash"] = page_title(tree), simhash(page_text(tree))
-            outlinks = page_links(tree, response.url)
-        if 200 <= response.status < 300:
-            verdict = self._classify(entry, tree)
-            if "playwright" in response.flags and "needs-render" in verdict.reasons:
-                verdict = Verdict("soft-404", ["empty-content", "rendered"], 0.8)  # the browser built nothing
-            # A shell is no evidence either way: on a single-page-app host the probe gets the same shell.
-            if self.probes is not None and entry["kind"] == "article" and \
-                    not {"article-evidence", "needs-render"} & set(verdict.reasons):
-                verdict = await self._with_probe(entry, verdict)
-            entry.update(verdict=verdict.verdict, reasons=list(verdict.reasons), score=verdict.score)
-            again = self.auto_render.review(request, response, entry, tree, entry["reasons"])
-            if again is not None:
-                return again  # through the browser; the entry is written for the rendered page
-        if "download_stopped" in response.flags:
-            entry["reasons"].append("truncated")  # cut at DOWNLOAD_MAXSIZE; archived as truncated
-        request.meta["crawl_log"] = entry  # the spider and pipelines read verdict and fingerprints from here
-        self._write(entry)
+        if page is not None and page.parsed:
+            entry["title"], entry["simhash"], outlinks = page.title, page.simhash, page.outlinks
+        request.meta["crawl_log"] = entry  # the spider and host probes read verdict and fingerprints here
         self._archive_entry(entry, outlinks)
+        await self._put(entry)
         return response
-
-    async def _with_probe(self, entry: dict[str, Any], verdict: Verdict) -> Verdict:
-        """A page that looks like the host's answer for a URL that cannot exist is that host's error page."""
-        assert self.probes is not None
-        probe = await self.probes.fingerprint(entry["url"])
-        if not matches(entry, probe):
-            return verdict
-        reasons = [r for r in verdict.reasons if r != "content"] + ["probe-match"]
-        return Verdict("soft-404", reasons, max(verdict.score or 0.0, 0.95))
-
-    async def _fetch_probe(self, url: str) -> Fingerprint:
-        """Fetch a probe through the normal downloader; its log entry carries what we need."""
-        request = Request(url, meta={"kind": "probe"}, dont_filter=True, callback=NO_CALLBACK)
-        try:
-            response = await self.crawler.engine.download_async(request)
-        except Exception:  # robots.txt denial, network failure: no evidence about the host either way
-            self.stats.inc_value("soft404/probes/failed")
-            return Fingerprint(None, None, False, None, None, time.monotonic())
-        entry = response.request.meta.get("crawl_log") if response.request is not None else None
-        return Fingerprint.from_entry(entry or {})
-
-    def _classify(self, entry: dict[str, Any], tree: HtmlElement | None) -> Verdict:
-        """A 2xx answer: where the redirects led, then what the page shows (crawler/soft404)."""
-        moved = redirect_verdict(entry["url"], entry["final_url"], bool(entry["redirects"]))
-        if moved is not None:
-            return moved
-        if entry["redirects"] and self.sinks.landed(entry["url"], entry["final_url"]):
-            return Verdict("soft-404", ["redirect-sink"], 0.85)
-        if tree is None:
-            return Verdict("ok", ["not-html"] if entry["mime"] not in HTML_TYPES else ["unparsable"], 0.1)
-        return classify_page(read_page(tree))
 
     def _archive_entry(self, entry: dict[str, Any], outlinks: list[str]) -> None:
         """What we learned about the page as a metadata record beside its response, and in the CDXJ."""
-        archiver, warc = self.run.archiver, entry["warc"]
-        if archiver is None or not warc:
+        warc = entry["warc"]
+        if not warc:
             return
-        if entry["verdict"] or entry["reasons"]:
-            archiver.writer.annotate(warc["record_id"], {"verdict": entry["verdict"], "reasons": entry["reasons"]})
+        annotate = {"verdict": entry["verdict"], "reasons": entry["reasons"]} \
+            if entry["verdict"] or entry["reasons"] else None
         fields = [("crawl-log-entry", json.dumps(entry, ensure_ascii=False, separators=(",", ":")))]
         fields += [("outlink", link) for link in outlinks]
-        archiver.metadata(METADATA_URI + str(entry["final_url"]), fields, refers_to_id=warc["record_id"],
-                          date=datetime.now(UTC))
+        self.archive.metadata(METADATA_URI + str(entry["final_url"]), fields, warc["record_id"], datetime.now(UTC),
+                              annotate)
 
-    def process_exception(self, request: Request, exception: Exception) -> None:
+    async def process_exception(self, request: Request, exception: Exception) -> None:
         entry = self._entry(request, from_exception(exception))
         entry["error"] = f"{type(exception).__name__}: {exception}"
-        self._write(entry)
+        await self._put(entry)
 
     def request_dropped(self, request: Request) -> None:
         """A redirect whose target the scheduler had already seen: log the original URL here."""
@@ -193,8 +92,16 @@ class CrawlLogMiddleware:
             entry["warc"] = request.meta.get("warc")  # the last redirect hop's record
             self._write(entry)
 
+    async def _put(self, entry: dict[str, Any]) -> None:
+        """Waits for the writer (backpressure), so a killed crawl loses only entries still in flight."""
+        self._count(entry)
+        await self.archive.put("log", entry)
+
     def _write(self, entry: dict[str, Any]) -> None:
-        self.run.log.write(entry)
+        self._count(entry)
+        self.archive.write("log", entry)
+
+    def _count(self, entry: dict[str, Any]) -> None:
         self.stats.inc_value("crawllog/entries")
         self.stats.inc_value(f"crawllog/kind/{entry['kind']}")
         if entry["kind"] == "probe":
@@ -219,8 +126,8 @@ class CrawlLogMiddleware:
             "content_digest": None,
             "simhash": None,
             "warc": None,
-            "crawl_id": self.run.crawl_id,
-            "site": self.run.site,
+            "crawl_id": self.identity.crawl_id,
+            "site": self.identity.site,
             "error": None,
             "render": request.meta.get(RENDER),
         }

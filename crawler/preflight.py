@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from archive.spoollock import SpoolLock, SpoolLockedError
 from crawler.browser import BrowserNotFoundError, find_browser
 from crawler.config import (
     archive_config,
+    check_unknown_settings,
     crawl_config,
     pipeline_config,
     render_config,
@@ -18,7 +20,9 @@ from crawler.siteconfig import load_site
 
 
 def check(settings: Any, spider_args: dict[str, str]) -> None:
-    """Raise ConfigError naming the key and the file for the first bad setting or site config."""
+    """Raise ConfigError naming the key and the file: for every unknown setting of ours at once, else for the
+    first bad setting or site config."""
+    check_unknown_settings(settings)
     store_config(settings)
     archive_config(settings)
     soft404_config(settings)
@@ -36,3 +40,18 @@ def check(settings: Any, spider_args: dict[str, str]) -> None:
             find_browser(render, settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"))
         except BrowserNotFoundError as exc:
             raise ConfigError(f"site {site.name} renders some pages always: {exc}") from None
+
+
+def check_spool(settings: Any) -> None:
+    """SpoolLockedError when another process is crawling the given CRAWL_ID: said before anything starts
+    (the archive service takes the lock itself, so this is for the message, not for safety)."""
+    crawl_id = crawl_config(settings).crawl_id
+    if not crawl_id:
+        return  # SITE-YYYYMMDDTHHMMSSZ: a new id
+    directory = store_config(settings).spool_dir / crawl_id
+    if not (directory / ".lock").exists():
+        return
+    lock = SpoolLock(directory)
+    if not lock.acquire():
+        raise SpoolLockedError(directory, lock.holder())
+    lock.release()

@@ -21,7 +21,7 @@ from playwright.async_api import Page
 from playwright.async_api import Request as BrowserRequest
 from playwright.async_api import Response as BrowserResponse
 
-from archive.archiver import Archiver
+from archive.service import ArchiveService
 from archive.warc import Exchange, Written
 from crawler.capture import request_target, with_host
 
@@ -43,7 +43,7 @@ def abort_request(request: BrowserRequest) -> bool:
 class PageRecorder:
     """Attached to one browser page: archives its exchanges as they finish, knows the page's own record."""
 
-    def __init__(self, archiver: Archiver | None, max_bytes: int, count: Callable[[str], None]) -> None:
+    def __init__(self, archiver: ArchiveService | None, max_bytes: int, count: Callable[[str], None]) -> None:
         self.archiver = archiver
         self.max_bytes = max_bytes
         self.count = count  # stats counter: count("render/subresources/skipped/too-big")
@@ -102,7 +102,7 @@ class PageRecorder:
             self.count("render/subresources/skipped/too-big")
             return
         assert self.archiver is not None
-        written = self.archiver.archive(exchange)
+        written = await self.archiver.archive(exchange)
         self.records += 1
         self.count(f"archive/records/{written.record_type}")
         main_document = request.is_navigation_request() and request.frame.parent_frame is None
@@ -124,6 +124,7 @@ class PageRecorder:
         sent = with_host([(h["name"], h["value"]) for h in await request.headers_array()
                           if not h["name"].startswith(":")], response.url)
         address = await response.server_addr()
+        started = request.timing.get("startTime", -1)  # ms since the epoch, when Chromium began the request
         return Exchange(
             url=response.url,
             method=request.method,
@@ -134,7 +135,7 @@ class PageRecorder:
             status=response.status,
             response_headers=received,
             body=body,
-            date=datetime.now(UTC),
+            date=datetime.fromtimestamp(started / 1000, UTC) if started > 0 else datetime.now(UTC),
             ip_address=address["ipAddress"] if address else None,
             decoded=True,
         )

@@ -1,10 +1,11 @@
 """When and how a page goes through Chromium (scrapy-playwright), and what of it is archived.
 
 The site config says per URL pattern: `render = "never" | "always" | "auto"`. Everything else stays on the
-fast HTTP path. In `auto` mode every page is first fetched over HTTP; the crawl log (which parses it anyway)
-asks `AutoRender.review` whether the static HTML is enough. It is not when the page is a script-built shell
-(the classifier's `needs-render`: little visible text, an app root or scripts, no article markup), or when a
-section listing yields no article links or offers a "load more" control. Such a page is requested again
+fast HTTP path. In `auto` mode every page is first fetched over HTTP; `AutoRenderMiddleware` decides from
+the page analysis (crawler/analyzer.py) and the verdict whether the static HTML is enough. It is not when
+the page is a script-built shell (the classifier's `needs-render`: little visible text, an app root or
+scripts, no article markup), or when a section listing yields no article links or offers a "load more"
+control. Such a page is requested again
 through the browser; its crawl-log entry is written once, for the rendered page, and carries the decision.
 
 In the browser (`RenderMiddleware`, `crawler/recorder.py`, `crawler/pageactions.py`) the page's own HTTP
@@ -16,26 +17,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from lxml.html import HtmlElement
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse, Response
 from scrapy_playwright.page import PageMethod
 
+from crawler.analysis import HTML_TYPES, PageAnalysis
+from crawler.analyzer import PAGE, analysis_of, mime_of
 from crawler.browser import BrowserNotFoundError, find_browser
 from crawler.capture import exchange_from
 from crawler.config import render_config
 from crawler.discovery import LinkKind
 from crawler.pageactions import PageActions, run_actions
 from crawler.recorder import PageRecorder
-from crawler.run import CrawlRun
+from crawler.run import crawl_services
 from crawler.siteconfig import RenderRule, SiteConfig
+from crawler.soft404.judge import VERDICT
+from crawler.soft404.status import Verdict
+from crawler.textutil import sha1_digest
 
 logger = logging.getLogger(__name__)
 
@@ -49,34 +53,20 @@ SCREENSHOT_URI = "urn:screenshot:"
 # return what the server sent, not the browser's serialisation (cdxj-indexer does not index conversions;
 # a CDXJ reader that does would otherwise find two captures of the page in the same second).
 DOM_URI = "urn:dom:"
-_LOAD_MORE = re.compile(
-    r"^(?:load|show|see|view|read) more\b|^more (?:stories|articles|news|results)\b|加载更多|查看更多|更多新闻|"
-    r"点击加载|載入更多|mehr (?:laden|anzeigen)|weitere artikel|cargar más|ver más|voir plus|charger plus|"
-    r"carregar mais|ver mais|показать ещё|загрузить ещё|もっと見る|さらに表示", re.IGNORECASE)
-_CONTROLS = "//button | //a[not(@href) or @href='#' or starts-with(@href, 'javascript:')] | //*[@role='button']"
 
 
-def load_more_control(tree: HtmlElement) -> str | None:
-    """A Playwright selector for the page's 'load more' control, if it has one."""
-    for element in tree.xpath(_CONTROLS):
-        text = " ".join(element.text_content().split())
-        if len(text) <= 40 and _LOAD_MORE.search(text):
-            ident = element.get("id")
-            return f'[id="{ident}"]' if ident else "xpath=" + tree.getroottree().getpath(element)
-    return None
+def _is_2xx_html(response: Response) -> bool:
+    return 200 <= response.status < 300 and mime_of(response) in HTML_TYPES
 
 
-def _is_2xx_html(response: Response, entry: dict[str, Any]) -> bool:
-    return 200 <= response.status < 300 and entry.get("mime") in ("text/html", "application/xhtml+xml")
-
-
-class AutoRender:
-    """The `auto` decision, made by the crawl log on the static page it has already parsed."""
+class AutoRenderMiddleware:
+    """The `auto` decision, on the static page the analysis has read: the request again, through the
+    browser, when its static HTML is not the page. Ordered between the verdict and the crawl log, so a page
+    sent to the browser gets its one crawl-log entry for the rendered page."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         config = render_config(crawler.settings)
-        self.enabled = config.enabled
         self.unavailable: str | None = None if config.enabled else "RENDER_ENABLED is off"
         if config.enabled:
             try:
@@ -84,50 +74,59 @@ class AutoRender:
             except BrowserNotFoundError as exc:
                 self.unavailable = str(exc)
 
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> AutoRenderMiddleware:
+        return cls(crawler)
+
     @property
     def site(self) -> SiteConfig | None:
         return getattr(self.crawler.spider, "site", None)
 
-    def review(self, request: Request, response: Response, entry: dict[str, Any],
-               tree: HtmlElement | None, reasons: list[str]) -> Request | None:
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        again = self.review(request, response)
+        return again if again is not None else response
+
+    def review(self, request: Request, response: Response) -> Request | None:
         """The request again, through the browser, when its static HTML is not the page; else None."""
-        site = self.site
-        if site is None or tree is None or RENDER in request.meta or "playwright" in response.flags:
+        site, page, kind = self.site, analysis_of(request), request.meta.get("kind", "other")
+        verdict: Verdict | None = request.meta.get(VERDICT)
+        if site is None or page is None or not page.parsed or verdict is None:
             return None
-        if entry["kind"] not in RENDERABLE_KINDS or not _is_2xx_html(response, entry):
+        if RENDER in request.meta or "playwright" in response.flags or "render-fallback" in response.flags:
+            return None
+        if kind not in RENDERABLE_KINDS or not _is_2xx_html(response):
             return None
         mode, rule = site.render_plan(response.url)
         if mode != "auto":
             return None
-        reason, click = self._needs_browser(request, response, entry["kind"], tree, reasons, rule)
+        reason, click = self._needs_browser(kind, page, verdict, rule)
         if reason is None:
             return None
         stats = self.crawler.stats
         if self.unavailable:
-            entry["reasons"].append("render-unavailable")
-            entry["render"] = {"mode": "auto", "reason": reason, "rendered": False}
+            request.meta[VERDICT] = Verdict(verdict.verdict, [*verdict.reasons, "render-unavailable"], verdict.score)
+            request.meta[RENDER] = {"mode": "auto", "reason": reason, "rendered": False}
             stats.inc_value(f"render/skipped/{reason}")
             return None
         stats.inc_value(f"render/auto/{reason}")
         decision = {"mode": "auto", "reason": reason, "static_status": response.status,
-                    "static_digest": entry.get("content_digest")}
+                    "static_digest": sha1_digest(response.body)}
         if click:
             decision["click"] = click
+        meta = {k: v for k, v in request.meta.items() if k not in (PAGE, VERDICT)}
         # Ahead of the queue: the browser is the slow path, and what the rendered page links to waits on it.
         return request.replace(dont_filter=True, priority=request.priority + RENDER_PRIORITY,
-                               meta={**request.meta, RENDER: decision, STATIC: response})
+                               meta={**meta, RENDER: decision, STATIC: response})
 
-    def _needs_browser(self, request: Request, response: Response, kind: str, tree: HtmlElement,
-                       reasons: list[str], rule: RenderRule | None) -> tuple[str | None, str | None]:
+    @staticmethod
+    def _needs_browser(kind: str, page: PageAnalysis, verdict: Verdict,
+                       rule: RenderRule | None) -> tuple[str | None, str | None]:
         if kind != "section":
-            return ("shell", None) if "needs-render" in reasons else (None, None)
-        discovery = getattr(self.crawler.spider, "discovery", None)
-        if discovery is None:
-            return None, None
-        links = discovery.listing_links(tree, response.url, request.meta.get("page", 1))
+            return ("shell", None) if "needs-render" in verdict.reasons else (None, None)
+        links = page.links or []
         if not any(link.kind is LinkKind.ARTICLE for link in links):
             return "empty-listing", None
-        control = load_more_control(tree)
+        control = page.load_more
         if control and not any(link.kind is LinkKind.PAGINATION for link in links):
             return "load-more", None if rule and rule.click else control
         return None, None
@@ -168,7 +167,8 @@ class RenderMiddleware:
         self.crawler = crawler
         self.config = render_config(crawler.settings)
         self.contexts = ContextPool(self.config.context_pages)
-        self._run: CrawlRun | None = None
+        archive = crawl_services(crawler).archive
+        self.archive = archive if archive.archiving else None
         self._launching: asyncio.Future[None] | None = None  # a reference keeps the task alive
 
     @classmethod
@@ -198,20 +198,15 @@ class RenderMiddleware:
         if launch is None:
             return  # not scrapy-playwright's handler: the browser starts with the first rendered page
         try:
-            for _ in range(400):  # its Playwright driver starts on engine_started too
-                if hasattr(handler, "browser_provider"):
+            for _ in range(1200):  # its Playwright driver starts on engine_started too: wait until it has
+                provider = getattr(handler, "browser_provider", None)  # a provider whose start() finished
+                if provider is not None and getattr(provider, "browser_type", True) is not None:
                     break
                 await asyncio.sleep(0.025)
             await launch()
         except Exception as exc:  # the first rendered page launches it again and reports what fails
             self.crawler.stats.inc_value("render/early_launch_failed")
             logger.info("early browser launch failed: %s: %s", type(exc).__name__, exc)
-
-    @property
-    def run(self) -> CrawlRun:
-        if self._run is None:
-            self._run = CrawlRun.of(self.crawler)
-        return self._run
 
     def process_request(self, request: Request) -> None:
         if request.meta.get("playwright") or request.meta.get("kind") not in RENDERABLE_KINDS:
@@ -228,7 +223,7 @@ class RenderMiddleware:
         self._to_browser(request, decision, rule)
 
     def _to_browser(self, request: Request, decision: dict[str, Any], rule: RenderRule | None) -> None:
-        recorder = PageRecorder(self.run.archiver, self.config.subresource_max_bytes, self.crawler.stats.inc_value)
+        recorder = PageRecorder(self.archive, self.config.subresource_max_bytes, self.crawler.stats.inc_value)
         actions = PageActions.from_rule(rule, decision.get("click"), self.config)
         request.meta.update({
             "playwright": True,
@@ -245,7 +240,7 @@ class RenderMiddleware:
             return response
         request.meta.pop(STATIC, None)
         await self._done_with(request, recorder)
-        self._archive_rendering(request, response, recorder)
+        await self._archive_rendering(request, response, recorder)
         return response
 
     async def process_exception(self, request: Request, exception: Exception) -> Response | None:
@@ -269,9 +264,9 @@ class RenderMiddleware:
             await recorder.context.close()
             self.crawler.stats.inc_value("render/contexts_closed")
 
-    def _archive_rendering(self, request: Request, response: Response, recorder: PageRecorder) -> None:
+    async def _archive_rendering(self, request: Request, response: Response, recorder: PageRecorder) -> None:
         """The rendered DOM (conversion) and the screenshot (resource), both pointing at the page's record."""
-        archiver = self.run.archiver
+        archiver = self.archive
         decision = request.meta.setdefault(RENDER, {"mode": "always", "reason": "meta"})
         decision.update(rendered=True, records=recorder.records, clicks=recorder.clicks,
                         subresources=recorder.loaded)
@@ -282,15 +277,15 @@ class RenderMiddleware:
             # A download (PDF, image) that never became a page: archive the body Playwright handed over.
             exchange = exchange_from(request, response)
             exchange.decoded = True
-            request.meta["warc"] = archiver.archive(exchange).location()
+            request.meta["warc"] = (await archiver.archive(exchange)).location()
             return
         refers_to = page.record_id if page else None
         when = page.date if page else datetime.now(UTC)
         mime = f"text/html; charset={getattr(response, 'encoding', 'utf-8')}"
-        conversion = archiver.derived("conversion", DOM_URI + response.url, mime, response.body, when, refers_to)
+        conversion = await archiver.derived("conversion", DOM_URI + response.url, mime, response.body, when, refers_to)
         decision["conversion"] = conversion.location()
         if recorder.screenshot:
-            shot = archiver.derived("resource", SCREENSHOT_URI + response.url, "image/png", recorder.screenshot,
+            shot = await archiver.derived("resource", SCREENSHOT_URI + response.url, "image/png", recorder.screenshot,
                                     when, refers_to)
             decision["screenshot"] = shot.location()
         if page is None:

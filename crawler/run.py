@@ -1,17 +1,20 @@
-"""One crawl's identity and outputs: crawl id, store, crawl-log and item parts, and the manifest written last.
+"""One crawl's identity and its archive service, built once per crawler, and the manifest written last.
 
-The crawl-log middleware, the store pipeline and the commands all reach the same `CrawlRun` through
-`CrawlRun.of(crawler)`, so there is one writer per output and one list of stored objects for the manifest.
+`crawl_services(crawler)` builds the crawl's `CrawlServices` the first time a component's `from_crawler`
+asks for it; each component keeps only what it needs of it (the capture middleware the archive service, the
+store pipeline a sink for items, ...). The `CrawlRun` extension (installed first by the add-on) opens the
+service when the crawler is built and, when the spider closes, closes it off the reactor and writes
+`crawl.json`: `complete: false` with the keys still waiting in the spool when uploads gave up.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import platform
-import shutil
 import socket
-import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -23,15 +26,11 @@ from scrapy.utils.defer import deferred_to_future
 from twisted.internet.threads import deferToThread
 
 import crawler
-from archive.archiver import Archiver
-from archive.digests import DigestIndex
-from archive.parts import PartWriter
-from archive.recovery import recover
-from archive.store import StoredObject, open_store
-from archive.uploader import Uploader
-from archive.warcfile import WarcFileWriter
-from crawler.config import archive_config, crawl_config, store_config
+from archive.service import ArchiveService, Outcome, ServiceOptions, WarcOptions
+from archive.store import Store, open_store
+from crawler.config import ArchiveConfig, archive_config, crawl_config, store_config
 from crawler.dates import iso_datetime
+from crawler.errors import StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +40,7 @@ MANIFEST_SETTINGS = (
     "AUTOTHROTTLE_ENABLED", "DOWNLOAD_TIMEOUT", "DOWNLOAD_MAXSIZE", "RETRY_TIMES", "STORE_URI", "CRAWL_ID",
 )
 VERSIONED = ("scrapy", "twisted", "trafilatura", "lxml", "w3lib", "feedparser", "warcio")
+_ATTRIBUTE = "_palimpsest_services"
 
 
 def _version(dist: str) -> str | None:
@@ -50,142 +50,144 @@ def _version(dist: str) -> str | None:
         return None
 
 
-class CrawlRun:
-    """Extension owning the crawl id, the store and the crawl's part writers."""
+@dataclass(frozen=True)
+class CrawlIdentity:
+    """Who this crawl is: what every log entry and item is stamped with."""
 
-    def __init__(self, crawler_: Crawler) -> None:
-        settings = crawler_.settings
+    crawl_id: str
+    site: str
+    started: datetime
+
+    @property
+    def prefix(self) -> str:
+        return f"crawls/{self.crawl_id}"
+
+
+@dataclass(frozen=True)
+class CrawlServices:
+    identity: CrawlIdentity
+    store: Store
+    archive: ArchiveService
+
+
+def digest_index_path(config: ArchiveConfig, store_uri: str) -> Path | None:
+    """One index per store and digest algorithm (digests of two algorithms never match)."""
+    if not config.dedup_index_dir:
+        return None
+    tag = hashlib.sha1(store_uri.rstrip("/").encode()).hexdigest()[:16]
+    return Path(config.dedup_index_dir) / f"digests-{tag}-{config.digest}.sqlite"
+
+
+def _warcinfo(crawler_: Crawler, identity: CrawlIdentity) -> dict[str, str]:
+    settings = crawler_.settings
+    return {
+        "software": f"Palimpsest/{crawler.__version__} (Scrapy {_version('scrapy')}; warcio {_version('warcio')})",
+        "hostname": socket.gethostname(),
+        "isPartOf": identity.crawl_id,
+        "description": f"news crawl of site {identity.site}",
+        "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+        "http-header-user-agent": str(settings.get("USER_AGENT")),
+    }
+
+
+def _build(crawler_: Crawler) -> CrawlServices:
+    settings = crawler_.settings
+    store_cfg, archive_cfg = store_config(settings), archive_config(settings)
+    spider = crawler_.spider
+    site: str = getattr(spider, "site_name", None) or (spider.name if spider else "crawl")
+    started = datetime.now(UTC)
+    identity = CrawlIdentity(crawl_config(settings).crawl_id or f"{site}-{started:%Y%m%dT%H%M%SZ}", site, started)
+    store = open_store(store_cfg.uri, store_cfg.s3_options(), fsync=store_cfg.fsync)
+    warc = None
+    if archive_cfg.enabled:
+        warc = WarcOptions(archive_cfg.prefix, archive_cfg.max_file_size, archive_cfg.digest, archive_cfg.dedup,
+                           _warcinfo(crawler_, identity), digest_index_path(archive_cfg, store.uri))
+    options = ServiceOptions(identity.crawl_id, store_cfg.spool_dir, store_cfg.part_max_records,
+                             store_cfg.part_max_bytes, warc, store_cfg.uploader_options(),
+                             queue_limit=archive_cfg.queue, fsync=store_cfg.fsync)
+    return CrawlServices(identity, store, ArchiveService(store, options))
+
+
+def crawl_services(crawler_: Crawler) -> CrawlServices:
+    """The crawl's services, built on first use; call it from `from_crawler` only, and keep what you need."""
+    services: CrawlServices | None = getattr(crawler_, _ATTRIBUTE, None)
+    if services is None:
+        services = _build(crawler_)
+        setattr(crawler_, _ATTRIBUTE, services)
+    return services
+
+
+class CrawlRun:
+    """Extension: opens the crawl's archive service, and closes it and writes the manifest at the end."""
+
+    def __init__(self, crawler_: Crawler, services: CrawlServices) -> None:
         self.crawler = crawler_
-        self.store_config = store_config(settings)
-        config = crawl_config(settings)
-        spider = crawler_.spider
-        self.site: str = getattr(spider, "site_name", None) or (spider.name if spider else "crawl")
-        self.started = datetime.now(UTC)
-        self.crawl_id = config.crawl_id or f"{self.site}-{self.started:%Y%m%dT%H%M%SZ}"
-        self.store = open_store(self.store_config.uri, self.store_config.s3_options())
-        self.prefix = f"crawls/{self.crawl_id}"
-        self.spool = self.store_config.spool_dir / self.crawl_id
-        self.objects: list[StoredObject] = []
-        self._objects_lock = threading.Lock()
-        self.uploader = Uploader(self.store, self._stored, self._upload_failed)
-        # Before new work: whatever earlier runs left in the spool goes to the store first (FIFO uploads).
-        recovered = recover(self.store_config.spool_dir, self.uploader.submit, skip=self.crawl_id)
-        if recovered:
-            logger.warning("uploading %d files left in the spool by earlier runs", recovered)
-            crawler_.stats.set_value("store/recovered_from_spool", recovered)
-        self.log = self._writer("log")
-        self.items = self._writer("items")
-        self.dropped = self._writer("dropped")
-        self.archive_config = archive_config(settings)
-        self._archiver: Archiver | None = None
+        self.identity, self.store, self.archive = services.identity, services.store, services.archive
+        self.crawl_id, self.site, self.prefix = self.identity.crawl_id, self.identity.site, self.identity.prefix
         self.manifest: dict[str, Any] | None = None
+        self.outcome: Outcome | None = None
 
     @classmethod
     def from_crawler(cls, crawler_: Crawler) -> CrawlRun:
-        run = cls(crawler_)
+        run = cls(crawler_, crawl_services(crawler_))
+        run.archive.open()  # SpoolLockedError when another process runs this crawl id: nothing is touched
         crawler_.signals.connect(run.spider_closed, signal=signals.spider_closed)
         return run
 
-    @classmethod
-    def of(cls, crawler_: Crawler) -> CrawlRun:
-        """The running crawl's CrawlRun (installed by the add-on)."""
-        run = crawler_.get_extension(cls)
-        if run is None:
-            raise RuntimeError("CrawlRun is not installed: enable crawler.addon.PalimpsestAddon in ADDONS")
-        return run
-
-    def _writer(self, name: str) -> PartWriter:
-        cfg = self.store_config
-        return PartWriter(self.uploader.submit, f"{self.prefix}/{name}", self.spool / name, cfg.part_max_records,
-                          cfg.part_max_bytes)
-
-    def _stored(self, stored: StoredObject) -> None:
-        with self._objects_lock:
-            self.objects.append(stored)
-
-    def _upload_failed(self, key: str, exc: Exception) -> None:
-        self.crawler.stats.inc_value(f"store/upload_failed/{type(exc).__name__}")
-
-    @property
-    def archiver(self) -> Archiver | None:
-        """The crawl's WARC archive (created on first use), or None when ARCHIVE_ENABLED is off."""
-        if self._archiver is None and self.archive_config.enabled:
-            cfg = self.archive_config
-            writer = WarcFileWriter(self.spool / "warc", cfg.prefix, cfg.max_file_size, self._warcinfo(),
-                                    self._store_warc, cfg.digest)
-            self._archiver = Archiver(writer, self._digest_index() if cfg.dedup else None)
-        return self._archiver
-
-    def _digest_index(self) -> DigestIndex:
-        """Payload digests of this store's earlier crawls, so their payloads are not archived again."""
-        index = DigestIndex(self.spool / "digests.sqlite")
-        loaded = 0
-        for key in self.store.keys("crawls/"):
-            if key.endswith(".cdxj") and "/cdxj/" in key and not key.startswith(self.prefix + "/"):
-                loaded += index.load_cdxj(self.store.get_bytes(key).decode("utf-8").splitlines())
-        logger.info("deduplicating against %d captures of earlier crawls", loaded)
-        return index
-
-    def _warcinfo(self) -> dict[str, str]:
-        settings = self.crawler.settings
-        return {
-            "software": f"Palimpsest/{crawler.__version__} (Scrapy {_version('scrapy')}; warcio {_version('warcio')})",
-            "hostname": socket.gethostname(),
-            "isPartOf": self.crawl_id,
-            "description": f"news crawl of site {self.site}",
-            "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
-            "http-header-user-agent": str(settings.get("USER_AGENT")),
-        }
-
-    def _store_warc(self, warc: Path, cdxj: Path) -> None:
-        """A closed WARC and its CDXJ go to the store as soon as rotation closes them."""
-        self.uploader.submit(f"{self.prefix}/warc/{warc.name}", warc)
-        self.uploader.submit(f"{self.prefix}/cdxj/{cdxj.name}", cdxj)
-
-    def _clear_spool(self) -> None:
-        """Remove the crawl's spool once every part has left it; anything still there is reported, kept."""
-        left = [p for p in self.spool.rglob("*") if p.is_file()] if self.spool.exists() else []
-        if left:
-            logger.warning("files left in the spool %s: %s", self.spool, ", ".join(map(str, left)))
-            return
-        if self.spool.exists():
-            shutil.rmtree(self.spool)
-
     async def spider_closed(self, spider: Spider, reason: str) -> None:
-        """Close the parts, wait for every upload (in a thread), then write crawl.json last: its presence
-        marks a complete crawl. Scrapy waits for this coroutine before it stops."""
-        if self._archiver is not None:
-            self._archiver.close()
-            (self.spool / "digests.sqlite").unlink(missing_ok=True)  # a cache, rebuilt from CDXJ next time
-        self.log.close()
-        self.items.close()
-        self.dropped.close()
+        """Close the files and wait for uploads in a thread, then write crawl.json last: its presence marks
+        a finished crawl, and `complete` says whether every file reached the store. Scrapy waits for this."""
         finished = datetime.now(UTC)
-        await deferred_to_future(deferToThread(self._finish, spider, reason, finished))
+        outcome = await deferred_to_future(deferToThread(self.archive.close))
+        self.outcome = outcome
+        stats = self.crawler.stats
+        for key, count in self.archive.counts.drain().items():
+            stats.inc_value(key, count)
+        stats.set_value("store/waiting", len(outcome.waiting))
+        self.manifest = self._manifest(spider, reason, finished, outcome)
+        await deferred_to_future(deferToThread(self._write_manifest, self.manifest))
+        self.archive.release()
+        if outcome.waiting:
+            logger.error("crawl %s is incomplete: %d files could not be stored in %s and wait in %s "
+                         "(run `scrapy store-sync` when the store is back)", self.crawl_id, len(outcome.waiting),
+                         self.store.uri, self.archive.spool)
+        else:
+            logger.info("crawl %s stored in %s/%s", self.crawl_id, self.store.uri, self.prefix)
 
-    def _finish(self, spider: Spider, reason: str, finished: datetime) -> None:
-        self.uploader.close()
+    def _manifest(self, spider: Spider, reason: str, finished: datetime, outcome: Outcome) -> dict[str, Any]:
         stats = {k: (iso_datetime(v) if isinstance(v, datetime) else v)
                  for k, v in sorted(self.crawler.stats.get_stats().items())}
         site = getattr(spider, "site", None)
-        self.manifest = {
+        return {
             "crawl_id": self.crawl_id,
             "site": self.site,
             "store_uri": self.store.uri,
-            "started_at": iso_datetime(self.started),
+            "started_at": iso_datetime(self.identity.started),
             "finished_at": iso_datetime(finished),
             "finish_reason": reason,
+            "complete": outcome.complete,
+            "waiting": outcome.waiting,
             "site_config": site.model_dump() if site is not None and hasattr(site, "model_dump") else None,
             "settings": {k: self.crawler.settings.get(k) for k in MANIFEST_SETTINGS},
             "versions": {"palimpsest": crawler.__version__, "python": platform.python_version(),
                          **{d: _version(d) for d in VERSIONED}},
-            "counts": {"log_entries": self.log.total_records, "items": self.items.total_records,
-                       "dropped_items": self.dropped.total_records,
-                       "revisits": self._archiver.revisits if self._archiver else 0},
+            "counts": {"log_entries": outcome.records.get("log", 0), "items": outcome.records.get("items", 0),
+                       "dropped_items": outcome.records.get("dropped", 0), "revisits": outcome.revisits},
             "stats": stats,
-            "objects": [{"key": o.key, "size": o.size, "sha256": o.sha256} for o in self.objects],
+            "objects": [{"key": o.key, "size": o.size, "sha256": o.sha256}
+                        for o in sorted(outcome.objects, key=lambda o: o.key)],
         }
-        body = json.dumps(self.manifest, ensure_ascii=False, indent=2, default=str).encode()
-        self.store.put_bytes(f"{self.prefix}/crawl.json", body)
-        self._clear_spool()
-        logger.info("crawl %s stored in %s/%s", self.crawl_id, self.store.uri, self.prefix)
+
+    def _write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Into the store; when the store is down, into the spool, where `scrapy store-sync` finds it."""
+        body = json.dumps(manifest, ensure_ascii=False, indent=2, default=str).encode()
+        try:
+            self.store.put_bytes(f"{self.prefix}/crawl.json", body)
+        except (StoreError, OSError) as exc:
+            manifest["complete"] = False
+            manifest["waiting"].append(f"{self.prefix}/crawl.json")
+            body = json.dumps(manifest, ensure_ascii=False, indent=2, default=str).encode()
+            path = self.archive.spool / "crawl.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(body)
+            logger.error("cannot store the manifest (%s); kept as %s", exc, path)

@@ -19,6 +19,11 @@ def _key(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+def problem(where: str, key: str, message: str) -> str:
+    """The one line every configuration problem is reported as: `<where>: key '<key>': <message>`."""
+    return f"{where}: key '{key}': {message}"
+
+
 def describe(error: ValidationError, where: Callable[[str], str]) -> str:
     """One line per problem: `<where>: key '<key>': <what was expected> (got <value>)`."""
     lines = []
@@ -26,7 +31,7 @@ def describe(error: ValidationError, where: Callable[[str], str]) -> str:
         key = _key(err["loc"])
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         got = "" if err["type"] in ("missing", "extra_forbidden") else f" (got {err['input']!r})"
-        lines.append(f"{where(key)}: key '{key}': {msg}{got}")
+        lines.append(problem(where(key), key, f"{msg}{got}"))
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from crawler.items import ArticleItem, item_record
-from crawler.run import CrawlRun
+from crawler.run import crawl_services
 
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))?$")
 
@@ -71,7 +71,7 @@ class Dropper:
 
     @classmethod
     def of(cls, crawler: Crawler) -> Dropper:
-        return cls(crawler.stats, CrawlRun.of(crawler).dropped.write)
+        return cls(crawler.stats, crawl_services(crawler).archive.sink("dropped"))
 
     def __call__(self, item: ArticleItem, reason: str) -> None:
         self.stats.inc_value(f"pipelines/dropped/{reason}")

@@ -46,9 +46,11 @@ FEED_EXPORT_ENCODING = "utf-8"
 CRAWL_SITES_DIR = "settings/sites"
 # Crawl id; empty means SITE-YYYYMMDDTHHMMSSZ from the start time (UTC).
 CRAWL_ID = ""
-# Processes extracting article text beside the crawler (trafilatura is CPU-bound); -1 means one per core
-# but one, 0 extracts inline in the crawler's own thread.
-CRAWL_EXTRACT_WORKERS = -1
+# Processes reading pages beside the crawler (parse, classify, extract: CPU-bound Python); -1 means one per
+# core but one, 0 reads them inline in the crawler's own thread (for debugging).
+CRAWL_PAGE_WORKERS = -1
+# Seconds one page may keep a worker busy; past it the page is logged with reason `too-slow`, not read.
+CRAWL_PAGE_TIMEOUT = 60
 # Progress line on stderr: "auto" (only when stderr is a terminal), "on" or "off".
 CRAWL_PROGRESS = "auto"
 
@@ -59,8 +61,13 @@ ARCHIVE_ENABLED = True
 ARCHIVE_MAX_FILE_SIZE = 1_000_000_000
 # First part of the IIPC file name: PREFIX-YYYYMMDDHHMMSSmmm-SERIAL-HOST.warc.gz
 ARCHIVE_PREFIX = "PALIMPSEST"
-# Write a revisit record instead of a payload already archived in this crawl.
+# Write a revisit record instead of a payload already archived (in this crawl or an earlier one of the store).
 ARCHIVE_DEDUP = True
+# Where the cross-crawl digest index lives (one SQLite file per store and digest): a cache of the store's
+# CDXJ, updated as WARCs land and caught up at crawl start. Empty: deduplicate within the crawl only.
+ARCHIVE_DEDUP_INDEX_DIR = "./data/index"
+# Exchanges handed to the archive writer thread and not yet written; past this, downloads wait (backpressure).
+ARCHIVE_QUEUE = 64
 # Digest of payloads and blocks: "sha1" (what CDX tools and pywb expect) or "sha256". Deduplication only
 # matches digests of the same algorithm, so keep one per store.
 ARCHIVE_DIGEST = "sha1"
@@ -108,9 +115,21 @@ STORE_S3_ENDPOINT_URL = ""
 STORE_S3_REGION = ""
 # "path" for most S3-compatible servers, "virtual" for AWS buckets with dots, "auto" lets boto3 choose.
 STORE_S3_ADDRESSING = "auto"
-# Seconds to wait for S3 to connect or answer before a request is retried.
+# Seconds to connect to S3: short, so a dead endpoint fails fast and the uploader retries.
+STORE_S3_CONNECT_TIMEOUT = 10
+# Seconds S3 may take to answer one request (read timeout; one multipart part must fit in it). botocore makes
+# one attempt per request: the uploader is the one retry policy (it spans an outage and keeps a deadline).
 STORE_S3_TIMEOUT = 60
-# Attempts boto3 makes per request before our uploader takes over (which retries with backoff, then spools).
-STORE_S3_ATTEMPTS = 5
+# Seconds a file keeps being retried after its first failed upload; then it stays in the spool, the manifest
+# says `complete: false` and lists it, and the crawl exits non-zero (`scrapy store-sync` stores it later).
+STORE_S3_GIVE_UP = 600
+# Threads moving finished files into the store.
+STORE_UPLOAD_WORKERS = 4
+# Seconds before a failed upload is retried, doubled per failure (with jitter) up to STORE_UPLOAD_MAX_BACKOFF.
+STORE_UPLOAD_BACKOFF = 0.5
+# Longest wait between two attempts of one file.
+STORE_UPLOAD_MAX_BACKOFF = 30
+# fsync every finished file (and its directory) before it is renamed into place: a power cut loses no file.
+STORE_FSYNC = True
 # Files above this size are uploaded in parts (each part checksummed by S3).
 STORE_MULTIPART_THRESHOLD = 64 * 1024 * 1024

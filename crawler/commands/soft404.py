@@ -17,6 +17,8 @@ from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES
 from w3lib.url import safe_url_string
 
+from crawler.errors import ConfigError
+from crawler.preflight import check
 from crawler.run import CrawlRun
 from crawler.spiders.check import CheckSpider
 from crawler.summary import read_jsonl_parts
@@ -55,6 +57,12 @@ class Command(ScrapyCommand):
         urls = read_urls(args, opts.urls_file)
         if not urls:
             raise UsageError("give at least one URL, or --urls-file FILE")
+        try:
+            check(self.settings, {})
+        except ConfigError as exc:
+            print(f"configuration error:\n{exc}", file=sys.stderr)
+            self.exitcode = 2
+            return
         assert self.crawler_process is not None
         crawler = self.crawler_process.create_crawler(CheckSpider)
         self.crawler_process.crawl(crawler, urls=urls)

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scrapy.http import Response, TextResponse
+from scrapy.http import Response
 
 from crawler.dates import iso_datetime
+from crawler.extract import Extracted
 from crawler.items import ArticleItem
-from crawler.run import CrawlRun
+from crawler.run import crawl_services
 
 if TYPE_CHECKING:
     from crawler.spiders.news import NewsSpider
@@ -21,14 +22,13 @@ def _same_site(url: str, other: str) -> bool:
     return host.removeprefix("www.") == other_host.removeprefix("www.")
 
 
-async def build_item(spider: NewsSpider, response: Response, entry: dict[str, Any]) -> ArticleItem | None:
-    """The article item for one fetched page, or None when the page has no article text."""
-    if not isinstance(response, TextResponse):
-        return None
-    extracted = await spider.extraction.extract(response.text, response.url, spider.site.timezone)
+def build_item(spider: NewsSpider, response: Response, entry: dict[str, Any],
+               extracted: Extracted | None) -> ArticleItem | None:
+    """The article item for one fetched page (extracted by the page analysis), or None when the page has no
+    article text."""
     if extracted is None:
         return None
-    run = CrawlRun.of(spider.crawler)
+    run = crawl_services(spider.crawler).identity
     canonical = extracted.canonical_url
     if not canonical or not _same_site(canonical, response.url):
         canonical = response.url  # a canonical pointing off-site is a syndication hint, not our URL

@@ -24,11 +24,10 @@ from scrapy.robotstxt import RobotParser
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
+from crawler.analyzer import analysis_of
 from crawler.browser import uninstall as uninstall_browser
 from crawler.config import crawl_config
 from crawler.discovery import Discovery, LinkKind
-from crawler.extract import parse_html
-from crawler.extractpool import ExtractionPool, default_workers
 from crawler.items import ArticleItem
 from crawler.siteconfig import SiteConfig, load_site
 from crawler.spiders.articles import build_item
@@ -52,7 +51,6 @@ class NewsSpider(Spider):
         self.discovery = Discovery(site)
         self.site_tz = ZoneInfo(site.timezone)
         self._sitemaps_seen: set[str] = set()
-        self.extraction = ExtractionPool(0)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -73,8 +71,6 @@ class NewsSpider(Spider):
             uninstall_browser(settings)  # no browser driver is started for a site that never renders
         spider = cls(site, *args, **kwargs)
         spider._set_crawler(crawler)
-        workers = crawl_config(settings).extract_workers
-        spider.extraction = ExtractionPool(default_workers() if workers < 0 else workers)
         crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
         return spider
 
@@ -120,14 +116,14 @@ class NewsSpider(Spider):
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
         meta = response.meta
-        section, page, hops = meta["section"], meta["page"], meta["hops"]
-        tree = parse_html(response.body)
-        if tree is None:
+        section, hops = meta["section"], meta["hops"]
+        analysis = analysis_of(response.request)
+        if analysis is None or analysis.links is None:  # not HTML, or nothing lxml could read
             self.crawler.stats.inc_value("discovery/unparsable_listing")
             return
         max_pages = self._max_pages(section)
         articles = 0
-        for link in self.discovery.listing_links(tree, response.url, page):
+        for link in analysis.links:  # read from the page once, in the worker that parsed it
             self.crawler.stats.inc_value(f"discovery/links/{link.kind}")
             if link.kind is LinkKind.ARTICLE:
                 articles += 1
@@ -192,9 +188,6 @@ class NewsSpider(Spider):
                 return None
         return body if b"<urlset" in body[:2048] or b"<sitemapindex" in body[:2048] else None
 
-    def closed(self, reason: str) -> None:
-        self.extraction.close()
-
     # --- articles ------------------------------------------------------------------------------------------
 
     async def parse_article(self, response: Response) -> AsyncIterator[ArticleItem]:
@@ -207,12 +200,11 @@ class NewsSpider(Spider):
         if entry.get("redirects") and self.discovery.classify_url(response.url)[0] is not LinkKind.ARTICLE:
             self.crawler.stats.inc_value("extract/redirected_off_article")
             return  # asked for an article, landed on a front page or elsewhere: not that article
-        try:
-            item = await build_item(self, response, entry)
-        except Exception as exc:  # one page's failure must not end the crawl: count it, log it, go on
-            self.crawler.stats.inc_value(f"extract/failed/{type(exc).__name__}")
-            logger.warning("extraction failed on %s: %s: %s", response.url, type(exc).__name__, exc)
-            return
+        analysis = analysis_of(response.request)
+        if analysis is not None and analysis.extract_error:
+            logger.warning("extraction failed on %s: %s", response.url, analysis.extract_error)
+            return  # counted by the page analysis
+        item = build_item(self, response, entry, analysis.extracted if analysis is not None else None)
         if item is None:
             self.crawler.stats.inc_value("extract/no_text")
             return

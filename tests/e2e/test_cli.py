@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
+from archive.spoollock import SpoolLock
 from tests.crawling import path_of, run_crawl, scrapy, write_site
 from tests.fixtureweb.process import FixtureWeb
 
@@ -34,10 +36,33 @@ def test_broken_site_config_fails_fast_with_file_and_key(tmp_path: Path) -> None
     assert "Traceback" not in proc.stderr
 
 
+def test_a_crawl_id_another_process_is_crawling_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    lock = SpoolLock(spool / "busy")
+    assert lock.acquire()  # this test process plays the crawl that is running
+    try:
+        (spool / "busy" / "log").mkdir()
+        (spool / "busy" / "log" / "part-00000.jsonl.gz.open").write_bytes(b"being written")
+        proc = scrapy(["crawl", "news", "-a", "site=demo", "-s", f"STORE_URI=file://{tmp_path / 'store'}",
+                       "-s", f"STORE_SPOOL_DIR={spool}", "-s", "CRAWL_ID=busy"])
+    finally:
+        lock.release()
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"cannot start: spool {spool / 'busy'} is in use by process {os.getpid()}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (spool / "busy" / "log" / "part-00000.jsonl.gz.open").read_bytes() == b"being written"
+
+
 def test_bad_setting_fails_fast_naming_the_key(tmp_path: Path) -> None:
     proc = scrapy(["crawl", "news", "-a", "site=demo", "-s", "STORE_URI=ftp://nowhere/x"])
     assert proc.returncode == 2
     assert "the command line (-s): key 'STORE_URI'" in proc.stderr
+    # A key under our prefixes that no setting has is not ignored: every one is named, with the closest key.
+    proc = scrapy(["crawl", "news", "-a", "site=demo", "-s", "ARCHIVE_DEDUPE=False", "-s", "STORE_URL=s3://b/"])
+    assert proc.returncode == 2
+    assert ("the command line (-s): key 'ARCHIVE_DEDUPE': unknown setting (did you mean 'ARCHIVE_DEDUP'?)\n"
+            "the command line (-s): key 'STORE_URL': unknown setting (did you mean 'STORE_URI'?)\n") in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_sitemaps_from_robots_txt_when_robots_is_not_obeyed(web: FixtureWeb, tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ def test_a_killed_crawl_s_spool_is_stored_completely_by_store_sync(
     spool = tmp_path / "spool"
     settings = [f"STORE_URI=s3://{BUCKET}/killed", f"STORE_SPOOL_DIR={spool}", "CRAWL_ID=k",
                 "STORE_S3_ADDRESSING=path", "STORE_PART_MAX_RECORDS=25", "ARCHIVE_MAX_FILE_SIZE=60000",
-                "DOWNLOAD_DELAY=0.02", "CONCURRENT_REQUESTS=2"]
+                "DOWNLOAD_DELAY=0.02", "CONCURRENT_REQUESTS=2", "RENDER_ENABLED=False"]
     cmd = [str(Path(sys.executable).with_name("scrapy")), "crawl", "news", "-a", "site=demo",
            "-a", f"base_url={web.base_url}/", *[arg for s in settings for arg in ("-s", s)]]
     web.requests(reset=True)
@@ -112,7 +112,11 @@ def test_a_killed_crawl_s_spool_is_stored_completely_by_store_sync(
     accounted = {path_of(e["url"]) for e in log} | {path_of(e["final_url"]) for e in log if e["final_url"]}
     accounted |= {path_of(h["url"]) for e in log for h in e["redirects"]}
     accounted |= {path_of(u) for e in log for u in (e["render"] or {}).get("subresources", [])}
-    assert len(log) > 25 and len(served - accounted) <= 2  # only requests in flight at the kill may be missing
+    # Only requests still active at the kill may be missing. Scrapy counts a request active from its download
+    # until its last middleware is done (the crawl log waits there until the writer has the entry), at most
+    # CONCURRENT_REQUESTS of them, and each served at most one redirect hop besides its final URL on this web.
+    # (Without the browser: a rendered page in flight would add its subresources.)
+    assert len(log) > 25 and len(served - accounted) <= 2 * 2
     warcs = [p for p in files if p.name.endswith(".warc.gz")]
     assert warcs and not (tmp_path / "bucket" / "crawl.json").exists()  # a partial crawl stays marked partial
     for warc in warcs:
@@ -135,7 +139,8 @@ def test_an_s3_outage_mid_crawl_loses_nothing(
     endpoint = server.endpoint
     env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "PYTHONPATH": str(ROOT)}
     settings = [f"STORE_URI=s3://{BUCKET}/outage", f"STORE_SPOOL_DIR={tmp_path / 'spool'}", "CRAWL_ID=o",
-                "STORE_S3_ADDRESSING=path", "STORE_S3_TIMEOUT=1", "STORE_S3_ATTEMPTS=1", "STORE_PART_MAX_RECORDS=25",
+                "STORE_S3_ADDRESSING=path", "STORE_S3_TIMEOUT=1", "STORE_S3_CONNECT_TIMEOUT=1",
+                "STORE_PART_MAX_RECORDS=25",
                 "ARCHIVE_MAX_FILE_SIZE=100000", "DOWNLOAD_DELAY=0.05"]  # ~15 s: uploads all through the outage
     cmd = [str(Path(sys.executable).with_name("scrapy")), "crawl", "news", "-a", "site=demo",
            "-a", f"base_url={web.base_url}/", *[arg for s in settings for arg in ("-s", s)]]

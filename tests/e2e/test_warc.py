@@ -181,12 +181,15 @@ def test_rotation_and_a_killed_crawl_leave_valid_warcs(web: FixtureWeb, tmp_path
     cmd = [str(BIN / "scrapy"), "crawl", "news", "-a", "site=demo", "-a", f"base_url={web.base_url}/",
            "-s", f"STORE_URI=file://{store}", "-s", f"STORE_SPOOL_DIR={spool}", "-s", "CRAWL_ID=killed",
            "-s", "ARCHIVE_MAX_FILE_SIZE=60000", "-s", "DOWNLOAD_DELAY=0.02", "-s", "CONCURRENT_REQUESTS=2"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "crawl.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                stdout=subprocess.DEVNULL, stderr=stderr)
     warc_dir = store / "crawls" / "killed" / "warc"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while len(list(warc_dir.glob("*.warc.gz"))) < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)  # polling the filesystem for the crawl's progress, not waiting on a server
+    assert proc.poll() is None, log.read_text()[-3000:]  # the crawl must still be running to be killed
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     closed = sorted(warc_dir.glob("*.warc.gz"))

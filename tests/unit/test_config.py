@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from scrapy.settings import Settings
 
-from crawler.config import crawl_config, store_config
+import settings.base as base_settings
+from crawler.config import ArchiveConfig, check_unknown_settings, crawl_config, store_config
 from crawler.errors import ConfigError
+from crawler.preflight import check
 from crawler.siteconfig import load_site
 
 SITES = Path(__file__).resolve().parents[2] / "settings" / "sites"
@@ -86,3 +88,63 @@ def test_bad_setting_names_key_and_source(key: str, value: str, expected: str) -
         store_config(settings) if key.startswith("STORE") else crawl_config(settings)
     assert str(info.value).startswith(f"the command line (-s): key '{key}'")
     assert expected in str(info.value)
+
+
+def _unknown(settings: Settings) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        check_unknown_settings(settings)
+    return str(info.value).splitlines()
+
+
+def test_a_typo_under_our_prefix_names_key_source_and_closest_key() -> None:
+    assert _unknown(_project_settings(ARCHIVE_DEDUPE=False)) == [
+        "the command line (-s): key 'ARCHIVE_DEDUPE': unknown setting (did you mean 'ARCHIVE_DEDUP'?)"]
+    assert _unknown(_project_settings(archive_dedup=False)) == [
+        "the command line (-s): key 'archive_dedup': unknown setting (did you mean 'ARCHIVE_DEDUP'?)"]
+
+
+def test_an_unknown_key_without_a_close_match_lists_its_prefix_s_settings() -> None:
+    [line] = _unknown(_project_settings(RENDER_QQQXYZZY=1))
+    assert line.startswith("the command line (-s): key 'RENDER_QQQXYZZY': unknown setting (the RENDER_* settings are ")
+    assert "did you mean" not in line and "RENDER_TIMEOUT" in line
+    [line] = _unknown(_project_settings(AUDIT_QQQXYZZY=1))
+    assert line == ("the command line (-s): key 'AUDIT_QQQXYZZY': unknown setting"
+                    " (settings/base.py defines no AUDIT_* setting)")
+
+
+def test_every_unknown_key_is_reported_at_once_one_line_each_with_where_it_was_set() -> None:
+    settings = _project_settings(STORE_URL="s3://b/", ARCHIVE_DEDUPE=False)
+    settings.set("SOFT404_PROBE", False, priority="spider")
+    assert _unknown(settings) == [
+        "the command line (-s): key 'ARCHIVE_DEDUPE': unknown setting (did you mean 'ARCHIVE_DEDUP'?)",
+        "the site config: key 'SOFT404_PROBE': unknown setting (did you mean 'SOFT404_PROBES'?)",
+        "the command line (-s): key 'STORE_URL': unknown setting (did you mean 'STORE_URI'?)",
+    ]
+
+
+def test_keys_of_other_prefixes_are_never_flagged() -> None:
+    # SCHEDULER_* is Scrapy's, not SCHEDULE_*; PLAYWRIGHT_* is scrapy-playwright's.
+    check_unknown_settings(_project_settings(DOWNLOAD_DELAY=2, SCHEDULER_PRIORITY_QUEUE="x",
+                                             PLAYWRIGHT_BROWSER_TYPE="x", MY_ARCHIVE_DEDUPE=False))
+
+
+def test_every_key_settings_base_defines_is_accepted_from_any_source() -> None:
+    keys = [name for name in dir(base_settings) if name.isupper()]
+    assert "ARCHIVE_DEDUP" in keys and "STORE_URI" in keys
+    check_unknown_settings(_project_settings(**{key: getattr(base_settings, key) for key in keys}))
+
+
+def test_known_keys_are_read_from_settings_base_and_the_config_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No list of keys of our own: a setting added to settings/base.py is known at once ...
+    monkeypatch.setattr(base_settings, "ARCHIVE_BRAND_NEW", 1, raising=False)
+    check_unknown_settings(_project_settings(ARCHIVE_BRAND_NEW=2))
+    # ... and so is a key a config model reads, even if settings/base.py lost it.
+    assert ArchiveConfig.model_fields["dedup"].alias == "ARCHIVE_DEDUP"
+    monkeypatch.delattr(base_settings, "ARCHIVE_DEDUP")
+    check_unknown_settings(_project_settings(ARCHIVE_DEDUP=False))
+
+
+def test_preflight_rejects_unknown_settings_before_anything_else() -> None:
+    with pytest.raises(ConfigError, match=r"^the command line \(-s\): key 'ARCHIVE_DEDUPE': unknown setting"):
+        check(_project_settings(ARCHIVE_DEDUPE=False, STORE_URI="ftp://x/"), {})
+    check(_project_settings(), {})

@@ -12,9 +12,10 @@ from lxml import html
 
 from archive.warc import Exchange, response_head
 from crawler import browser
+from crawler.analysis import load_more_control
 from crawler.browser import Browser, BrowserNotFoundError, find_browser, launch_options
 from crawler.config import RenderConfig
-from crawler.render import ContextPool, load_more_control
+from crawler.render import ContextPool
 from crawler.siteconfig import SiteConfig
 
 

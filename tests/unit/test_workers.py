@@ -1,58 +1,164 @@
-"""The extraction pool: results come back from real worker processes; a dead worker costs one page."""
+"""The page workers: results come back from real worker processes; a dead or hung worker costs one page;
+no worker outlives a crawler killed with SIGKILL."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 import pytest
 import pytest_twisted
 
-from crawler import extractpool
-from crawler.extractpool import ExtractionPool
+from crawler.analysis import PageRequest, analyze
+from crawler.siteconfig import SiteConfig
+from crawler.workers import PageTimeoutError, WorkerPool
 from tests.asyncio_helpers import on_asyncio
 from tests.fixtureweb.content import build_articles
 from tests.fixtureweb.pages import article_page
 
 
-def _page() -> tuple[str, str]:
+def _page() -> tuple[PageRequest, str]:
     art = next(a for a in build_articles(1) if a.template == "normal")
-    return article_page(art, "http://web.test", []), art.text
+    site = SiteConfig.model_validate({"name": "web", "base_url": "http://web.test/"})
+    html = article_page(art, "http://web.test", []).encode()
+    return PageRequest("http://web.test/a", html, "utf-8", "article", extract=True,
+                       site_json=site.model_dump_json()), art.text
+
+
+def _text(analysis: object) -> str | None:
+    extracted = getattr(analysis, "extracted", None)
+    return getattr(extracted, "text", None)
 
 
 @pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
-async def test_workers_extract_what_inline_extraction_does() -> None:
-    html, text = _page()
+async def test_workers_read_a_page_as_inline_reading_does() -> None:
+    page, text = _page()
 
     async def both() -> tuple[object, object]:
-        pool, inline = ExtractionPool(1), ExtractionPool(0)
+        pool, inline = WorkerPool(1, ["crawler.analysis"]), WorkerPool(0, [])
         try:
-            return await pool.extract(html, "http://web.test/a", "UTC"), await inline.extract(html, "http://x", "UTC")
+            return await pool.run(analyze, page), await inline.run(analyze, page)
         finally:
             pool.close()
 
     in_worker, in_line = await on_asyncio(both())
-    assert getattr(in_worker, "text", None) == text == getattr(in_line, "text", None)
+    assert _text(in_worker) == text == _text(in_line)
+    assert getattr(in_worker, "verdict", None) == getattr(in_line, "verdict", None)
 
 
-def _die(html: str, url: str, timezone: str) -> None:
+def _die(page: PageRequest) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _hang(page: PageRequest) -> None:
+    time.sleep(3600)  # a hostile page that never finishes parsing
+
+
 @pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
-async def test_a_killed_worker_fails_one_page_and_the_pool_recovers(monkeypatch: pytest.MonkeyPatch) -> None:
-    html, text = _page()
-    pool = ExtractionPool(1)
+async def test_a_killed_worker_fails_one_page_and_the_pool_recovers() -> None:
+    page, text = _page()
+    pool = WorkerPool(1, ["crawler.analysis"])
 
     async def run() -> object:
-        monkeypatch.setattr(extractpool, "_extract", _die)
         with pytest.raises(BrokenProcessPool):
-            await pool.extract(html, "http://web.test/a", "UTC")
-        monkeypatch.undo()
-        return await pool.extract(html, "http://web.test/a", "UTC")
+            await pool.run(_die, page)
+        return await pool.run(analyze, page)
 
     try:
-        assert getattr(await on_asyncio(run()), "text", None) == text
+        assert _text(await on_asyncio(run())) == text
     finally:
         pool.close()
+
+
+@pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
+async def test_a_page_that_never_finishes_costs_that_page_and_its_worker() -> None:
+    page, text = _page()
+    pool = WorkerPool(1, ["crawler.analysis"], timeout=1.0)
+
+    async def run() -> object:
+        await pool.run(analyze, page)  # the worker is up: the time bound is the page's own
+        with pytest.raises(PageTimeoutError):
+            await pool.run(_hang, page)
+        pool.timeout = 600.0  # a new worker starts now; its start-up is not the page's time
+        return await pool.run(analyze, page)
+
+    try:
+        assert _text(await on_asyncio(run())) == text
+    finally:
+        pool.close()
+
+
+# A crawler in miniature: one pool, one extraction, then it waits to be killed.
+_CRAWLER = """
+import asyncio, sys
+from crawler.workers import WorkerPool
+from crawler.analysis import PageRequest, analyze
+
+pool = WorkerPool(1, ["crawler.analysis"])
+page = PageRequest("http://web.test/a", b"<html><title>t</title><body><p>story</p></body></html>", "utf-8", "other")
+assert asyncio.run(pool.run(analyze, page)).parsed
+print("extracted", flush=True)
+sys.stdin.read()
+"""
+
+# The watcher wakes on EOF rather than polling, so the bound only has to cover three interpreters noticing
+# and exiting on a loaded machine (worker, then forkserver and resource tracker); it is not a sleep.
+_GONE_WITHIN = 15.0
+_POLL = 0.05
+
+
+def _stat(pid: int) -> tuple[str, int, str] | None:
+    """(state, parent pid, start time) of a live process, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return fields[0], int(fields[1]), fields[19]
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """Every process below `root`, with its start time (so a reused PID is not mistaken for it)."""
+    table = {int(p): s for p in os.listdir("/proc") if p.isdigit() and (s := _stat(int(p))) is not None}
+    found: dict[int, str] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (_, ppid, started) in table.items():
+            if ppid == parent and pid not in found:
+                found[pid] = started
+                frontier.append(pid)
+    return found
+
+
+def _alive(pid: int, started: str) -> bool:
+    stat = _stat(pid)
+    return stat is not None and stat[0] not in ("Z", "X") and stat[2] == started  # a zombie has exited
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads /proc")
+def test_a_crawler_killed_with_sigkill_leaves_no_extraction_process_behind() -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    children: dict[int, str] = {}
+    with subprocess.Popen([sys.executable, "-c", _CRAWLER], cwd=root, env=env, text=True,
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE) as crawler:
+        try:
+            assert crawler.stdout is not None
+            assert crawler.stdout.readline().strip() == "extracted"
+            children = _descendants(crawler.pid)
+            # the forkserver and its worker at least (and multiprocessing's resource tracker)
+            assert len(children) >= 2, children
+        finally:
+            crawler.kill()
+    deadline = time.monotonic() + _GONE_WITHIN
+    while (alive := [pid for pid, started in children.items() if _alive(pid, started)]) and time.monotonic() < deadline:
+        time.sleep(_POLL)
+    for pid in alive:  # do not leave them behind when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"still running {_GONE_WITHIN}s after the crawler was killed: {alive}"

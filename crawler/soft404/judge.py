@@ -1,0 +1,100 @@
+"""The verdict middleware: what each final response means for the URL that was requested.
+
+Ordered between the page analysis (which has read the page) and the render decision and crawl log (which
+use the verdict), see crawler/addon.py. For a 2xx answer it weighs, in order: where the redirects led
+(home page, a front above the URL, a redirect sink many URLs land on), what the page shows (the page
+classifier's verdict, computed with the analysis), and for doubtful article pages the host's own answer
+for a URL that cannot exist (a host probe, fetched through the downloader like any request). The result
+goes in `request.meta["page_verdict"]`; failures get theirs from the crawl log, which sees the exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
+
+from crawler.analysis import HTML_TYPES, PageAnalysis
+from crawler.analyzer import analysis_of, mime_of
+from crawler.config import soft404_config
+from crawler.fetch import requested_url
+from crawler.soft404.classify import RedirectSinks, redirect_verdict
+from crawler.soft404.probes import Fingerprint, HostProbes, matches
+from crawler.soft404.status import Verdict, from_status
+
+logger = logging.getLogger(__name__)
+
+VERDICT = "page_verdict"  # request.meta: the Verdict of the response
+
+
+class VerdictMiddleware:
+    """Sets `request.meta["page_verdict"]` for every response; probes hosts for doubtful article pages."""
+
+    def __init__(self, crawler: Crawler, probes: bool, probe_ttl: float) -> None:
+        self.crawler = crawler
+        self.sinks = RedirectSinks()
+        self.probes = HostProbes(self._fetch_probe, probe_ttl) if probes else None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> VerdictMiddleware:
+        config = soft404_config(crawler.settings)
+        return cls(crawler, config.probes, config.probe_ttl)
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        verdict = from_status(response.status)
+        if 200 <= response.status < 300:
+            verdict = await self._judge(request, response, analysis_of(request))
+        if "download_stopped" in response.flags:
+            verdict = Verdict(verdict.verdict, [*verdict.reasons, "truncated"], verdict.score)
+        request.meta[VERDICT] = verdict
+        return response
+
+    async def _judge(self, request: Request, response: Response, page: PageAnalysis | None) -> Verdict:
+        verdict = self._classify(request, response, page)
+        if "playwright" in response.flags and "needs-render" in verdict.reasons:
+            return Verdict("soft-404", ["empty-content", "rendered"], 0.8)  # the browser built nothing
+        # A shell is no evidence either way: on a single-page-app host the probe gets the same shell.
+        if self.probes is not None and request.meta.get("kind") == "article" and page is not None \
+                and not {"article-evidence", "needs-render"} & set(verdict.reasons):
+            verdict = await self._with_probe(request, response, page, verdict)
+        return verdict
+
+    def _classify(self, request: Request, response: Response, page: PageAnalysis | None) -> Verdict:
+        """Where the redirects led, then what the page shows (crawler/soft404/classify.py)."""
+        asked, redirected = requested_url(request), bool(request.meta.get("redirect_urls"))
+        moved = redirect_verdict(asked, response.url, redirected)
+        if moved is not None:
+            return moved
+        if redirected and self.sinks.landed(asked, response.url):
+            return Verdict("soft-404", ["redirect-sink"], 0.85)
+        if page is None or not page.parsed or page.verdict is None:
+            reason = "not-html" if mime_of(response) not in HTML_TYPES else "unparsable"
+            return Verdict("ok", [reason], 0.1)
+        return page.verdict
+
+    async def _with_probe(self, request: Request, response: Response, page: PageAnalysis,
+                          verdict: Verdict) -> Verdict:
+        """A page that looks like the host's answer for a URL that cannot exist is that host's error page."""
+        assert self.probes is not None
+        probe = await self.probes.fingerprint(requested_url(request))
+        seen = {"redirects": request.meta.get("redirect_urls"), "final_url": response.url, "title": page.title,
+                "simhash": page.simhash}
+        if not matches(seen, probe):
+            return verdict
+        reasons = [r for r in verdict.reasons if r != "content"] + ["probe-match"]
+        return Verdict("soft-404", reasons, max(verdict.score or 0.0, 0.95))
+
+    async def _fetch_probe(self, url: str) -> Fingerprint:
+        """Fetch a probe through the normal downloader; its crawl-log entry carries what we need."""
+        request = Request(url, meta={"kind": "probe"}, dont_filter=True, callback=NO_CALLBACK)
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except Exception:  # robots.txt denial, network failure: no evidence about the host either way
+            self.crawler.stats.inc_value("soft404/probes/failed")
+            return Fingerprint(None, None, False, None, None, time.monotonic())
+        entry = response.request.meta.get("crawl_log") if response.request is not None else None
+        return Fingerprint.from_entry(entry or {})

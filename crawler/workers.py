@@ -1,0 +1,112 @@
+"""CPU-bound work on pages, off the reactor: a small process pool (parsing, classification, extraction).
+
+Run in the reactor thread, reading a page (an lxml parse, the classifier, two trafilatura passes: tens of
+milliseconds) stalls every download while it runs. In worker processes it overlaps with fetching and uses
+the other cores. Workers come from a forkserver, never forked from the running crawler (whose threads and
+reactor must not be copied), and each ends when the crawler does, even a crawler killed with SIGKILL.
+
+Left alone a worker would outlive a killed crawler for good: it blocks reading the pool's call queue, whose
+write end it holds itself (a pickled `multiprocessing.Queue` carries both ends), so the crawler's death never
+reaches it; and it holds the write ends of the forkserver's "alive" pipe and of the resource tracker's pipe,
+so those two (which exit at EOF on their pipe) live on with it. So each worker watches its parent's sentinel,
+the data pipe whose write end only the crawler holds (`multiprocessing.parent_process().sentinel`), and exits
+at its EOF; the forkserver and the resource tracker then see their EOF and exit by themselves.
+PR_SET_PDEATHSIG does not fit: a worker's parent is the forkserver, which outlives the crawler.
+
+Work on one page is bounded in time: a page that keeps a worker busy past `timeout` (a hostile document)
+costs that page only: the pool's workers are killed and replaced, and the caller gets `PageTimeoutError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait
+from typing import Any, TypeVar
+
+from crawler.errors import PalimpsestError
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+ORPHANED_EXIT = 3  # a worker's exit status when it ended because the crawler had gone
+
+
+def _exit_with_crawler() -> None:
+    """Pool initializer: start the thread that ends this worker when the crawler process is gone."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a multiprocessing child: nothing to follow
+        return
+    threading.Thread(target=_await_crawler_exit, args=(parent.sentinel,), name="crawler-watch", daemon=True).start()
+
+
+def _await_crawler_exit(sentinel: int) -> None:
+    """Block (no polling) until the crawler's end of the sentinel pipe closes, then leave at once.
+    `os._exit`, not `sys.exit`: the main thread may be inside a page, and nobody is left to answer."""
+    wait([sentinel])
+    os._exit(ORPHANED_EXIT)
+
+
+class PageTimeoutError(PalimpsestError):
+    """A page kept a worker busy for longer than the pool's time bound."""
+
+
+def default_workers() -> int:
+    """One core stays with the crawler (reactor, archive writer); the rest read pages. At least one."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class WorkerPool:
+    """`await pool.run(fn, arg)`; `workers=0` runs inline, in the caller's thread (for debugging)."""
+
+    def __init__(self, workers: int, preload: list[str], timeout: float = 60.0) -> None:
+        self.workers, self.preload, self.timeout = workers, preload, timeout
+        self._executor: ProcessPoolExecutor | None = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(self.preload)
+            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                                 initializer=_exit_with_crawler)
+        return self._executor
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in a worker; a worker that dies or hangs on a page costs that page, never the pool."""
+        if self.workers == 0:
+            return fn(*args)
+        loop = asyncio.get_running_loop()
+        for attempt in (1, 2):
+            executor = self._pool()
+            try:
+                return await asyncio.wait_for(loop.run_in_executor(executor, fn, *args), self.timeout)
+            except TimeoutError:
+                self._replace(executor, f"a page kept a worker busy for more than {self.timeout:.0f} s")
+                raise PageTimeoutError(f"page work took longer than {self.timeout:.0f} s") from None
+            except BrokenProcessPool:
+                if self._executor is not executor and attempt == 1:
+                    continue  # the pool was replaced for another page while this one waited: try again
+                self._replace(executor, "a worker died")
+                raise
+        raise AssertionError("unreachable")
+
+    def _replace(self, executor: ProcessPoolExecutor, why: str) -> None:
+        """Kill the pool's workers (one of them is stuck or gone) and start afresh on the next page."""
+        if self._executor is not executor:
+            return  # another page already replaced it
+        logger.error("%s; starting new workers", why)
+        self._executor = None
+        for process in list(getattr(executor, "_processes", {}).values()):
+            if process.is_alive():
+                process.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None

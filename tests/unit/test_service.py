@@ -1,0 +1,177 @@
+"""The archive service: one writer thread, the spool lock, numbering of a reused crawl id, the manifest's
+objects, the persistent digest index and revisits that name their original."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.digests import DigestIndex
+from archive.service import ArchiveService, Outcome, ServiceOptions, WarcOptions, next_serials
+from archive.spoollock import SpoolLockedError
+from archive.store import FileStore
+from archive.warc import Exchange
+
+T0 = datetime(2026, 12, 1, 10, 0, 0, 123000, tzinfo=UTC)
+
+
+def _exchange(url: str, body: bytes, when: datetime = T0) -> Exchange:
+    return Exchange(url=url, method="GET", request_line_target="/" + url.rsplit("/", 1)[-1],
+                    request_headers=[("Host", "example.test")], request_body=b"", protocol="HTTP/1.1", status=200,
+                    response_headers=[("Content-Type", "text/html")], body=body, date=when)
+
+
+def _service(tmp_path: Path, crawl_id: str = "c1", index: bool = True, queue_limit: int = 4) -> ArchiveService:
+    warc = WarcOptions("TEST", 10_000_000, "sha1", True, {"software": "test"},
+                       tmp_path / "index" / "digests.sqlite" if index else None)
+    options = ServiceOptions(crawl_id, tmp_path / "spool", 1000, 1 << 20, warc, {"give_up": 5.0},
+                             queue_limit=queue_limit, fsync=False)
+    return ArchiveService(FileStore(tmp_path / "store"), options)
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> None:
+    """On an event loop of its own, in a thread: the test session's reactor already runs one here."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(coro)
+        except BaseException as exc:
+            errors.append(exc)
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _crawl(service: ArchiveService, pages: list[tuple[str, bytes]]) -> Outcome:
+    async def run() -> None:
+        for url, body in pages:
+            written = await service.archive(_exchange(url, body))
+            service.write("log", {"url": url, "warc": written.location()})
+    service.open()
+    _run(run())
+    outcome = service.close()
+    service.release()
+    return outcome
+
+
+def _records(store: Path, crawl_id: str) -> list[tuple[str, dict[str, str]]]:
+    found = []
+    for warc in sorted((store / "crawls" / crawl_id / "warc").glob("*.warc.gz")):
+        with warc.open("rb") as fh:
+            for record in ArchiveIterator(fh):
+                found.append((record.rec_type, dict(record.rec_headers.headers)))
+    return found
+
+
+def test_next_serials_go_on_after_every_stored_file() -> None:
+    keys = ["crawls/c1/log/part-00000.jsonl.gz", "crawls/c1/log/part-00003.jsonl.gz",
+            "crawls/c1/items/part-00001.jsonl.gz", "crawls/c1/warc/TEST-20261201100000123-00002-host.warc.gz",
+            "crawls/c1/cdxj/TEST-20261201100000123-00002-host.cdxj", "crawls/c1/crawl.json"]
+    assert next_serials(keys, "crawls/c1") == {"warc": 3, "log": 4, "items": 2, "dropped": 0}
+
+
+def test_a_crawl_lands_its_files_and_lists_only_its_own(tmp_path: Path) -> None:
+    other = tmp_path / "spool" / "killed-crawl" / "log"
+    other.mkdir(parents=True)
+    with gzip.open(other / "part-00000.jsonl.gz", "wb") as fh:
+        fh.write(b'{"url": "http://example.test/left"}\n')
+    outcome = _crawl(_service(tmp_path), [("http://example.test/a", b"<p>a</p>")])
+    assert outcome.complete
+    keys = sorted(o.key for o in outcome.objects)
+    assert all(key.startswith("crawls/c1/") for key in keys), keys  # the other crawl's part is not ours
+    assert (tmp_path / "store" / "crawls" / "killed-crawl" / "log" / "part-00000.jsonl.gz").exists()
+    assert [k.split("/")[2] for k in keys] == ["cdxj", "log", "warc"]
+    assert not (tmp_path / "spool" / "c1").exists()
+
+
+def test_a_reused_crawl_id_goes_on_numbering_and_overwrites_nothing(tmp_path: Path) -> None:
+    _crawl(_service(tmp_path), [("http://example.test/a", b"first run")])
+    _crawl(_service(tmp_path), [("http://example.test/b", b"second run")])
+    log = tmp_path / "store" / "crawls" / "c1" / "log"
+    parts = sorted(p.name for p in log.iterdir())
+    assert parts == ["part-00000.jsonl.gz", "part-00001.jsonl.gz"]
+    urls = [json.loads(gzip.decompress((log / p).read_bytes()))["url"] for p in parts]
+    assert urls == ["http://example.test/a", "http://example.test/b"]
+    assert len(list((tmp_path / "store" / "crawls" / "c1" / "warc").iterdir())) == 2
+
+
+def test_a_crawl_id_in_use_is_refused(tmp_path: Path) -> None:
+    first = _service(tmp_path)
+    first.open()
+    try:
+        with pytest.raises(SpoolLockedError, match="c1"):
+            _service(tmp_path).open()
+    finally:
+        first.close()
+        first.release()
+
+
+def test_revisits_name_the_original_record_and_its_exact_date_across_crawls(tmp_path: Path) -> None:
+    _crawl(_service(tmp_path, "c1"), [("http://example.test/a", b"same payload")])
+    original = next(h for t, h in _records(tmp_path / "store", "c1") if t == "response")
+    _crawl(_service(tmp_path, "c2"), [("http://example.test/a", b"same payload")])
+    revisit = next(h for t, h in _records(tmp_path / "store", "c2") if t == "revisit")
+    assert revisit["WARC-Refers-To"] == original["WARC-Record-ID"]
+    assert revisit["WARC-Refers-To-Date"] == original["WARC-Date"] == "2026-12-01T10:00:00.123Z"
+    assert revisit["WARC-Refers-To-Target-URI"] == "http://example.test/a"
+
+
+def test_the_digest_index_forgets_what_the_store_lost_and_learns_what_it_gained(tmp_path: Path) -> None:
+    index = DigestIndex(tmp_path / "digests.sqlite")
+    index.add("sha1:AAAA", "http://example.test/a", T0, "<urn:uuid:1>", "crawls/old/cdxj/x.cdxj")
+    index.landed("crawls/old/cdxj/x.cdxj")
+    index.add("sha1:BBBB", "http://example.test/b", T0, "<urn:uuid:2>", "crawls/dead/cdxj/y.cdxj")  # never landed
+    index.flush()
+    line = 'com,example)/c 20261201100000 {"url": "http://example.test/c", "digest": "sha1:CCCC"}'
+    store = {"crawls/new/cdxj/z.cdxj": line.encode()}
+    def mine(key: str) -> bool:
+        return key.startswith("crawls/me/")
+
+    loaded = index.sync(store, store.__getitem__, mine)
+    assert loaded == 1
+    assert index.get("sha1:AAAA") is None  # its CDXJ is gone from the store
+    assert index.get("sha1:BBBB") is None  # a crawl that died before its CDXJ landed
+    found = index.get("sha1:CCCC")
+    assert found is not None and found.uri == "http://example.test/c" and found.record_id is None
+    assert index.sync(store, store.__getitem__, mine) == 0  # incremental: nothing new, nothing read
+    index.close()
+
+
+def test_at_most_queue_limit_exchanges_wait_on_the_writer(tmp_path: Path) -> None:
+    """Backpressure: the 21st caller waits for room instead of queueing its page in memory."""
+    service = _service(tmp_path, queue_limit=3)
+    service.open()
+    futures: list[Future[Any]] = []
+    most = 0
+    submit = service._submit
+
+    def counting(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        nonlocal most
+        future = submit(fn, *args)
+        if fn == service._archive:
+            futures.append(future)
+            most = max(most, sum(not f.done() for f in futures))
+        return future
+
+    service._submit = counting  # type: ignore[method-assign]
+
+    async def run() -> None:
+        await asyncio.gather(*(service.archive(_exchange(f"http://example.test/{n}", f"body {n}".encode(),
+                                                         T0 + timedelta(seconds=n))) for n in range(20)))
+    _run(run())
+    service.close()
+    service.release()
+    assert len(futures) == 20 and 1 <= most <= 3
