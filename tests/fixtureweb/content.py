@@ -136,20 +136,32 @@ def build_articles(seed: int) -> list[Article]:
     return articles
 
 
+# (section, position in the section) -> the page style that trips up classifiers and extractors. "app" is an
+# empty app shell: the story arrives as JSON and is built by a script; "brief" has one paragraph.
+SPECIAL_TEMPLATES = {
+    ("business", 12): "mixed-visible",
+    ("china", 7): "mixed-hidden",
+    ("world", 15): "mixed-hidden",
+    ("world", 21): "broken",
+    ("tech", 4): "app",
+    ("world", 30): "app",
+    ("tech", 9): "brief",
+}
+
+
+def apply_template(art: Article, template: str) -> None:
+    art.template = template
+    if template == "brief":
+        art.paragraphs = art.paragraphs[:1]
+
+
 def _mark_specials(articles: list[Article]) -> None:
-    """Give a few articles the page styles that trip up classifiers and extractors."""
+    """Give a few articles the page styles of SPECIAL_TEMPLATES."""
     by_section: dict[str, list[Article]] = {}
     for art in articles:
         by_section.setdefault(art.section, []).append(art)
-    by_section["business"][12].template = "mixed-visible"
-    by_section["china"][7].template = "mixed-hidden"
-    by_section["world"][15].template = "mixed-hidden"
-    by_section["world"][21].template = "broken"
-    for app in (by_section["tech"][4], by_section["world"][30]):
-        app.template = "app"  # an empty app shell: the story arrives as JSON and is built by a script
-    brief = by_section["tech"][9]
-    brief.template = "brief"
-    brief.paragraphs = brief.paragraphs[:1]
+    for (section, position), template in SPECIAL_TEMPLATES.items():
+        apply_template(by_section[section][position], template)
 
 
 def dead_pages() -> list[DeadPage]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from email.utils import format_datetime
 from html import escape
 
 from tests.fixtureweb.content import Article, DeadPage
-from tests.fixtureweb.state import WebState
+from tests.fixtureweb.state import ServedState
 
 
 def robots_txt(base: str) -> str:
@@ -19,7 +20,7 @@ def robots_txt(base: str) -> str:
     )
 
 
-def rss(state: WebState, base: str) -> str:
+def rss(state: ServedState, base: str) -> str:
     """RSS 2.0 of the latest stories."""
     items = "".join(
         f"<item><title>{escape(a.title)}</title><link>{base}{a.path}</link>"
@@ -35,7 +36,7 @@ def rss(state: WebState, base: str) -> str:
     )
 
 
-def atom(state: WebState, base: str, section: str) -> str:
+def atom(state: ServedState, base: str, section: str) -> str:
     """Atom feed of one section (the Chinese one), for feed-format variety."""
     entries = [a for a in state.feed() if a.section == section]
     body = "".join(
@@ -50,8 +51,8 @@ def atom(state: WebState, base: str, section: str) -> str:
     )
 
 
-def sitemap_index(state: WebState, base: str) -> str:
-    children = ["/sitemaps/news.xml", "/sitemaps/archive.xml.gz", "/sitemaps/opinion.xml"]
+def sitemap_index(state: ServedState, base: str) -> str:
+    children = state.sitemap_paths()
     body = "".join(
         f"<sitemap><loc>{base}{c}</loc><lastmod>{state.now:%Y-%m-%d}</lastmod></sitemap>" for c in children
     )
@@ -59,7 +60,7 @@ def sitemap_index(state: WebState, base: str) -> str:
             f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</sitemapindex>')
 
 
-def news_sitemap(state: WebState, base: str) -> str:
+def news_sitemap(state: ServedState, base: str) -> str:
     """A Google News sitemap (news: namespace) of the last two days."""
     body = "".join(
         f"<url><loc>{base}{a.path}</loc><news:news><news:publication><news:name>The Sample Times</news:name>"
@@ -72,7 +73,7 @@ def news_sitemap(state: WebState, base: str) -> str:
             f'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">{body}</urlset>')
 
 
-def urlset(entries: list[Article] | list[Article | DeadPage], base: str) -> str:
+def urlset(entries: Iterable[Article | DeadPage], base: str) -> str:
     """A plain sitemap; dead links carry no lastmod."""
     parts = []
     for entry in entries:

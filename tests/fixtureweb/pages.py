@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from calendar import monthrange
+from collections.abc import Sequence
 from datetime import date, timedelta
 from html import escape
 
 from tests.fixtureweb.content import LIVE_STATIC, PER_PAGE, SECTIONS, Article, DeadPage, Section
 
 SITE_NAME = {"en": "The Sample Times", "zh": "样本日报"}
+PAGER_SHOWS_ALL = 12  # listings up to this many pages link every page (the default web's have at most 8)
 NOT_FOUND = {
     "en": ("Page not found", "Sorry, the page you requested was not found.",
            "Please check the URL for proper spelling and capitalization. If you're having trouble locating "
@@ -162,7 +164,7 @@ def empty_shell_page() -> str:
     return layout(SITE_NAME["en"], main, "en")
 
 
-def _story_list(entries: list[Article | DeadPage], with_summary: bool = True) -> str:
+def _story_list(entries: Sequence[Article | DeadPage], with_summary: bool = True) -> str:
     items = []
     for entry in entries:
         if isinstance(entry, Article):
@@ -175,12 +177,28 @@ def _story_list(entries: list[Article | DeadPage], with_summary: bool = True) ->
     return f'<ul class="story-list">{"".join(items)}</ul>'
 
 
+def _page_numbers(page: int, pages: int) -> list[int | None]:
+    """Page numbers a pager shows, None for a gap: all of them on a short listing; on a long one (a sized web)
+    the first two, the last two and three either side of `page`, as real sites do, so a listing page does not
+    carry a link to each of a thousand pages."""
+    if pages <= PAGER_SHOWS_ALL:
+        return list(range(1, pages + 1))
+    keep = sorted({1, 2, pages - 1, pages, *range(max(1, page - 3), min(pages, page + 3) + 1)})
+    shown: list[int | None] = []
+    for n in keep:
+        if shown and shown[-1] is not None and n > shown[-1] + 1:
+            shown.append(None)
+        shown.append(n)
+    return shown
+
+
 def _pager(section: Section, page: int, pages: int) -> tuple[str, str]:
     """(pagination links in the page, <head> additions) in the section's own style."""
     nxt = section.page_path(page + 1) if page < pages else None
     prev = section.page_path(page - 1) if page > 1 else None
     numbers = " ".join(
-        f"<span>{n}</span>" if n == page else f'<a href="{section.page_path(n)}">{n}</a>' for n in range(1, pages + 1)
+        "<span>…</span>" if n is None else f"<span>{n}</span>" if n == page
+        else f'<a href="{section.page_path(n)}">{n}</a>' for n in _page_numbers(page, pages)
     )
     style = section.pagination
     if style == "numbered":
@@ -196,7 +214,7 @@ def _pager(section: Section, page: int, pages: int) -> tuple[str, str]:
     return links, ""
 
 
-def listing_page(section: Section, entries: list[Article | DeadPage], page: int, today: date) -> str | None:
+def listing_page(section: Section, entries: Sequence[Article | DeadPage], page: int, today: date) -> str | None:
     """Page `page` of a section front, or None past the last page."""
     if section.pagination == "js":
         return live_page(section, entries, today) if page == 1 else None
@@ -210,7 +228,7 @@ def listing_page(section: Section, entries: list[Article | DeadPage], page: int,
     return layout(f"{section.name} - {SITE_NAME[section.lang]}", main, section.lang, head, today)
 
 
-def live_page(section: Section, entries: list[Article | DeadPage], today: date) -> str:
+def live_page(section: Section, entries: Sequence[Article | DeadPage], today: date) -> str:
     """A section whose later stories only arrive through a JavaScript 'Load more' button."""
     script = (
         "<script>document.getElementById('load-more').addEventListener('click', async (e) => {"
@@ -227,7 +245,7 @@ def live_page(section: Section, entries: list[Article | DeadPage], today: date) 
     return layout(f"{section.name} - {SITE_NAME['en']}", main, "en", "", today)
 
 
-def live_api(entries: list[Article | DeadPage], offset: int) -> dict[str, object]:
+def live_api(entries: Sequence[Article | DeadPage], offset: int) -> dict[str, object]:
     """JSON behind the 'Load more' button."""
     chunk = [e for e in entries if isinstance(e, Article)][offset: offset + LIVE_STATIC]
     more = offset + LIVE_STATIC < len(entries)
@@ -240,7 +258,7 @@ def home_page(latest: list[Article], today: date) -> str:
     return layout(SITE_NAME["en"], main, "en", "", today)
 
 
-def calendar_page(day: date | None, month: date, articles: list[Article]) -> str:
+def calendar_page(day: date | None, month: date, articles: Sequence[Article]) -> str:
     """The trap: every month and day links to its neighbours, forever, in both directions."""
     if day is None:
         days = monthrange(month.year, month.month)[1]

@@ -20,13 +20,15 @@ class FixtureWebError(RuntimeError):
 class FixtureWeb:
     """The sample web on a free loopback port; a context manager that stops it by PID."""
 
-    def __init__(self, seed: int = 1, state: int = 1) -> None:
-        self.seed, self.initial_state = seed, state
+    def __init__(self, seed: int = 1, state: int = 1, size: int | None = None) -> None:
+        self.seed, self.initial_state, self.size = seed, state, size
         self.proc: subprocess.Popen[str] | None = None
         self.base_url = ""
 
     def start(self) -> FixtureWeb:
         cmd = [sys.executable, "-m", "tests.fixtureweb", "--seed", str(self.seed), "--state", str(self.initial_state)]
+        if self.size is not None:
+            cmd += ["--size", str(self.size)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # blocks until the server is listening (or died)
@@ -55,6 +57,12 @@ class FixtureWeb:
         with urllib.request.urlopen(req) as resp:
             served: list[str] = json.load(resp)
         return served
+
+    def count(self) -> int:
+        """How many requests the web has served (its own /_fixture/ endpoints not included): cheap to poll."""
+        with urllib.request.urlopen(f"{self.base_url}/_fixture/count") as resp:
+            count: int = json.load(resp)["requests"]
+        return count
 
     def set_state(self, number: int) -> None:
         req = urllib.request.Request(f"{self.base_url}/_fixture/state", data=str(number).encode(), method="POST")

@@ -17,7 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.fixtureweb import feeds, pages
 from tests.fixtureweb.content import PER_PAGE, SECTION_BY_KEY, SECTIONS, Article, DeadPage
-from tests.fixtureweb.state import WebState, build_states
+from tests.fixtureweb.sized import SizedState
+from tests.fixtureweb.state import ServedState, WebState, build_states
 
 # A 1x1 transparent PNG, served for every article image.
 PIXEL_PNG = bytes.fromhex(
@@ -43,26 +44,45 @@ class Reply:
 
 
 class Web:
-    """Answers requests from the current state; the state can be advanced while serving."""
+    """Answers requests from the current state; the state can be advanced while serving.
 
-    def __init__(self, seed: int = 1, state: int = 1) -> None:
-        self.states = build_states(seed)
+    `size` (articles, roughly) serves a larger web generated page by page on request instead (`sized.py`):
+    one state only, for soak tests and benchmarks. None is the default web the tests count against.
+    """
+
+    def __init__(self, seed: int = 1, state: int = 1, size: int | None = None) -> None:
+        self.states: tuple[ServedState, ...]
+        if size is None:
+            self.states = build_states(seed)
+        else:
+            if state != 1:
+                raise ValueError("a sized web has only state 1")
+            self.states = (SizedState(seed, size),)
         self.number = state
         self.lock = threading.Lock()
         self.requests: list[str] = []  # every request target served, for tests that count fetches
         self._listing_index = [self._index_listings(s) for s in self.states]
 
     @property
-    def state(self) -> WebState:
+    def served(self) -> ServedState:
+        """The state being served, default or sized."""
         return self.states[self.number - 1]
 
+    @property
+    def state(self) -> WebState:
+        """The default web's current state, whole (benchmarks read its articles and dead pages)."""
+        state = self.served
+        if not isinstance(state, WebState):
+            raise TypeError("a sized web is generated on request and has no WebState; use Web.served")
+        return state
+
     @staticmethod
-    def _index_listings(state: WebState) -> dict[str, tuple[str, int]]:
+    def _index_listings(state: ServedState) -> dict[str, tuple[str, int]]:
         index: dict[str, tuple[str, int]] = {}
         for section in SECTIONS:
             if section.pagination == "none":
                 continue
-            count = len(state.listings[section.key])
+            count = len(state.listing(section.key))
             pages_count = 1 if section.pagination == "js" else max(1, -(-count // PER_PAGE))
             for page in range(1, pages_count + 1):
                 index[section.page_path(page)] = (section.key, page)
@@ -75,26 +95,24 @@ class Web:
             return self._control(method, path, payload)
         with self.lock:
             self.requests.append(target)
-        state = self.state
+        state = self.served
         listing = self._listing_index[self.number - 1].get(path + (f"?{query}" if query else ""))
         if listing:
             section = SECTION_BY_KEY[listing[0]]
-            html = pages.listing_page(section, state.listings[section.key], listing[1], state.now.date())
+            html = pages.listing_page(section, state.listing(section.key), listing[1], state.now.date())
             return Reply(200, (html or "").encode(), chunked=True)
-        if path in state.articles:
-            return self._article(state, state.articles[path], base)
-        if path in state.dead:
-            return self._dead(state.dead[path])
+        art = state.article(path)
+        if art is not None:
+            return self._article(state, art, base)
+        dead = state.dead_page(path)
+        if dead is not None:
+            return self._dead(dead)
         return self._other(state, path, query, base)
 
-    @staticmethod
-    def _siblings(state: WebState, art: Article) -> list[Article]:
-        return [a for a in state.listings[art.section] if isinstance(a, Article) and a is not art][:3]
-
-    def _article(self, state: WebState, art: Article, base: str) -> Reply:
+    def _article(self, state: ServedState, art: Article, base: str) -> Reply:
         if art.template == "app":
             return Reply(200, pages.app_shell_page(f"/api/story/{art.id}.json").encode())
-        body = pages.article_page(art, base, self._siblings(state, art)).encode()
+        body = pages.article_page(art, base, state.siblings(art)).encode()
         if art.template == "broken":
             cut = body.index(b"<div class=\"article-body\">")
             body = body[:cut] + b"\xff\xfe\xc3(" + body[cut:]  # invalid UTF-8, as broken CMSs emit
@@ -116,7 +134,7 @@ class Web:
         status = {"status-404": 404, "status-410": 410}.get(how, 200)
         return Reply(status, pages.not_found_page(page.lang).encode())
 
-    def _other(self, state: WebState, path: str, query: str, base: str) -> Reply:
+    def _other(self, state: ServedState, path: str, query: str, base: str) -> Reply:
         today = state.now.date()
         xml = "application/xml; charset=utf-8"
         simple = {
@@ -126,7 +144,6 @@ class Web:
             "/feeds/china.atom": lambda: feeds.atom(state, base, "china"),
             "/sitemap_index.xml": lambda: feeds.sitemap_index(state, base),
             "/sitemaps/news.xml": lambda: feeds.news_sitemap(state, base),
-            "/sitemaps/opinion.xml": lambda: feeds.urlset(state.section_sitemap("opinion"), base),
             "/about.html": pages.about_page,
             "/contact.html": pages.about_page,
         }
@@ -135,12 +152,15 @@ class Web:
         if path in simple:
             ctype = types.get(path, xml if path.endswith(".xml") else "text/html; charset=utf-8")
             return Reply(200, simple[path]().encode(), ctype, chunked=path.startswith("/feeds/"))
-        if path == "/sitemaps/archive.xml.gz":
-            body = gzip.compress(feeds.urlset(state.archive_sitemap(), base).encode(), mtime=0)
+        entries = state.urlset(path) if path.startswith("/sitemaps/") else None
+        if entries is not None and path.endswith(".gz"):
+            body = gzip.compress(feeds.urlset(entries, base).encode(), mtime=0)
             return Reply(200, body, "application/x-gzip", compressible=False)
+        if entries is not None:
+            return Reply(200, feeds.urlset(entries, base).encode(), xml)
         if path == "/api/live.json":
             offset = int(parse_qs(query).get("offset", ["0"])[0] or 0)
-            data = pages.live_api(state.listings["live"], offset)
+            data = pages.live_api(state.listing("live"), offset)
             return Reply(200, json.dumps(data).encode(), "application/json")
         story = _STORY.match(path)
         if story:
@@ -166,25 +186,25 @@ class Web:
         return Reply(404, pages.not_found_page("en").encode())
 
     @staticmethod
-    def _lab(state: WebState, path: str) -> Reply:
+    def _lab(state: ServedState, path: str) -> Reply:
         if path == "/lab/":
-            return Reply(200, pages.lab_page([a.id for a in state.articles.values() if a.template == "app"]).encode())
+            return Reply(200, pages.lab_page(state.app_ids()).encode())
         if path == "/lab/2026/11/20/spinning-app-1.html":
             return Reply(200, pages.spinning_app_page().encode())
         if path.startswith("/lab/app/"):
             return Reply(200, pages.app_shell_page(f"/api/story/{path.rstrip('/').rsplit('/', 1)[-1]}.json").encode())
         return Reply(404, pages.not_found_page("en").encode())
 
-    def _story(self, state: WebState, ident: str, base: str) -> Reply:
+    def _story(self, state: ServedState, ident: str, base: str) -> Reply:
         """The JSON behind an app shell; 404 (and the error page's JSON) for a story that does not exist."""
-        art = next((a for a in state.articles.values() if str(a.id) == ident and a.template == "app"), None)
-        related = self._siblings(state, art) if art else []
+        art = state.app_article(ident)
+        related = state.siblings(art) if art else []
         data = pages.app_story(art, base, related)
         return Reply(200 if art else 404, json.dumps(data, ensure_ascii=False).encode(),
                      "application/json")
 
     @staticmethod
-    def _calendar(state: WebState, match: re.Match[str]) -> Reply:
+    def _calendar(state: ServedState, match: re.Match[str]) -> Reply:
         year, month, day = int(match[1]), int(match[2]), match[3]
         if not 1 <= month <= 12 or year < 1:
             return Reply(404, pages.not_found_page("en").encode())
@@ -193,16 +213,21 @@ class Web:
             the_day = date(year, month, int(day)) if day else None
         except ValueError:
             return Reply(404, pages.not_found_page("en").encode())
-        arts = [a for a in state.articles.values() if the_day and a.published.date() == the_day]
+        arts = state.articles_on(the_day) if the_day else []
         return Reply(200, pages.calendar_page(the_day, first, arts).encode())
 
     def _control(self, method: str, path: str, payload: bytes) -> Reply:
         if path == "/_fixture/state" and method == "POST":
             number = int(payload.strip() or b"1")
-            if number not in (1, 2):
-                return Reply(400, b"state must be 1 or 2", "text/plain")
+            if not 1 <= number <= len(self.states):
+                message = "state must be 1 or 2" if len(self.states) == 2 else "a sized web has only state 1"
+                return Reply(400, message.encode(), "text/plain")
             with self.lock:
                 self.number = number
+        if path == "/_fixture/count":  # cheap to poll every second, unlike the list of a 50,000-page crawl
+            with self.lock:
+                count = len(self.requests)
+            return Reply(200, json.dumps({"requests": count}).encode(), "application/json")
         if path == "/_fixture/requests":
             with self.lock:
                 served = list(self.requests)
@@ -210,7 +235,7 @@ class Web:
                     self.requests.clear()
             return Reply(200, json.dumps(served).encode(), "application/json")
         if path in ("/_fixture/state", "/_fixture/manifest.json"):
-            body = self.state.manifest() if path.endswith(".json") else {"state": self.number}
+            body = self.served.manifest() if path.endswith(".json") else {"state": self.number}
             return Reply(200, json.dumps(body, ensure_ascii=False).encode(), "application/json")
         return Reply(404, b"", "text/plain")
 
@@ -267,9 +292,9 @@ class Handler(BaseHTTPRequestHandler):
         """Quiet: the crawler's own log is what tests read."""
 
 
-def make_server(port: int = 0, seed: int = 1, state: int = 1) -> ThreadingHTTPServer:
+def make_server(port: int = 0, seed: int = 1, state: int = 1, size: int | None = None) -> ThreadingHTTPServer:
     """A server bound to loopback; port 0 picks a free one."""
-    handler = type("BoundHandler", (Handler,), {"web": Web(seed, state)})
+    handler = type("BoundHandler", (Handler,), {"web": Web(seed, state, size)})
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     return server

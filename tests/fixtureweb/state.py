@@ -7,9 +7,10 @@ State 1 is the web as first crawled. State 2 is the same web three days later: s
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 
 from tests.fixtureweb import content
 from tests.fixtureweb.content import SECTIONS, Article, DeadPage
@@ -19,12 +20,44 @@ ARCHIVE_SITEMAP_AGE = timedelta(days=7)
 FEED_SIZE = 30
 
 # Where state-1 dead links appear in section listings: section -> [(position, path)].
-_DEAD_IN_LISTINGS = {
+DEAD_IN_LISTINGS = {
     "world": [(12, 0), (25, 6)],
     "business": [(15, 1)],
     "china": [(5, 3)],
     "tech": [(3, 4), (8, 7)],
 }
+
+
+class ServedState(Protocol):
+    """What the server asks of a state: `WebState` (the default web, built whole) or `sized.SizedState` (a web
+    of any size whose pages are generated on request), so one server answers both."""
+
+    number: int
+    now: datetime
+
+    def article(self, path: str) -> Article | None: ...
+
+    def dead_page(self, path: str) -> DeadPage | None: ...
+
+    def listing(self, section: str) -> Sequence[Article | DeadPage]: ...
+
+    def siblings(self, art: Article) -> list[Article]: ...
+
+    def app_article(self, ident: str) -> Article | None: ...
+
+    def app_ids(self) -> list[int]: ...
+
+    def articles_on(self, day: date) -> list[Article]: ...
+
+    def feed(self) -> list[Article]: ...
+
+    def news_sitemap(self) -> list[Article]: ...
+
+    def sitemap_paths(self) -> list[str]: ...
+
+    def urlset(self, path: str) -> Sequence[Article | DeadPage] | None: ...
+
+    def manifest(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -37,6 +70,42 @@ class WebState:
     listings: dict[str, list[Article | DeadPage]]  # newest first
     dead: dict[str, DeadPage]  # every dead path: status, template, redirect or shell
     changes: dict[str, list[Any]] = field(default_factory=dict)
+
+    def article(self, path: str) -> Article | None:
+        return self.articles.get(path)
+
+    def dead_page(self, path: str) -> DeadPage | None:
+        return self.dead.get(path)
+
+    def listing(self, section: str) -> list[Article | DeadPage]:
+        return self.listings[section]
+
+    def siblings(self, art: Article) -> list[Article]:
+        """The 'Related' box: the section's first three other stories."""
+        return [a for a in self.listings[art.section] if isinstance(a, Article) and a is not art][:3]
+
+    def app_article(self, ident: str) -> Article | None:
+        """The app-shell article whose story JSON is /api/story/IDENT.json."""
+        return next((a for a in self.articles.values() if str(a.id) == ident and a.template == "app"), None)
+
+    def app_ids(self) -> list[int]:
+        return [a.id for a in self.articles.values() if a.template == "app"]
+
+    def articles_on(self, day: date) -> list[Article]:
+        """Articles published on `day` (in their own time zone), for the calendar."""
+        return [a for a in self.articles.values() if a.published.date() == day]
+
+    def sitemap_paths(self) -> list[str]:
+        """Children of the sitemap index."""
+        return ["/sitemaps/news.xml", "/sitemaps/archive.xml.gz", "/sitemaps/opinion.xml"]
+
+    def urlset(self, path: str) -> list[Article | DeadPage] | None:
+        """Entries of the plain sitemap at `path` (the news sitemap has its own format)."""
+        if path == "/sitemaps/archive.xml.gz":
+            return self.archive_sitemap()
+        if path == "/sitemaps/opinion.xml":
+            return list(self.section_sitemap("opinion"))
+        return None
 
     def feed(self) -> list[Article]:
         """The RSS feed: latest articles of every section reachable without JavaScript."""
@@ -65,7 +134,7 @@ class WebState:
         return {
             "state": self.number,
             "now": self.now.isoformat(),
-            "articles": [_article_record(a) for a in self.articles.values()],
+            "articles": [article_record(a) for a in self.articles.values()],
             "dead": [{"path": d.path, "how": d.how, "expect": d.expect, "lang": d.lang} for d in self.dead.values()],
             "sections": [{"key": s.key, "path": s.path, "pagination": s.pagination} for s in SECTIONS],
             "changes": self.changes,
@@ -73,7 +142,7 @@ class WebState:
         }
 
 
-def _article_record(art: Article) -> dict[str, Any]:
+def article_record(art: Article) -> dict[str, Any]:
     return {
         "path": art.path,
         "id": art.id,
@@ -105,7 +174,7 @@ def _state_one(seed: int) -> WebState:
     listings: dict[str, list[Article | DeadPage]] = {s.key: [] for s in SECTIONS}
     for art in articles:
         listings[art.section].append(art)
-    for section, spots in _DEAD_IN_LISTINGS.items():
+    for section, spots in DEAD_IN_LISTINGS.items():
         for position, index in spots:
             listings[section].insert(position, dead[index])
     return WebState(1, content.STATE1_NOW, {a.path: a for a in articles}, listings, {d.path: d for d in dead})
