@@ -7,11 +7,13 @@ one of the same store); a later exchange with the same payload gets a `revisit` 
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 
 from archive.cdxj import media_type
-from archive.digests import DigestIndex
+from archive.digests import DigestIndex, FirstCapture
 from archive.warc import (
     Exchange,
     Written,
@@ -25,6 +27,8 @@ from archive.warc import (
     revisit_record,
 )
 from archive.warcfile import WarcFileWriter
+
+logger = logging.getLogger(__name__)
 
 
 def _mime(exchange: Exchange) -> str | None:
@@ -42,14 +46,27 @@ class Archiver:
         self.revisits = 0
 
     def _remember(self, digest: str, written: Written) -> None:
-        if self.digests is not None:
+        if self.digests is None:
+            return
+        try:
             self.digests.add(digest, written.target_uri, written.date, written.record_id,
                              self.source_of(written.filename))
+        except sqlite3.Error as exc:  # a cache: a payload it misses is archived again, never lost
+            logger.warning("digest index: cannot record %s (%s)", written.target_uri, exc)
+
+    def _first(self, digest: str, body: bytes) -> FirstCapture | None:
+        if self.digests is None or not body:
+            return None
+        try:
+            return self.digests.get(digest)
+        except sqlite3.Error as exc:
+            logger.warning("digest index: cannot look up %s (%s); archiving the payload in full", digest, exc)
+            return None
 
     def archive(self, exchange: Exchange) -> Written:
         """Archive one exchange; returns where its response (or revisit) record landed."""
         digest = payload_digest(exchange.body, self.writer.algorithm)
-        first = self.digests.get(digest) if self.digests is not None and exchange.body else None
+        first = self._first(digest, exchange.body)
         response_id = new_record_id()
         if first is not None:
             record = revisit_record(exchange, response_id, digest, first)
@@ -72,7 +89,7 @@ class Archiver:
                 refers_to: str | None = None) -> Written:
         """A `resource` or `conversion` record (screenshot, rendered DOM); a revisit when seen before."""
         digest = payload_digest(body, self.writer.algorithm)
-        first = self.digests.get(digest) if self.digests is not None and body else None
+        first = self._first(digest, body)
         record_id = new_record_id()
         if first is not None:
             record = derived_revisit(uri, date, record_id, digest, first)

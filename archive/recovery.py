@@ -39,8 +39,9 @@ from warcio.statusandheaders import StatusAndHeadersParserException
 
 from archive.cdxj import INDEXED_TYPES, cdxj_line, media_type
 from archive.spoollock import SpoolLock, SpoolLockedError
+from archive.store import Store, fsync_dir
 from archive.warc import Written
-from crawler.errors import PalimpsestError
+from crawler.errors import PalimpsestError, StoreError
 
 logger = logging.getLogger(__name__)
 CACHES = ("digests.sqlite",)  # with its SQLite sidecars (-wal, -shm, -journal): never uploaded
@@ -68,15 +69,6 @@ def store_key(crawl_id: str, relative: Path) -> str:
     if relative.suffix == ".cdxj":
         return f"crawls/{crawl_id}/cdxj/{relative.name}"
     return f"crawls/{crawl_id}/{relative.as_posix()}"
-
-
-def _fsync_dir(directory: Path) -> None:
-    """A rename is only durable once its directory is."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _fsync(fh: IO[Any]) -> None:
@@ -321,7 +313,7 @@ def write_cdxj(cdxj: Path, lines: _SortedLines) -> None:
         lines.write(out)
         _fsync(out)
     os.replace(tmp, cdxj)
-    _fsync_dir(cdxj.parent)
+    fsync_dir(cdxj.parent)
 
 
 def cdxj_problem(cdxj: Path, warc_name: str, warc_size: int | None) -> str | None:
@@ -397,7 +389,7 @@ def close_open_warc(path: Path) -> tuple[Path, Path]:
     if lines is not None:
         write_cdxj(cdxj, lines)
     os.replace(path, warc)
-    _fsync_dir(warc.parent)
+    fsync_dir(warc.parent)
     captures = lines.count if lines is not None else "its own"
     logger.warning("salvaged %s: %d bytes of complete records, %s captures indexed", warc.name, end, captures)
     return warc, cdxj
@@ -463,9 +455,9 @@ def close_open_part(path: Path) -> Path | None:
     if bad:
         logger.warning("%s: %d lines that do not parse left out", path, bad)
     path.unlink()
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     os.replace(tmp, part)
-    _fsync_dir(part.parent)
+    fsync_dir(part.parent)
     logger.warning("salvaged %s: %d complete records", part.name, kept)
     return part
 
@@ -482,7 +474,7 @@ def _finish_temp(path: Path) -> None:
         path.unlink()
     else:
         os.replace(path, final)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         logger.info("%s: finished the salvage a crash interrupted", final)
 
 
@@ -596,3 +588,25 @@ def recover(spool_root: Path, submit: Submit, skip: str | None = None, failed: F
             lock.release()
     return count
 
+
+
+def store_spooled_manifest(store: Store, key: str, path: Path, waiting: set[str]) -> bool:
+    """Store a crawl's manifest that waited in the spool, saying which of its waiting files still wait.
+
+    Call it after the files it lists were submitted and their uploads are over: a manifest must never reach
+    the store ahead of its files. A listed file is no longer waiting once it left the spool (stored now, or
+    by an earlier run)."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        logger.error("cannot read the spooled manifest %s: %s", path, exc)
+        return False
+    still = [k for k in manifest.get("waiting", []) if k != key and k in waiting]
+    manifest.update(complete=not still, waiting=still)
+    try:
+        store.put_bytes(key, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
+    except StoreError as exc:
+        logger.error("cannot store %s: %s", key, exc)
+        return False
+    path.unlink()
+    return True

@@ -21,6 +21,7 @@ import logging
 import queue
 import re
 import shutil
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -33,7 +34,7 @@ from typing import Any, TypeVar
 from archive.archiver import Archiver
 from archive.digests import DigestIndex
 from archive.parts import PartWriter
-from archive.recovery import recover, recover_crawl
+from archive.recovery import recover, recover_crawl, store_key, store_spooled_manifest
 from archive.spoollock import SpoolLock
 from archive.store import Store, StoredObject, failure_name
 from archive.uploader import Uploader
@@ -138,7 +139,9 @@ class ArchiveService:
         self._digests: DigestIndex | None = None
         self._objects_lock = threading.Lock()
         self._closing = threading.Event()  # the crawl is closing: the catch-up stops loading the index
+        self._cdxj_after: dict[str, Path] = {}  # WARC key -> its CDXJ, submitted once the WARC is stored
         self._held: list[SpoolLock] = []  # other crawls' spools recovered: ours until their uploads are done
+        self._manifests: dict[str, Path] = {}  # other crawls' manifests found in the spool
         self.part_records = dict.fromkeys(PARTS, 0)
 
     # --- life cycle -------------------------------------------------------------------------------------
@@ -152,33 +155,57 @@ class ArchiveService:
     def _start(self) -> None:
         """First task of the writer thread: this crawl id's leftovers and numbering; then the writers.
         Other crawls' leftovers and the digest index are brought up to date beside it (`_catch_up`)."""
+        submitted: list[str] = []
+
+        def submit(key: str, path: Path) -> None:
+            submitted.append(key)  # counted for numbering even if its upload ends before the listing
+            self.uploader.submit(key, path)
+
         try:
-            own = recover_crawl(self.spool, self.uploader.submit)  # a reused crawl id: its last run's files
+            own = recover_crawl(self.spool, submit)  # a reused crawl id: its last run's files
         except OSError as exc:
             logger.error("cannot salvage %s: %s", self.spool, exc)
             own = 0
         self.counts.inc("store/recovered_from_spool", own)
-        serials = next_serials([*self._list(self.prefix + "/"), *self.uploader.waiting()], self.prefix)
+        listed = self._list(self.prefix + "/")
+        if listed is None:
+            logger.warning("crawl %s: part numbers start after what the spool held; if this crawl id was used "
+                           "before, `scrapy store-sync` may meet parts of the same name", self.crawl_id)
+        serials = next_serials([*(listed or []), *submitted], self.prefix)
         for name in PARTS:
             self._parts[name] = PartWriter(self.uploader.submit, f"{self.prefix}/{name}", self.spool / name,
                                            self.options.part_max_records, self.options.part_max_bytes,
                                            serial=serials[name], fsync=self.options.fsync)
         warc = self.options.warc
-        self._catching_up.start()
-        if warc is None:
-            return
-        if warc.dedup:
-            self._digests = DigestIndex(warc.digest_index or self.spool / "digests.sqlite")
-        writer = WarcFileWriter(self.spool / "warc", warc.prefix, warc.max_file_size, warc.info, self._warc_closed,
-                                warc.digest, serial=serials["warc"], fsync=self.options.fsync)
-        self._archiver = Archiver(writer, self._digests, self._cdxj_key)
+        if warc is not None:
+            if warc.dedup:
+                self._digests = self._open_index(warc.digest_index or self.spool / "digests.sqlite")
+            writer = WarcFileWriter(self.spool / "warc", warc.prefix, warc.max_file_size, warc.info,
+                                    self._warc_closed, warc.digest, serial=serials["warc"], fsync=self.options.fsync)
+            self._archiver = Archiver(writer, self._digests, self._cdxj_key)
+        self._catching_up.start()  # after the writer's own index connection exists: one schema set-up
+
+    def _open_index(self, path: Path) -> DigestIndex | None:
+        """The digest index, or None (deduplication off for this crawl) when SQLite cannot open it."""
+        try:
+            return DigestIndex(path)
+        except sqlite3.Error as exc:
+            logger.error("cannot open the digest index %s (%s): payloads are not deduplicated", path, exc)
+            self.counts.inc(f"archive/dedup/unavailable/{type(exc).__name__}")
+            return None
 
     def _catch_up(self) -> None:
         """Other crawls' leftovers go to the store; the cross-crawl digest index learns the CDXJ files that
         landed since it last looked. Meanwhile the crawl runs: a payload archived before the index knows
         it is written in full, never lost."""
+        def submit(key: str, path: Path) -> None:
+            if key.endswith("/crawl.json"):
+                self._manifests[key] = path  # stored at close, after the files it lists (store-sync's rule)
+            else:
+                self.uploader.submit(key, path)
+
         try:
-            others = recover(self.options.spool_root, self.uploader.submit, skip=self.crawl_id, hold=self._held)
+            others = recover(self.options.spool_root, submit, skip=self.crawl_id, hold=self._held)
         except OSError as exc:
             logger.error("cannot salvage the spool %s: %s", self.options.spool_root, exc)
             others = 0
@@ -188,12 +215,18 @@ class ArchiveService:
         warc = self.options.warc
         if warc is None or not warc.dedup or warc.digest_index is None:
             return
-        index = DigestIndex(warc.digest_index)
+        index = self._open_index(warc.digest_index)
+        if index is None:
+            return
+        keys = self._list("crawls/")
+        if keys is None:  # an unlisted store is not an empty one: the index stays as it was
+            index.close()
+            return
         try:
-            loaded = index.sync(self._list("crawls/"), self.store.get_bytes, self._running, self._closing.is_set)
+            loaded = index.sync(keys, self.store.get_bytes, self._running, self._closing.is_set)
             logger.info("digest index: %d captures of earlier crawls loaded from the store", loaded)
             self.counts.inc("archive/dedup/loaded_from_store", loaded)
-        except (StoreError, OSError) as exc:
+        except (StoreError, OSError, sqlite3.Error) as exc:
             logger.warning("digest index not brought up to date (%s): earlier payloads may be archived again",
                            exc)
         finally:
@@ -212,29 +245,35 @@ class ArchiveService:
             return False
         return True
 
-    def _list(self, prefix: str) -> list[str]:
-        """Keys under `prefix`; a store that cannot be listed costs numbering or deduplication, never the
-        crawl (it goes on into the spool)."""
+    def _list(self, prefix: str) -> list[str] | None:
+        """Keys under `prefix`, None when the store cannot be listed: that costs numbering or deduplication,
+        never the crawl (it goes on into the spool)."""
         try:
             return list(self.store.keys(prefix))
         except (StoreError, OSError) as exc:
             logger.warning("cannot list %s in the store %s (%s): crawling into the spool", prefix,
                            self.store.uri, exc)
             self.counts.inc(f"store/list_failed/{failure_name(exc)}")
-            return []
+            return None
 
     def _cdxj_key(self, warc_name: str) -> str:
         return f"{self.prefix}/cdxj/{warc_name.removesuffix('.warc.gz')}.cdxj"
 
     def _warc_closed(self, warc: Path, cdxj: Path) -> None:
+        """The WARC goes first; its CDXJ follows once the WARC is stored (`_stored`), so no index in the
+        store (nor the digest index) ever points at a WARC the store does not have."""
+        with self._objects_lock:
+            self._cdxj_after[f"{self.prefix}/warc/{warc.name}"] = cdxj
         self.uploader.submit(f"{self.prefix}/warc/{warc.name}", warc)
-        self.uploader.submit(f"{self.prefix}/cdxj/{cdxj.name}", cdxj)
 
     def _stored(self, stored: StoredObject) -> None:
         if not stored.key.startswith(self.prefix + "/"):
             return  # recovered for another crawl: that crawl's files, not this one's manifest
         with self._objects_lock:
             self.outcome.objects.append(stored)
+            cdxj = self._cdxj_after.pop(stored.key, None)
+        if cdxj is not None:
+            self.uploader.submit(f"{self.prefix}/cdxj/{cdxj.name}", cdxj)
         if self._digests is not None and stored.key.endswith(".cdxj"):
             self._digests.landed(stored.key)
 
@@ -254,15 +293,19 @@ class ArchiveService:
         self._thread.join()
         if self._catching_up.is_alive() or self._catching_up.ident is not None:
             self._catching_up.join()
-        if done.exception() is not None:
-            logger.error("closing the crawl's files failed: %s", done.exception())
         waiting = self.uploader.close()
+        for key, path in sorted(self._manifests.items()):
+            if not store_spooled_manifest(self.store, key, path, set(waiting)):
+                waiting.append(key)
         for lock in self._held:
             lock.release()
-        self.outcome.waiting = sorted(k for k in waiting if k.startswith(self.prefix + "/"))
-        if len(waiting) > len(self.outcome.waiting):
+        own = {k for k in waiting if k.startswith(self.prefix + "/")}
+        if len(waiting) > len(own):
             logger.warning("%d files of other crawls recovered from the spool are still waiting there",
-                           len(waiting) - len(self.outcome.waiting))
+                           len(waiting) - len(own))
+        # Whatever is still in the spool is waiting, whatever the reason (an upload given up, a CDXJ held back
+        # behind its WARC, a file that could not be closed): the manifest never claims more than the store has.
+        self.outcome.waiting = sorted(own | set(self._left_in_spool()))
         if self._digests is not None:
             self._digests.close()
             if self._digests.path.parent == self.spool:  # this crawl's own index: nothing outlives it
@@ -271,10 +314,21 @@ class ArchiveService:
         self.outcome.records = self.part_records
         return self.outcome
 
+    def _left_in_spool(self) -> list[str]:
+        if not self.spool.exists():
+            return []
+        return [store_key(self.crawl_id, path.relative_to(self.spool)) for path in self.spool.rglob("*")
+                if path.is_file() and not path.name.startswith(".") and not path.name.startswith("digests.sqlite")]
+
     def _close_files(self) -> None:
+        """Each file on its own: one that cannot be closed (disk full) keeps the others from nothing."""
         if self._archiver is not None:
-            self._archiver.writer.close()
             self.outcome.revisits = self._archiver.revisits
+            try:
+                self._archiver.writer.close()
+            except OSError as exc:
+                logger.error("cannot close the WARC %s: %s", self._archiver.writer.name, exc)
+                self.counts.inc(f"archive/failed/{type(exc).__name__}")
         for name, part in self._parts.items():
             part.close()
             self.part_records[name] = part.total_records
@@ -299,12 +353,19 @@ class ArchiveService:
     def _work(self) -> None:
         while (task := self._queue.get()) is not None:
             fn, args, future = task
+            # A caller that went away (a cancelled browser task) does not take its record with it: the work
+            # is done all the same, only nobody is told.
+            waited_for = future.set_running_or_notify_cancel()
             try:
-                future.set_result(fn(*args))
+                result = fn(*args)
             except Exception as exc:  # one record or file fails, the writer goes on
                 logger.exception("archive writer: %s failed", getattr(fn, "__name__", fn))
                 self.counts.inc(f"archive/failed/{type(exc).__name__}")
-                future.set_exception(exc)
+                if waited_for:
+                    future.set_exception(exc)
+            else:
+                if waited_for:
+                    future.set_result(result)
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn` in the writer thread and wait for it without blocking the reactor; at most

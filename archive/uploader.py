@@ -82,7 +82,8 @@ class Uploader:
     def submit(self, key: str, path: Path) -> None:
         """Queue a complete file for `key` (first come, first tried); returns at once."""
         with self._cond:
-            if self._closing:
+            # During close() only a callback of ours may still add work (a CDXJ sent once its WARC is stored).
+            if self._closing and threading.current_thread() not in self._threads:
                 raise RuntimeError(f"Uploader is closed: cannot store {key}")
             upload = _Upload(key, path, next(self._seq))
             current = self._active.get(key)

@@ -11,6 +11,7 @@ renamed; only then is the WARC renamed and the directory fsynced. A crash at any
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -20,18 +21,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from archive.cdxj import INDEXED_TYPES, cdxj_line
+from archive.store import fsync_dir
 from archive.warc import GZIP_LEVEL, Record, Written, gzip_member, new_record_id, warcinfo_record
 
 logger = logging.getLogger(__name__)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make renames in `directory` durable (POSIX: a rename is only on disk once its directory is)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_durably(path: Path, data: bytes, fsync: bool = True) -> None:
@@ -72,7 +65,7 @@ class WarcFileWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         now = datetime.now(UTC)
         self.name = iipc_name(self.prefix, now, self.serial, self.host)
-        fh = (self.directory / f"{self.name}.open").open("wb")
+        fh = (self.directory / f"{self.name}.open").open("wb", buffering=0)  # one write per record: no buffer
         self._fh = fh
         self._index, self._extra = [], {}
         info = {**self.info, "format": "WARC File Format 1.1",
@@ -83,13 +76,22 @@ class WarcFileWriter:
     def write(self, records: list[tuple[Record, Written]]) -> list[Written]:
         """Write records that belong together (request, response, metadata); fill in where they landed."""
         fh = self._fh or self._open()
-        for record, written in records:
-            data = gzip_member(record.to_bytes(self.algorithm), GZIP_LEVEL if record.compressible else 0)
-            written.filename, written.offset, written.length = self.name, fh.tell(), len(data)
-            fh.write(data)
-            if written.record_type in INDEXED_TYPES:
-                self._index.append((written, {}))
-        fh.flush()
+        start, indexed = fh.tell(), len(self._index)
+        try:
+            for record, written in records:
+                data = gzip_member(record.to_bytes(self.algorithm), GZIP_LEVEL if record.compressible else 0)
+                written.filename, written.offset, written.length = self.name, fh.tell(), len(data)
+                if fh.write(data) != len(data):  # unbuffered: a short write is a full disk
+                    raise OSError(errno.ENOSPC, f"short write to {self.name}")
+                if written.record_type in INDEXED_TYPES:
+                    self._index.append((written, {}))
+            fh.flush()
+        except OSError:
+            # Disk full mid-record: cut the file back to its last whole exchange, so what follows is readable.
+            del self._index[indexed:]
+            fh.seek(start)
+            fh.truncate(start)
+            raise
         if fh.tell() >= self.max_size:
             self.close()
         return [w for _, w in records]

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -41,6 +42,7 @@ class BareSpider(Spider):
 
 
 def main() -> None:
+    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # as settings/base.py: no download attempt
     urls = Path(sys.argv[1]).read_text().split()
     process = CrawlerProcess(settings={
         "LOG_LEVEL": "WARNING", "TELNETCONSOLE_ENABLED": False, "REMOTE_CONTROL_ENABLED": False,

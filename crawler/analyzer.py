@@ -47,8 +47,12 @@ class PageAnalysisMiddleware:
         config = crawl_config(crawler.settings)
         workers = default_workers() if config.page_workers < 0 else config.page_workers
         mw = cls(crawler, WorkerPool(workers, ["crawler.analysis"], config.page_timeout))
+        crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.pool.warm_up()  # beside robots.txt and the first fetches
 
     def _site(self) -> str | None:
         if self._site_json is None:

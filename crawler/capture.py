@@ -9,6 +9,7 @@ ones every earlier middleware (user agent, cookies, Accept-Encoding, proxy auth)
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 ORDER = 950  # after HttpCacheMiddleware (900): closest to the download handler
 TRUNCATE_AT = "archive_truncate_at"  # request.meta: the body size at which the capture cuts the body
 RECEIVED = "archive_bytes_received"
-STARTED = "archive_download_started"  # request.meta: when this download began (the WARC-Date, WARC 1.1 5.4)
+FIRST_BYTES = "archive_first_bytes"  # request.meta: when the first body bytes of this download arrived
 # Not off the wire: the browser's DOM (its exchanges are archived by crawler/recorder.py), or a static page
 # already archived, answered again because rendering it failed.
 PASSED_ON = {"playwright", "render-fallback"}
@@ -50,6 +51,15 @@ def with_host(sent: list[tuple[str, str]], url: str) -> list[tuple[str, str]]:
     return [("Host", urlsplit(url).netloc), *sent]
 
 
+def download_began(request: Request) -> datetime:
+    """When the request went out: Scrapy's `download_latency` (request sent -> headers received) back from
+    when the first body bytes arrived; what a queued request waited in its download slot is not counted."""
+    latency = request.meta.get("download_latency")
+    reference = request.meta.get(FIRST_BYTES) or time.time()
+    began = reference - latency if isinstance(latency, int | float) else reference
+    return datetime.fromtimestamp(began, UTC)
+
+
 def exchange_from(request: Request, response: Response) -> Exchange:
     """What was sent and what came back, in WARC terms. WARC-Date is when the download began (WARC 1.1:
     "the instant that data capture for record creation began"), not when the record was written."""
@@ -66,7 +76,7 @@ def exchange_from(request: Request, response: Response) -> Exchange:
         status=response.status,
         response_headers=received,
         body=response.body,
-        date=request.meta.get(STARTED) or datetime.now(UTC),
+        date=download_began(request),
         ip_address=str(response.ip_address) if response.ip_address else None,
     )
 
@@ -93,13 +103,14 @@ class WarcCaptureMiddleware:
 
     def process_request(self, request: Request) -> None:
         request.meta[RECEIVED] = 0  # a retry or redirect copies meta: count this download from zero
-        request.meta[STARTED] = datetime.now(UTC)
+        request.meta.pop(FIRST_BYTES, None)
         limit = request.meta.get("download_maxsize", self.maxsize)
         if limit and TRUNCATE_AT not in request.meta:
             request.meta[TRUNCATE_AT] = limit
             request.meta["download_maxsize"] = 0  # the handler would discard the body; we cut it instead
 
     def bytes_received(self, data: bytes, request: Request) -> None:
+        request.meta.setdefault(FIRST_BYTES, time.time())
         limit = request.meta.get(TRUNCATE_AT)
         if not limit:
             return
@@ -120,9 +131,8 @@ class WarcCaptureMiddleware:
             exchange.truncated = "disconnect"
         try:
             written = await self.archive.archive(exchange)  # in the writer thread; we wait, the reactor does not
-        except OSError as exc:  # disk full, spool gone: this record is lost, counted, and the page goes on
-            logger.error("cannot archive %s: %s", response.url, exc)
-            self.crawler.stats.inc_value(f"archive/failed/{type(exc).__name__}")
+        except Exception as exc:  # disk full, spool gone: this record is lost, counted, and the page goes on
+            logger.error("cannot archive %s: %s", response.url, exc)  # counted by the archive service
             return response
         request.meta["warc"] = written.location()
         self.crawler.stats.inc_value(f"archive/records/{written.record_type}")

@@ -93,9 +93,13 @@ class CrawlLogMiddleware:
             self._write(entry)
 
     async def _put(self, entry: dict[str, Any]) -> None:
-        """Waits for the writer (backpressure), so a killed crawl loses only entries still in flight."""
+        """Waits for the writer (backpressure), so a killed crawl loses only entries still in flight. A
+        part that cannot be written (disk full) is the archive's failure, counted there: the page goes on."""
         self._count(entry)
-        await self.archive.put("log", entry)
+        try:
+            await self.archive.put("log", entry)
+        except Exception as exc:
+            logger.error("crawl-log entry for %s not written: %s: %s", entry["url"], type(exc).__name__, exc)
 
     def _write(self, entry: dict[str, Any]) -> None:
         self._count(entry)

@@ -13,6 +13,9 @@ from dateutil import parser as dateparser
 
 _MORNING, _EVENING = datetime(2000, 1, 1, 1, 1), datetime(2000, 1, 1, 22, 22)  # defaults that reveal a missing time
 _DATE_ONLY = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*$")
+# Most dates a page declares (JSON-LD, <time datetime>, what extraction hands on) are ISO 8601 already:
+# read by the standard library directly, ~50x faster than dateutil's general parser.
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?$")
 # Zone abbreviations news pages print. Ambiguous ones (IST) are left out and read in the site's zone;
 # CST means China Standard Time on a site whose zone is UTC+8, US Central elsewhere.
 _ABBREVIATIONS = {
@@ -34,6 +37,13 @@ def to_iso(value: str | None, site_tz: tzinfo = UTC) -> str | None:
     bare = _DATE_ONLY.match(value)
     if bare:
         return value.strip()
+    if _ISO.match(value.strip()):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            moment = None
+        if moment is not None:
+            return iso_datetime(moment if moment.tzinfo else moment.replace(tzinfo=site_tz))
     def zone(name: str | None, offset: int | None) -> tzinfo | None:
         if offset is not None:
             return timezone(timedelta(seconds=offset))

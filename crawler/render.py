@@ -240,7 +240,11 @@ class RenderMiddleware:
             return response
         request.meta.pop(STATIC, None)
         await self._done_with(request, recorder)
-        await self._archive_rendering(request, response, recorder)
+        try:
+            await self._archive_rendering(request, response, recorder)
+        except Exception as exc:  # the DOM or screenshot could not be archived: counted, the page goes on
+            logger.error("archiving the rendering of %s failed: %s: %s", request.url, type(exc).__name__, exc)
+            self.crawler.stats.inc_value(f"render/archive_failed/{type(exc).__name__}")
         return response
 
     async def process_exception(self, request: Request, exception: Exception) -> Response | None:

@@ -23,6 +23,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -35,6 +36,22 @@ from crawler.errors import PalimpsestError
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 ORPHANED_EXIT = 3  # a worker's exit status when it ended because the crawler had gone
+BACKSTOP = 20  # times the page bound, on the caller's side: a page's queue wait plus its own time
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise PageTimeoutError("page work took longer than its time bound")
+
+
+def _timed(timeout: float, fn: Callable[..., T], *args: Any) -> T:
+    """In the worker: `fn(*args)` under an interval timer, so one page cannot hold the worker for good."""
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _exit_with_crawler() -> None:
@@ -84,16 +101,27 @@ class WorkerPool:
         for attempt in (1, 2):
             executor = self._pool()
             try:
-                return await asyncio.wait_for(loop.run_in_executor(executor, fn, *args), self.timeout)
+                return await asyncio.wait_for(loop.run_in_executor(executor, _timed, self.timeout, fn, *args),
+                                              self.timeout * BACKSTOP)
             except TimeoutError:
-                self._replace(executor, f"a page kept a worker busy for more than {self.timeout:.0f} s")
+                self._replace(executor, f"a page kept a worker busy past every bound ({self.timeout:.0f} s)")
                 raise PageTimeoutError(f"page work took longer than {self.timeout:.0f} s") from None
-            except BrokenProcessPool:
+            except (BrokenProcessPool, asyncio.CancelledError):
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this page itself is being cancelled, not the pool under it
                 if self._executor is not executor and attempt == 1:
                     continue  # the pool was replaced for another page while this one waited: try again
                 self._replace(executor, "a worker died")
-                raise
+                raise BrokenProcessPool("a page worker died") from None
         raise AssertionError("unreachable")
+
+    def warm_up(self) -> None:
+        """Start the forkserver and the workers now (about a second: the interpreter and the page readers'
+        imports) rather than when the first page arrives and every page behind it waits."""
+        if self.workers:
+            for _ in range(self.workers):
+                self._pool().submit(os.getpid)
 
     def _replace(self, executor: ProcessPoolExecutor, why: str) -> None:
         """Kill the pool's workers (one of them is stuck or gone) and start afresh on the next page."""

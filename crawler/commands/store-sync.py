@@ -11,19 +11,18 @@ lists as waiting are stored, with `complete` and `waiting` brought up to date.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
 
-from archive.recovery import recover
+from archive.recovery import recover, store_spooled_manifest
 from archive.spoollock import SpoolLock
-from archive.store import Store, StoredObject, failure_name, open_store
+from archive.store import StoredObject, failure_name, open_store
 from archive.uploader import Uploader
 from crawler.config import check_unknown_settings, store_config
-from crawler.errors import ConfigError, StoreError
+from crawler.errors import ConfigError
 
 
 class Command(ScrapyCommand):
@@ -74,7 +73,7 @@ class Command(ScrapyCommand):
         found = recover(config.spool_dir, submit, failed=unreadable, hold=held)
         waiting = uploader.close()
         for key, path in sorted(manifests.items()):
-            if not self._store_manifest(store, key, path, set(waiting)):
+            if not store_spooled_manifest(store, key, path, set(waiting)):
                 waiting.append(key)
         for spool_lock in held:
             spool_lock.release()
@@ -89,22 +88,3 @@ class Command(ScrapyCommand):
                   f"{config.s3_give_up:g}s; they are still in {config.spool_dir} (run store-sync again)",
                   file=sys.stderr)
         self.exitcode = 1 if waiting or unsalvageable else 0
-
-    @staticmethod
-    def _store_manifest(store: Store, key: str, path: Path, waiting: set[str]) -> bool:
-        """Store a manifest left in the spool, saying which of its waiting files are still waiting."""
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            print(f"  cannot read {path}: {exc}")
-            return False
-        # A listed file is no longer waiting once it left the spool: stored now, or by an earlier store-sync.
-        still = [k for k in manifest.get("waiting", []) if k != key and k in waiting]
-        manifest.update(complete=not still, waiting=still)
-        try:
-            store.put_bytes(key, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
-        except StoreError as exc:
-            print(f"  cannot store {key}: {exc}")
-            return False
-        path.unlink()
-        return True

@@ -7,7 +7,8 @@ import asyncio
 import gzip
 import json
 import threading
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +20,9 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.digests import DigestIndex
 from archive.service import ArchiveService, Outcome, ServiceOptions, WarcOptions, next_serials
 from archive.spoollock import SpoolLockedError
-from archive.store import FileStore
+from archive.store import FileStore, StoredObject
 from archive.warc import Exchange
+from crawler.errors import StoreError
 
 T0 = datetime(2026, 12, 1, 10, 0, 0, 123000, tzinfo=UTC)
 
@@ -167,6 +169,13 @@ def test_at_most_queue_limit_exchanges_wait_on_the_writer(tmp_path: Path) -> Non
         return future
 
     service._submit = counting  # type: ignore[method-assign]
+    archive = service._archive
+
+    def slow(exchange: Exchange) -> Any:
+        time.sleep(0.02)  # a slow disk: without the bound, all 20 would be queued at once
+        return archive(exchange)
+
+    service._archive = slow  # type: ignore[method-assign]
 
     async def run() -> None:
         await asyncio.gather(*(service.archive(_exchange(f"http://example.test/{n}", f"body {n}".encode(),
@@ -175,3 +184,63 @@ def test_at_most_queue_limit_exchanges_wait_on_the_writer(tmp_path: Path) -> Non
     service.close()
     service.release()
     assert len(futures) == 20 and 1 <= most <= 3
+
+
+class _FailingWarcs(FileStore):
+    """A store that refuses every WARC (a quota, a permission): their CDXJ must not land without them."""
+
+    def put_file(self, key: str, path: Path) -> StoredObject:
+        if key.endswith(".warc.gz"):
+            raise StoreError(f"refused: {key}")
+        return super().put_file(key, path)
+
+
+def test_a_cdxj_never_lands_without_its_warc_and_both_are_listed_as_waiting(tmp_path: Path) -> None:
+    warc = WarcOptions("TEST", 10_000_000, "sha1", True, {}, tmp_path / "index" / "digests.sqlite")
+    options = ServiceOptions("c1", tmp_path / "spool", 1000, 1 << 20, warc, {"give_up": 0.5, "backoff": 0.1,
+                             "max_backoff": 0.1}, fsync=False)
+    service = ArchiveService(_FailingWarcs(tmp_path / "store"), options)
+    outcome = _crawl(service, [("http://example.test/a", b"payload")])
+    assert not list((tmp_path / "store").rglob("*.cdxj"))
+    assert [k.split("/")[2] for k in outcome.waiting] == ["cdxj", "warc"]
+    assert not outcome.complete
+    spooled = {p.name for p in (tmp_path / "spool" / "c1").rglob("*") if p.is_file()}
+    assert {n.rsplit(".", 1)[-1] for n in spooled if not n.startswith(".")} == {"cdxj", "gz"}
+    index = DigestIndex(tmp_path / "index" / "digests.sqlite")
+    assert index.get(next(iter(index.db.execute("SELECT digest FROM first").fetchone()))) is not None
+    assert index.db.execute("SELECT count(*) FROM sources WHERE landed = 1").fetchone()[0] == 0
+    index.close()
+
+
+def test_a_caller_that_gives_up_does_not_stop_the_writer(tmp_path: Path) -> None:
+    """A browser task cancelled while its record waits: the record is still written, the writer goes on."""
+    service = _service(tmp_path)
+    service.open()
+
+    async def run() -> None:
+        slow = asyncio.ensure_future(service.archive(_exchange("http://example.test/a", b"first")))
+        await asyncio.sleep(0)
+        slow.cancel()
+        # A writer that died would leave this waiting for ever: bounded here, with room for a loaded machine.
+        written = await asyncio.wait_for(service.archive(_exchange("http://example.test/b", b"second")), 120)
+        assert written.filename
+    _run(run())
+    outcome = service.close()
+    service.release()
+    assert outcome.complete
+    urls = [h["WARC-Target-URI"] for t, h in _records(tmp_path / "store", "c1") if t == "response"]
+    assert urls == ["http://example.test/a", "http://example.test/b"]
+
+
+def test_a_store_that_cannot_be_listed_leaves_the_digest_index_as_it_was(tmp_path: Path) -> None:
+    _crawl(_service(tmp_path, "c1"), [("http://example.test/a", b"same payload")])
+
+    class Unlisted(FileStore):
+        def keys(self, prefix: str = "") -> Iterator[str]:
+            raise StoreError("the store does not answer")
+
+    warc = WarcOptions("TEST", 10_000_000, "sha1", True, {}, tmp_path / "index" / "digests.sqlite")
+    options = ServiceOptions("c2", tmp_path / "spool", 1000, 1 << 20, warc, {"give_up": 5.0}, fsync=False)
+    _crawl(ArchiveService(Unlisted(tmp_path / "store"), options), [("http://example.test/a", b"same payload")])
+    kinds = [t for t, _ in _records(tmp_path / "store", "c2")]
+    assert "revisit" in kinds and "response" not in kinds  # the first crawl's payload is still known

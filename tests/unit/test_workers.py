@@ -3,6 +3,7 @@ no worker outlives a crawler killed with SIGKILL."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -75,22 +76,29 @@ async def test_a_killed_worker_fails_one_page_and_the_pool_recovers() -> None:
         pool.close()
 
 
-@pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
-async def test_a_page_that_never_finishes_costs_that_page_and_its_worker() -> None:
-    page, text = _page()
-    pool = WorkerPool(1, ["crawler.analysis"], timeout=1.0)
+def _slow(page: PageRequest) -> str:
+    time.sleep(0.5)
+    return "slow but within the bound"
 
-    async def run() -> object:
-        await pool.run(analyze, page)  # the worker is up: the time bound is the page's own
-        with pytest.raises(PageTimeoutError):
-            await pool.run(_hang, page)
-        pool.timeout = 600.0  # a new worker starts now; its start-up is not the page's time
-        return await pool.run(analyze, page)
+
+@pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
+async def test_a_page_that_never_finishes_costs_that_page_only() -> None:
+    """The bound is the page's own time in the worker: pages queued behind a hung one are not cut short."""
+    page, text = _page()
+    pool = WorkerPool(1, ["crawler.analysis"], timeout=2.0)
+
+    async def run() -> list[object]:
+        await pool.run(analyze, page)  # the worker is up
+        return await asyncio.gather(pool.run(_hang, page), *(pool.run(_slow, page) for _ in range(4)),
+                                    pool.run(analyze, page), return_exceptions=True)
 
     try:
-        assert _text(await on_asyncio(run())) == text
+        hung, *slow, last = await on_asyncio(run())
     finally:
         pool.close()
+    assert isinstance(hung, PageTimeoutError)
+    assert slow == ["slow but within the bound"] * 4  # 2 s of queue wait behind the hung page: not theirs
+    assert _text(last) == text
 
 
 # A crawler in miniature: one pool, one extraction, then it waits to be killed.
