@@ -131,7 +131,6 @@ class ArchiveService:
         self._queue: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]] | None] = \
             queue.SimpleQueue()
         self._slots: asyncio.Semaphore | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._work, name="archive-writer", daemon=True)
         self._catching_up = threading.Thread(target=self._catch_up, name="archive-catch-up", daemon=True)
         self._parts: dict[str, PartWriter] = {}
@@ -237,13 +236,7 @@ class ArchiveService:
         crawl_id = source.removeprefix("crawls/").split("/", 1)[0]
         if crawl_id == self.crawl_id:
             return True
-        lock = SpoolLock(self.options.spool_root / crawl_id)
-        if not (lock.directory / ".lock").exists():
-            return False
-        if lock.acquire():
-            lock.release()
-            return False
-        return True
+        return SpoolLock(self.options.spool_root / crawl_id).busy()
 
     def _list(self, prefix: str) -> list[str] | None:
         """Keys under `prefix`, None when the store cannot be listed: that costs numbering or deduplication,
@@ -371,7 +364,6 @@ class ArchiveService:
         """Run `fn` in the writer thread and wait for it without blocking the reactor; at most
         `queue_limit` callers at once (backpressure)."""
         if self._slots is None:
-            self._loop = asyncio.get_running_loop()
             self._slots = asyncio.Semaphore(self.options.queue_limit)
         async with self._slots:
             return await asyncio.wrap_future(self._submit(fn, *args))

@@ -104,6 +104,16 @@ class SpoolLock:
         if fd is not None:
             os.close(fd)
 
+    def busy(self) -> bool:
+        """Another running process holds this lock (probed without leaving a trace: no directory is made,
+        a free lock is taken and released at once)."""
+        if self._fd is not None or not self.path.exists():
+            return False
+        if self.acquire():
+            self.release()
+            return False
+        return True
+
     def holder(self) -> int | None:
         """PID written in the lock file, if any (the holder's, while it is held)."""
         try:

@@ -42,7 +42,6 @@ class PageRequest:
     url: str
     body: bytes
     encoding: str | None  # as Scrapy determined it (headers, BOM, meta); None: let lxml sniff
-    kind: str  # section | article | ...
     page: int = 1  # listing page number, for pagination
     listing: bool = False  # read the page's links as a listing (section pages)
     extract: bool = False  # article page: extract the story when the page reads as alive
@@ -97,10 +96,10 @@ def load_more_control(tree: HtmlElement) -> str | None:
 
 
 @lru_cache(maxsize=8)
-def _site(site_json: str) -> tuple[SiteConfig, Discovery, ZoneInfo]:
+def _site(site_json: str) -> tuple[Discovery, ZoneInfo]:
     """A worker sees the same site config for every page of a crawl: validated once."""
     site = SiteConfig.model_validate_json(site_json)
-    return site, Discovery(site), ZoneInfo(site.timezone)
+    return Discovery(site), ZoneInfo(site.timezone)
 
 
 def _decode(body: bytes, encoding: str | None) -> str | bytes:
@@ -123,7 +122,7 @@ def analyze(request: PageRequest) -> PageAnalysis:
     analysis.verdict = classify_page(facts)
     if request.site_json is None:
         return analysis
-    _, discovery, tz = _site(request.site_json)
+    discovery, tz = _site(request.site_json)
     if request.listing:
         analysis.links = discovery.listing_links(tree, request.url, request.page)
         analysis.load_more = load_more_control(tree)

@@ -23,6 +23,7 @@ from crawler.workers import PageTimeoutError, WorkerPool, default_workers
 logger = logging.getLogger(__name__)
 
 PAGE = "page_analysis"  # request.meta: the PageAnalysis of the response
+TOO_SLOW = "too-slow"  # the reason a page not read within CRAWL_PAGE_TIMEOUT is logged with
 
 
 def mime_of(response: Response) -> str | None:
@@ -66,7 +67,7 @@ class PageAnalysisMiddleware:
         if mime_of(response) not in HTML_TYPES:
             return response
         kind = request.meta.get("kind", "other")
-        page = PageRequest(url=response.url, body=response.body, encoding=_encoding(response), kind=kind,
+        page = PageRequest(url=response.url, body=response.body, encoding=_encoding(response),
                            page=request.meta.get("page", 1), listing=kind == "section",
                            extract=kind == "article" and 200 <= response.status < 300, site_json=self._site())
         request.meta[PAGE] = await self._analyze(page)
@@ -78,7 +79,7 @@ class PageAnalysisMiddleware:
             analysis = await self.pool.run(analyze, page)
         except PageTimeoutError:
             stats.inc_value("analysis/timeout")
-            return PageAnalysis(parsed=False, extract_error="too-slow")
+            return PageAnalysis(parsed=False, extract_error=TOO_SLOW)
         except Exception as exc:  # a worker killed by a hostile page: that page only
             stats.inc_value(f"analysis/failed/{type(exc).__name__}")
             logger.warning("reading %s failed: %s: %s", page.url, type(exc).__name__, exc)

@@ -48,10 +48,6 @@ def check_spool(settings: Any) -> None:
     crawl_id = crawl_config(settings).crawl_id
     if not crawl_id:
         return  # SITE-YYYYMMDDTHHMMSSZ: a new id
-    directory = store_config(settings).spool_dir / crawl_id
-    if not (directory / ".lock").exists():
-        return
-    lock = SpoolLock(directory)
-    if not lock.acquire():
-        raise SpoolLockedError(directory, lock.holder())
-    lock.release()
+    lock = SpoolLock(store_config(settings).spool_dir / crawl_id)
+    if lock.busy():
+        raise SpoolLockedError(lock.directory, lock.holder())

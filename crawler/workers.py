@@ -13,8 +13,11 @@ the data pipe whose write end only the crawler holds (`multiprocessing.parent_pr
 at its EOF; the forkserver and the resource tracker then see their EOF and exit by themselves.
 PR_SET_PDEATHSIG does not fit: a worker's parent is the forkserver, which outlives the crawler.
 
-Work on one page is bounded in time: a page that keeps a worker busy past `timeout` (a hostile document)
-costs that page only: the pool's workers are killed and replaced, and the caller gets `PageTimeoutError`.
+Work on one page is bounded in time, measured in the worker from when the page starts there (a page's wait
+in the pool's queue is not its own doing): past `timeout` an interval timer interrupts it, the caller gets
+`PageTimeoutError`, and the worker goes on with the next page. A page stuck where no timer reaches (inside
+one C call) is caught by a backstop on the caller's side, `BACKSTOP` times the bound: then the pool's
+workers are killed and replaced, and pages that were waiting in it are tried again on the new pool.
 """
 
 from __future__ import annotations

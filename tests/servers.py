@@ -23,6 +23,19 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
+# What tests and benchmarks give boto3 for moto_server (which takes any credentials).
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def create_bucket(endpoint: str, bucket: str) -> Any:
+    """A boto3 client for `endpoint` (credentials from the environment or CREDENTIALS), with `bucket` made."""
+    import boto3  # noqa: PLC0415 (the FaultyS3 proxy process imports this module and needs no boto3)
+
+    keys = {"aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys)
+    client.create_bucket(Bucket=bucket)
+    return client
 
 
 def free_port() -> int:

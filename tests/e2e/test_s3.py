@@ -14,22 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.crawling import path_of, scrapy
 from tests.fixtureweb.process import ROOT, FixtureWeb
-from tests.servers import MotoServer
+from tests.servers import CREDENTIALS, MotoServer, create_bucket
 
 BUCKET = "palimpsest-test"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 def _client(endpoint: str) -> Any:
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    client.create_bucket(Bucket=BUCKET)
-    return client
+    return create_bucket(endpoint, BUCKET)
 
 
 @pytest.fixture(scope="module")

@@ -10,26 +10,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from archive.recovery import store_key
 from tests.crawling import path_of, scrapy
 from tests.fixtureweb.process import FixtureWeb
-from tests.servers import FaultyS3, MotoServer, dead_endpoint
+from tests.servers import CREDENTIALS, FaultyS3, MotoServer, create_bucket, dead_endpoint
 
 BUCKET = "palimpsest-faults"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 GIVE_UP = 3.0  # seconds a failing file is retried before it is left in the spool
 
 
 @pytest.fixture(scope="module")
 def moto() -> Iterator[tuple[MotoServer, Any]]:
     with MotoServer() as server:
-        client = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1",
-                              aws_access_key_id="testing", aws_secret_access_key="testing")
-        client.create_bucket(Bucket=BUCKET)
-        yield server, client
+        yield server, create_bucket(server.endpoint, BUCKET)
 
 
 def _crawl(web: FixtureWeb, endpoint: str, spool: Path, crawl_id: str) -> Any:

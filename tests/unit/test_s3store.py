@@ -8,7 +8,7 @@ import hashlib
 import inspect
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
@@ -30,51 +30,12 @@ from s3transfer import exceptions as transfer_errors  # type: ignore[import-unty
 from archive.s3store import S3Store, make_client
 from archive.store import StoreAccessError, failure_name
 from crawler.errors import StoreError
-from tests.servers import FaultyS3, MotoServer, dead_endpoint
+from tests.servers import FaultyS3, MotoServer, create_bucket, dead_endpoint
 
 BUCKET = "palimpsest-unit"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 CONNECT, READ = 2.0, 1.0  # the clients' timeouts in these tests
 CONTINUE_WAIT = 1.0  # botocore waits this long for "100 Continue" before it sends a PUT's body anyway
 MULTIPART = 5 * 1024 * 1024  # S3's smallest part: a file above it goes up as a multipart upload
-
-
-@pytest.fixture(scope="module")
-def aws_env() -> Iterator[None]:
-    """Test credentials in boto3's chain; no endpoint from the environment (every test names its own)."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in CREDENTIALS.items():
-            patch.setenv(name, value)
-        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "HTTP_PROXY", "http_proxy"):
-            patch.delenv(name, raising=False)
-        yield
-
-
-def create_bucket(endpoint: str) -> Any:
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    return client
-
-
-@pytest.fixture(scope="module")
-def moto(aws_env: None) -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        create_bucket(server.endpoint)
-        yield server
-
-
-@pytest.fixture(scope="module")
-def faulty_s3(moto: MotoServer) -> Iterator[FaultyS3]:
-    with FaultyS3(moto.endpoint) as proxy:
-        yield proxy
-
-
-@pytest.fixture
-def proxy(faulty_s3: FaultyS3) -> Iterator[FaultyS3]:
-    """The module's FaultyS3, passing everything through at the start and the end of each test."""
-    faulty_s3.fault("pass")
-    yield faulty_s3
-    faulty_s3.fault("pass")
 
 
 def store_at(endpoint: str, prefix: str, **options: Any) -> S3Store:
@@ -154,7 +115,7 @@ def test_a_dead_endpoint_fails_at_once_without_retries(aws_env: None, tmp_path: 
 
 def test_a_server_that_stops_answering_is_a_read_timeout_after_one_attempt(aws_env: None, tmp_path: Path) -> None:
     with MotoServer() as server:
-        create_bucket(server.endpoint)
+        create_bucket(server.endpoint, BUCKET)
         store = store_at(server.endpoint, "paused")
         path, _ = local_file(tmp_path, 1000)
         store.put_bytes("warm-up", b"")  # the client's first request loads its endpoint rules: not timed

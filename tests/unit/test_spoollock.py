@@ -121,3 +121,13 @@ def test_context_manager_releases(tmp_path: Path) -> None:
         assert not SpoolLock(tmp_path / "c").acquire()
     assert not lock.held
     assert SpoolLock(tmp_path / "c").acquire()
+
+
+def test_busy_tells_a_running_holder_from_a_free_or_dead_one_and_leaves_no_trace(tmp_path: Path) -> None:
+    directory = tmp_path / "crawl"
+    assert not SpoolLock(directory).busy() and not directory.exists()  # probing makes no directory
+    with held_elsewhere(directory) as (proc, _):
+        assert SpoolLock(directory).busy()
+        kill(proc)
+    assert not SpoolLock(directory).busy()  # the holder died: its stale lock file is not a running crawl
+    assert not (directory / ".lock").exists()

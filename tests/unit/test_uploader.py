@@ -15,17 +15,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from archive.s3store import S3Store, make_client
 from archive.store import FileStore, StoreAccessError, StoredObject, failure_name
 from archive.uploader import Uploader
 from tests.crawling import scrapy
-from tests.servers import FaultyS3, MotoServer, dead_endpoint
+from tests.servers import CREDENTIALS, FaultyS3, MotoServer, create_bucket, dead_endpoint
 
 BUCKET = "palimpsest-uploads"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 CONNECT, READ = 1.0, 1.0  # the clients' timeouts in these tests
 CONTINUE_WAIT = 1.0  # botocore waits this long for "100 Continue" before it sends a PUT's body anyway
 REQUEST = CONNECT + CONTINUE_WAIT + READ  # the longest one request can take, by the client's settings
@@ -36,42 +34,6 @@ BACKOFF, MAX_BACKOFF = 0.05, 0.2
 def close_bound(give_up: float) -> float:
     """What the Uploader promises: after close(), at most give_up + backoff + two attempts."""
     return give_up + BACKOFF + 2 * ATTEMPT
-
-
-@pytest.fixture(scope="module")
-def aws_env() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in CREDENTIALS.items():
-            patch.setenv(name, value)
-        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "HTTP_PROXY", "http_proxy"):
-            patch.delenv(name, raising=False)
-        yield
-
-
-def create_bucket(endpoint: str) -> Any:
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    return client
-
-
-@pytest.fixture(scope="module")
-def moto(aws_env: None) -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        create_bucket(server.endpoint)
-        yield server
-
-
-@pytest.fixture(scope="module")
-def faulty_s3(moto: MotoServer) -> Iterator[FaultyS3]:
-    with FaultyS3(moto.endpoint) as proxy:
-        yield proxy
-
-
-@pytest.fixture
-def proxy(faulty_s3: FaultyS3) -> Iterator[FaultyS3]:
-    faulty_s3.fault("pass")
-    yield faulty_s3
-    faulty_s3.fault("pass")
 
 
 def s3_store(endpoint: str, prefix: str) -> S3Store:
@@ -184,7 +146,7 @@ def test_a_store_that_stops_answering_holds_close_for_give_up_not_for_every_file
     outcomes = Outcomes()
     files = spool_files(tmp_path, count)
     with MotoServer() as server:
-        create_bucket(server.endpoint)
+        create_bucket(server.endpoint, BUCKET)
         store = s3_store(server.endpoint, "paused")
         server.pause()
         started = time.monotonic()

@@ -27,7 +27,7 @@ def _page() -> tuple[PageRequest, str]:
     art = next(a for a in build_articles(1) if a.template == "normal")
     site = SiteConfig.model_validate({"name": "web", "base_url": "http://web.test/"})
     html = article_page(art, "http://web.test", []).encode()
-    return PageRequest("http://web.test/a", html, "utf-8", "article", extract=True,
+    return PageRequest("http://web.test/a", html, "utf-8", extract=True,
                        site_json=site.model_dump_json()), art.text
 
 
@@ -108,7 +108,7 @@ from crawler.workers import WorkerPool
 from crawler.analysis import PageRequest, analyze
 
 pool = WorkerPool(1, ["crawler.analysis"])
-page = PageRequest("http://web.test/a", b"<html><title>t</title><body><p>story</p></body></html>", "utf-8", "other")
+page = PageRequest("http://web.test/a", b"<html><title>t</title><body><p>story</p></body></html>", "utf-8")
 assert asyncio.run(pool.run(analyze, page)).parsed
 print("extracted", flush=True)
 sys.stdin.read()
