@@ -53,7 +53,7 @@ CRAWL_ID = ""
 # Processes reading pages beside the crawler (parse, classify, extract: CPU-bound Python); -1 means one per
 # core but one, 0 reads them inline in the crawler's own thread (for debugging).
 CRAWL_PAGE_WORKERS = -1
-# Seconds one page may keep a worker busy; past it the page is logged with reason `too-slow`, not read.
+# Seconds one page may keep a worker busy; past it the page is logged with no verdict and reason `too-slow`.
 CRAWL_PAGE_TIMEOUT = 60
 # Progress line on stderr: "auto" (only when stderr is a terminal), "on" or "off".
 CRAWL_PROGRESS = "auto"

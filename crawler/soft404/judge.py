@@ -19,7 +19,7 @@ from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 
 from crawler.analysis import HTML_TYPES, PageAnalysis
-from crawler.analyzer import analysis_of, mime_of
+from crawler.analyzer import TOO_SLOW, analysis_of, mime_of
 from crawler.config import soft404_config
 from crawler.fetch import requested_url
 from crawler.soft404.classify import RedirectSinks, redirect_verdict
@@ -71,6 +71,8 @@ class VerdictMiddleware:
             return moved
         if redirected and self.sinks.landed(asked, response.url):
             return Verdict("soft-404", ["redirect-sink"], 0.85)
+        if page is not None and page.extract_error == TOO_SLOW:
+            return Verdict(None, [TOO_SLOW])  # not read: no evidence either way, never a dead page
         if page is None or not page.parsed or page.verdict is None:
             reason = "not-html" if mime_of(response) not in HTML_TYPES else "unparsable"
             return Verdict("ok", [reason], 0.1)
