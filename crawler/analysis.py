@@ -19,6 +19,7 @@ from lxml.html import HtmlElement
 
 from crawler.discovery import Discovery, Link
 from crawler.extract import Extracted, extract_from_tree, parse_html
+from crawler.language import detect_language
 from crawler.siteconfig import SiteConfig
 from crawler.soft404.classify import classify_page
 from crawler.soft404.page import read_page
@@ -46,6 +47,7 @@ class PageRequest:
     listing: bool = False  # read the page's links as a listing (section pages)
     extract: bool = False  # article page: extract the story when the page reads as alive
     site_json: str | None = None  # the site config (discovery rules, time zone), as JSON
+    detect_language: bool = False  # of an extracted article whose page declares none
 
 
 @dataclass
@@ -130,7 +132,10 @@ def analyze(request: PageRequest) -> PageAnalysis:
             "needs-render" not in analysis.verdict.reasons:
         try:
             # The last reader of the tree (extraction may prune it); the structured data is already read.
-            analysis.extracted = extract_from_tree(tree, request.url, tz, structured=facts.structured)
+            extracted = extract_from_tree(tree, request.url, tz, structured=facts.structured)
+            if extracted is not None and request.detect_language and not extracted.language:
+                extracted.detected_language = detect_language(extracted.text)
+            analysis.extracted = extracted
         except Exception as exc:  # one page's failure must not end the crawl: reported with the page
             analysis.extract_error = f"{type(exc).__name__}: {exc}"
     return analysis

@@ -17,7 +17,7 @@ from scrapy.http import Response
 
 from archive.cdxj import media_type
 from crawler.analysis import HTML_TYPES, PageAnalysis, PageRequest, analyze
-from crawler.config import crawl_config
+from crawler.config import crawl_config, pipeline_config
 from crawler.workers import PageTimeoutError, WorkerPool, default_workers
 
 logger = logging.getLogger(__name__)
@@ -39,21 +39,27 @@ def _encoding(response: Response) -> str | None:
 class PageAnalysisMiddleware:
     """Parses each HTML response in the worker pool; the result goes in `request.meta["page_analysis"]`."""
 
-    def __init__(self, crawler: Crawler, pool: WorkerPool) -> None:
+    def __init__(self, crawler: Crawler, pool: WorkerPool, detect_language: bool = False) -> None:
         self.crawler, self.pool = crawler, pool
         self._site_json: str | None = None
+        self._detect: bool | None = None if detect_language else False  # None: ask the site config once
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PageAnalysisMiddleware:
         config = crawl_config(crawler.settings)
         workers = default_workers() if config.page_workers < 0 else config.page_workers
-        mw = cls(crawler, WorkerPool(workers, ["crawler.analysis"], config.page_timeout))
-        crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
+        mw = cls(crawler, WorkerPool(workers, ["crawler.analysis"], config.page_timeout),
+                 pipeline_config(crawler.settings).detect_language)
+        mw.pool.warm_up()  # in a thread, beside the rest of the crawler's start-up and the first fetches
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
 
-    def spider_opened(self, spider: Spider) -> None:
-        self.pool.warm_up()  # beside robots.txt and the first fetches
+    def _detect_language(self) -> bool:
+        """Detect the language of articles in the worker only when the site declares none."""
+        if self._detect is None:
+            site = getattr(self.crawler.spider, "site", None)
+            self._detect = not getattr(site, "language", None)
+        return self._detect
 
     def _site(self) -> str | None:
         if self._site_json is None:
@@ -69,7 +75,8 @@ class PageAnalysisMiddleware:
         kind = request.meta.get("kind", "other")
         page = PageRequest(url=response.url, body=response.body, encoding=_encoding(response),
                            page=request.meta.get("page", 1), listing=kind == "section",
-                           extract=kind == "article" and 200 <= response.status < 300, site_json=self._site())
+                           extract=kind == "article" and 200 <= response.status < 300, site_json=self._site(),
+                           detect_language=self._detect_language())
         request.meta[PAGE] = await self._analyze(page)
         return response
 

@@ -23,8 +23,9 @@ from crawler.fetch import redirect_chain, requested_url
 from crawler.render import RENDER
 from crawler.run import crawl_services
 from crawler.soft404.classify import redirect_verdict
+from crawler.soft404.failures import from_exception
 from crawler.soft404.judge import VERDICT
-from crawler.soft404.status import Verdict, from_exception, from_status
+from crawler.soft404.status import Verdict, from_status
 from crawler.textutil import sha1_digest
 
 logger = logging.getLogger(__name__)

@@ -74,6 +74,7 @@ class Extracted:
     text_digest: str  # fingerprints of the text, computed here so they run where extraction runs
     text_simhash: str | None
     structured: Structured = field(repr=False)
+    detected_language: str | None = None  # from the text, when asked for (crawler/analysis.py)
 
 
 def parse_html(html: str | bytes) -> HtmlElement | None:

@@ -29,7 +29,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import wait
 from typing import Any, TypeVar
@@ -87,19 +87,24 @@ class WorkerPool:
     def __init__(self, workers: int, preload: list[str], timeout: float = 60.0) -> None:
         self.workers, self.preload, self.timeout = workers, preload, timeout
         self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()  # the pool is started by the warm-up thread or by the first page
+        self._ready: Future[None] | None = None  # set when the warm-up thread has started every worker
 
     def _pool(self) -> ProcessPoolExecutor:
-        if self._executor is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(self.preload)
-            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                                 initializer=_exit_with_crawler)
-        return self._executor
+        with self._lock:
+            if self._executor is None:
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(self.preload)
+                self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                                     initializer=_exit_with_crawler)
+            return self._executor
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` in a worker; a worker that dies or hangs on a page costs that page, never the pool."""
         if self.workers == 0:
             return fn(*args)
+        if self._ready is not None and not self._ready.done():
+            await asyncio.wrap_future(self._ready)  # starting a worker blocks its caller: never the reactor
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             executor = self._pool()
@@ -120,11 +125,22 @@ class WorkerPool:
         raise AssertionError("unreachable")
 
     def warm_up(self) -> None:
-        """Start the forkserver and the workers now (about a second: the interpreter and the page readers'
-        imports) rather than when the first page arrives and every page behind it waits."""
-        if self.workers:
+        """Start the forkserver and the workers now, in a thread, rather than when the first page arrives.
+        Starting them takes about a second (an interpreter, the page readers' imports) and blocks whoever
+        starts them until each worker answers: done on the reactor, that second is lost to every fetch."""
+        if self.workers and self._ready is None:
+            self._ready = Future()
+            threading.Thread(target=self._start_workers, args=(self._ready,), name="page-workers-start",
+                             daemon=True).start()
+
+    def _start_workers(self, ready: Future[None]) -> None:
+        try:
             for _ in range(self.workers):
                 self._pool().submit(os.getpid)
+        except Exception as exc:  # the first page meets the same failure and reports it as its own
+            logger.warning("starting the page workers failed: %s: %s", type(exc).__name__, exc)
+        finally:
+            ready.set_result(None)
 
     def _replace(self, executor: ProcessPoolExecutor, why: str) -> None:
         """Kill the pool's workers (one of them is stuck or gone) and start afresh on the next page."""

@@ -6,7 +6,8 @@
   tracking parameters removed, then w3lib's canonical form;
 - authors: "By A and B", "A, B; C" split, bylines' "By" and roles dropped, duplicates removed;
 - dates: ISO 8601 UTC, a date without a zone read in the site's time zone;
-- language: detected from the text (py3langid, model bundled with the package) when the page declares none.
+- language: detected from the text (crawler/language.py) when neither the page nor the site declares one and
+  the page worker has not already detected it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import ftfy
-import py3langid
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 from w3lib.url import canonicalize_url, url_query_cleaner
@@ -26,6 +26,7 @@ from w3lib.url import canonicalize_url, url_query_cleaner
 from crawler.config import pipeline_config
 from crawler.dates import to_iso
 from crawler.items import ArticleItem
+from crawler.language import detect_language
 from crawler.textutil import clean_text
 
 TRACKING = re.compile(r"^(?:utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|igshid|yclid|_ga|"
@@ -80,13 +81,6 @@ def split_authors(values: list[str]) -> list[str]:
     return names
 
 
-def detect_language(text: str) -> str | None:
-    if len(text) < 20:
-        return None
-    language, _score = py3langid.classify(text[:2000])
-    return str(language)
-
-
 class CleanPipeline:
     """Cleans ArticleItems in place; other items pass untouched."""
 
@@ -98,10 +92,6 @@ class CleanPipeline:
         site = getattr(crawler.spider, "site", None)
         detect = pipeline_config(crawler.settings).detect_language
         return cls(crawler.stats, site.timezone if site is not None else "UTC", detect)
-
-    def open_spider(self) -> None:
-        if self.detect:
-            detect_language("Load the language model at start-up, not on the first article.")
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):

@@ -1,29 +1,10 @@
-"""Verdicts that follow from the HTTP status or the failure alone (DESIGN.md section 4)."""
+"""Verdicts that follow from the HTTP status alone (DESIGN.md section 4), and the verdict type.
+
+Free of Scrapy and Twisted: the page workers import it (crawler/soft404/failures.py maps download failures)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DownloadCancelledError,
-    DownloadConnectionRefusedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-    ResponseDataLossError,
-)
-from twisted.internet.error import ConnectionRefusedError as TxConnectionRefused
-from twisted.internet.error import DNSLookupError, TCPTimedOutError
-from twisted.internet.error import TimeoutError as TxTimeoutError
-
-# Scrapy 2.13+ raises its own download exceptions; older handlers (and other plugins) raise Twisted's.
-_FAILURES: list[tuple[tuple[type[BaseException], ...], str]] = [
-    ((CannotResolveHostError, DNSLookupError), "dns-error"),
-    ((DownloadTimeoutError, TxTimeoutError, TCPTimedOutError, TimeoutError), "timeout"),
-    ((DownloadConnectionRefusedError, TxConnectionRefused, ConnectionRefusedError), "connection-refused"),
-    ((ResponseDataLossError,), "data-loss"),
-    ((DownloadCancelledError,), "cancelled"),
-]
 
 
 @dataclass(frozen=True)
@@ -48,20 +29,3 @@ def from_status(status: int) -> Verdict:
     if 400 <= status < 500:
         return Verdict("error", [f"status-{status}"], 0.0)
     return Verdict(None, [], None)
-
-
-def from_exception(exc: BaseException) -> Verdict:
-    """Verdict for a request that produced no response: never evidence of deletion."""
-    if isinstance(exc, IgnoreRequest):
-        message = str(exc).lower()
-        if "robots.txt" in message:
-            return Verdict(None, ["robots-denied"], None)
-        if "redirect" in message:
-            return Verdict("error", ["redirect-loop"], 0.0)
-        if "offsite" in message:
-            return Verdict(None, ["offsite"], None)
-        return Verdict(None, ["ignored"], None)
-    for kinds, reason in _FAILURES:
-        if isinstance(exc, kinds):
-            return Verdict("error", [reason], 0.0)
-    return Verdict("error", ["fetch-failed"], 0.0)

@@ -13,7 +13,8 @@ from scrapy.exceptions import (
 from twisted.internet.error import DNSLookupError
 from twisted.internet.error import TimeoutError as TxTimeoutError
 
-from crawler.soft404.status import from_exception, from_status
+from crawler.soft404.failures import from_exception
+from crawler.soft404.status import from_status
 
 
 @pytest.mark.parametrize(("status", "verdict", "reason"), [

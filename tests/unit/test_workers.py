@@ -52,6 +52,32 @@ async def test_workers_read_a_page_as_inline_reading_does() -> None:
     assert getattr(in_worker, "verdict", None) == getattr(in_line, "verdict", None)
 
 
+@pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
+async def test_pages_sent_while_the_workers_start_wait_for_them_and_are_read() -> None:
+    page, text = _page()
+
+    async def warm_then_read() -> list[object]:
+        pool = WorkerPool(1, ["crawler.analysis"])
+        pool.warm_up()
+        pool.warm_up()  # a second call starts nothing more
+        try:
+            return list(await asyncio.gather(*(pool.run(analyze, page) for _ in range(3))))
+        finally:
+            pool.close()
+
+    assert [_text(a) for a in await on_asyncio(warm_then_read())] == [text] * 3
+
+
+def test_the_worker_detects_the_language_only_when_asked_and_the_page_declares_none() -> None:
+    page, _text_ = _page()
+    html = page.body.replace(b'lang="', b'data-lang="').replace(b'"inLanguage"', b'"notLanguage"')
+    undeclared = PageRequest(page.url, html, "utf-8", extract=True, site_json=page.site_json, detect_language=True)
+    found = analyze(undeclared).extracted
+    assert found is not None and not found.language and found.detected_language == "en"
+    not_asked = analyze(PageRequest(page.url, html, "utf-8", extract=True, site_json=page.site_json)).extracted
+    assert not_asked is not None and not_asked.detected_language is None
+
+
 def _die(page: PageRequest) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
