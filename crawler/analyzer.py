@@ -42,7 +42,7 @@ class PageAnalysisMiddleware:
     def __init__(self, crawler: Crawler, pool: WorkerPool, detect_language: bool = False) -> None:
         self.crawler, self.pool = crawler, pool
         self._site_json: str | None = None
-        self._detect: bool | None = None if detect_language else False  # None: ask the site config once
+        self.detect_language = detect_language
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PageAnalysisMiddleware:
@@ -56,10 +56,7 @@ class PageAnalysisMiddleware:
 
     def _detect_language(self) -> bool:
         """Detect the language of articles in the worker only when the site declares none."""
-        if self._detect is None:
-            site = getattr(self.crawler.spider, "site", None)
-            self._detect = not getattr(site, "language", None)
-        return self._detect
+        return self.detect_language and not getattr(getattr(self.crawler.spider, "site", None), "language", None)
 
     def _site(self) -> str | None:
         if self._site_json is None:

@@ -99,7 +99,8 @@ RENDER_SUBRESOURCE_MAX_BYTES = 5 * 1024 * 1024
 RENDER_SCREENSHOT = True
 
 # --- PIPELINE_*: what happens to article items -------------------------------------------------------------
-# Detect the language of items whose page declares none (py3langid; its model ships with the package).
+# Detect the language of items when neither the page nor the site declares one (py3langid, in the page worker;
+# its model ships with the package and is loaded only when first needed).
 PIPELINE_DETECT_LANGUAGE = True
 # Store a copy of a story already stored (same text, or a simhash this many bits away or fewer) as a link.
 PIPELINE_NEAR_DUPLICATE_BITS = 3

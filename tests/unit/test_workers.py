@@ -69,7 +69,7 @@ async def test_pages_sent_while_the_workers_start_wait_for_them_and_are_read() -
 
 
 def test_the_worker_detects_the_language_only_when_asked_and_the_page_declares_none() -> None:
-    page, _text_ = _page()
+    page, _ = _page()
     html = page.body.replace(b'lang="', b'data-lang="').replace(b'"inLanguage"', b'"notLanguage"')
     undeclared = PageRequest(page.url, html, "utf-8", extract=True, site_json=page.site_json, detect_language=True)
     found = analyze(undeclared).extracted
