@@ -78,14 +78,17 @@ class WarcFileWriter:
         fh = self._fh or self._open()
         start, indexed = fh.tell(), len(self._index)
         try:
+            members, offset = [], start
             for record, written in records:
                 data = gzip_member(record.to_bytes(self.algorithm), GZIP_LEVEL if record.compressible else 0)
-                written.filename, written.offset, written.length = self.name, fh.tell(), len(data)
-                if fh.write(data) != len(data):  # unbuffered: a short write is a full disk
-                    raise OSError(errno.ENOSPC, f"short write to {self.name}")
+                written.filename, written.offset, written.length = self.name, offset, len(data)
+                members.append(data)
+                offset += len(data)
                 if written.record_type in INDEXED_TYPES:
                     self._index.append((written, {}))
-            fh.flush()
+            data = b"".join(members)  # one write per exchange: records that belong together land together
+            if fh.write(data) != len(data):  # unbuffered: a short write is a full disk
+                raise OSError(errno.ENOSPC, f"short write to {self.name}")
         except OSError:
             # Disk full mid-record: cut the file back to its last whole exchange, so what follows is readable.
             del self._index[indexed:]
