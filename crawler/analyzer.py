@@ -74,13 +74,14 @@ class PageAnalysisMiddleware:
                            page=request.meta.get("page", 1), listing=kind == "section",
                            extract=kind == "article" and 200 <= response.status < 300, site_json=self._site(),
                            detect_language=self._detect_language())
-        request.meta[PAGE] = await self._analyze(page)
+        # Listing pages first: their links feed the frontier, and a browser decision on one holds up its pages.
+        request.meta[PAGE] = await self._analyze(page, priority=1 if page.listing else 0)
         return response
 
-    async def _analyze(self, page: PageRequest) -> PageAnalysis:
+    async def _analyze(self, page: PageRequest, priority: int = 0) -> PageAnalysis:
         stats = self.crawler.stats
         try:
-            analysis = await self.pool.run(analyze, page)
+            analysis = await self.pool.run(analyze, page, priority=priority)
         except PageTimeoutError:
             stats.inc_value("analysis/timeout")
             return PageAnalysis(parsed=False, extract_error=TOO_SLOW)

@@ -20,7 +20,7 @@ from scrapy.settings import BaseSettings
 
 from crawler.config import RenderConfig
 
-HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+HANDLER = "crawler.browserhandler.BrowserHandler"  # scrapy-playwright's, shared by both schemes
 HTTP_HANDLER = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
 SYSTEM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 SYSTEM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/snap/bin/chromium")

@@ -114,7 +114,7 @@ async def _click_all(page: Page, actions: PageActions, recorder: PageRecorder) -
     assert actions.click is not None
     for _ in range(actions.max_clicks):
         control = page.locator(actions.click).first
-        if not await control.count() or not await control.is_visible():
+        if not await control.is_visible():  # False when nothing matches too: one round trip, not two
             return  # gone: everything is loaded
         await control.click(timeout=actions.timeout * 1000)
         recorder.clicks += 1

@@ -30,6 +30,7 @@ from scrapy_playwright.page import PageMethod
 from crawler.analysis import HTML_TYPES, PageAnalysis
 from crawler.analyzer import PAGE, analysis_of, mime_of
 from crawler.browser import BrowserNotFoundError, find_browser
+from crawler.browserhandler import BrowserHandler
 from crawler.capture import exchange_from
 from crawler.config import render_config
 from crawler.discovery import LinkKind
@@ -142,6 +143,11 @@ class ContextPool:
         self.used = 0
         self.open: dict[str, int] = {}  # context name -> pages in flight
 
+    @property
+    def current(self) -> str:
+        """The context the next page goes to, unless it is full: the one to open ahead of time."""
+        return f"render-{self.generation}"
+
     def take(self) -> str:
         if self.used >= self.pages_per_context:
             self.generation, self.used = self.generation + 1, 0
@@ -194,16 +200,10 @@ class RenderMiddleware:
 
     async def _launch_early(self, scheme: str) -> None:
         handler = self.crawler.engine.downloader.handlers._get_handler(scheme)
-        launch = getattr(handler, "_maybe_launch_browser", None)  # scrapy-playwright's own, lock included
-        if launch is None:
-            return  # not scrapy-playwright's handler: the browser starts with the first rendered page
+        if not isinstance(handler, BrowserHandler):
+            return  # another handler (a user's own): the browser starts with the first rendered page
         try:
-            for _ in range(1200):  # its Playwright driver starts on engine_started too: wait until it has
-                provider = getattr(handler, "browser_provider", None)  # a provider whose start() finished
-                if provider is not None and getattr(provider, "browser_type", True) is not None:
-                    break
-                await asyncio.sleep(0.025)
-            await launch()
+            await handler.prepare(self.contexts.current)
         except Exception as exc:  # the first rendered page launches it again and reports what fails
             self.crawler.stats.inc_value("render/early_launch_failed")
             logger.info("early browser launch failed: %s: %s", type(exc).__name__, exc)

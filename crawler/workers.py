@@ -23,6 +23,8 @@ workers are killed and replaced, and pages that were waiting in it are tried aga
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import multiprocessing
 import os
@@ -72,6 +74,41 @@ def _await_crawler_exit(sentinel: int) -> None:
     os._exit(ORPHANED_EXIT)
 
 
+class PriorityGate:
+    """At most `limit` pages inside the pool at once; the others wait here, the highest priority first.
+
+    A process pool's own queue is first come, first served: behind a burst of articles from a sitemap, a
+    listing page (whose links feed the frontier, and whose browser decision holds up the pages it links to)
+    waited its turn for half a second. Keeping only a few pages in the pool's queue lets the gate choose."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.inside = 0
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def enter(self, priority: int = 0) -> None:
+        if self.inside < self.limit and not self._waiting:
+            self.inside += 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (-priority, next(self._order), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.leave()  # given a place as it was cancelled: pass the place on
+            raise
+
+    def leave(self) -> None:
+        while self._waiting:
+            turn = heapq.heappop(self._waiting)[2]
+            if not turn.done():
+                turn.set_result(None)  # the place goes straight to the next page: `inside` is unchanged
+                return
+        self.inside -= 1
+
+
 class PageTimeoutError(PalimpsestError):
     """A page kept a worker busy for longer than the pool's time bound."""
 
@@ -89,6 +126,7 @@ class WorkerPool:
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()  # the pool is started by the warm-up thread or by the first page
         self._ready: Future[None] | None = None  # set when the warm-up thread has started every worker
+        self._gate = PriorityGate(2 * workers)  # one page read, one waiting for each worker
 
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -99,12 +137,20 @@ class WorkerPool:
                                                      initializer=_exit_with_crawler)
             return self._executor
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)` in a worker; a worker that dies or hangs on a page costs that page, never the pool."""
+    async def run(self, fn: Callable[..., T], *args: Any, priority: int = 0) -> T:
+        """`fn(*args)` in a worker, higher `priority` first; a worker that dies or hangs on a page costs that
+        page, never the pool."""
         if self.workers == 0:
             return fn(*args)
         if self._ready is not None and not self._ready.done():
             await asyncio.wrap_future(self._ready)  # starting a worker blocks its caller: never the reactor
+        await self._gate.enter(priority)
+        try:
+            return await self._run(fn, *args)
+        finally:
+            self._gate.leave()
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             executor = self._pool()

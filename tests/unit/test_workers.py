@@ -17,7 +17,7 @@ import pytest_twisted
 
 from crawler.analysis import PageRequest, analyze
 from crawler.siteconfig import SiteConfig
-from crawler.workers import PageTimeoutError, WorkerPool
+from crawler.workers import PageTimeoutError, PriorityGate, WorkerPool
 from tests.asyncio_helpers import on_asyncio
 from tests.fixtureweb.content import build_articles
 from tests.fixtureweb.pages import article_page
@@ -125,6 +125,34 @@ async def test_a_page_that_never_finishes_costs_that_page_only() -> None:
     assert isinstance(hung, PageTimeoutError)
     assert slow == ["slow but within the bound"] * 4  # 2 s of queue wait behind the hung page: not theirs
     assert _text(last) == text
+
+
+@pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
+async def test_the_gate_lets_the_highest_priority_in_first_and_passes_on_cancelled_places() -> None:
+    """A listing page queued behind articles goes into the pool before them; a page cancelled while it
+    waits, or just as it was let in, does not keep a place."""
+
+    async def scenario() -> tuple[list[str], int]:
+        gate, order = PriorityGate(1), []
+        await gate.enter()  # the pool is full
+
+        async def page(name: str, priority: int) -> None:
+            await gate.enter(priority)
+            order.append(name)
+            await asyncio.sleep(0)
+            gate.leave()
+
+        tasks = [asyncio.create_task(page(name, prio)) for name, prio in
+                 (("article-1", 0), ("article-2", 0), ("listing", 1), ("gone", 5))]
+        await asyncio.sleep(0)
+        tasks[3].cancel()  # cancelled while it waits
+        gate.leave()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return order, gate.inside
+
+    order, inside = await on_asyncio(scenario())
+    assert order == ["listing", "article-1", "article-2"]
+    assert inside == 0
 
 
 # A crawler in miniature: one pool, one extraction, then it waits to be killed.
