@@ -319,6 +319,8 @@ class ArchiveService:
             self.outcome.revisits = self._archiver.revisits
             try:
                 self._archiver.writer.close()
+                if self._archiver.writer.late_annotations:
+                    self.counts.inc("archive/cdxj/late_verdicts", self._archiver.writer.late_annotations)
             except OSError as exc:
                 logger.error("cannot close the WARC %s: %s", self._archiver.writer.name, exc)
                 self.counts.inc(f"archive/failed/{type(exc).__name__}")

@@ -6,7 +6,9 @@ written). Rotation happens between exchanges, never between a response and its r
 
 Closing is ordered for crashes: the WARC is fsynced; its CDXJ is written as `NAME.cdxj.open`, fsynced and
 renamed; only then is the WARC renamed and the directory fsynced. A crash at any point leaves either an
-`.open` WARC (salvaged, its CDXJ rebuilt) or a closed WARC with its complete CDXJ beside it.
+`.open` WARC (salvaged, its CDXJ rebuilt) or a closed WARC with its complete CDXJ beside it. A full file is
+fsynced at once but finished (CDXJ, rename, upload) a grace period later: its last pages' verdicts, which
+follow their records, still reach its CDXJ.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import errno
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -44,30 +48,52 @@ def iipc_name(prefix: str, moment: datetime, serial: int, host: str) -> str:
     return f"{prefix}-{stamp}-{serial:05d}-{host}.warc.gz"
 
 
+ANNOTATION_GRACE = 10.0  # seconds: well past the time a page takes to be read (its verdict follows its record)
+
+
+@dataclass
+class _Finishing:
+    """A file full and fsynced, whose CDXJ waits a little for the verdicts of its last pages."""
+
+    name: str
+    index: list[Written]
+    since: float
+
+
 class WarcFileWriter:
-    """Appends records to the current WARC file; `on_closed(warc, cdxj)` receives each finished pair."""
+    """Appends records to the current WARC file; `on_closed(warc, cdxj)` receives each finished pair.
+
+    A page's verdict reaches its CDXJ line (`annotate`) after its response was written, once the page has
+    been read. A file that fills up in between is fsynced and left, but its CDXJ is written (and the file
+    renamed and handed on) only `grace` seconds later, at the next write, or when the writer closes, so the
+    verdicts of its last pages are not lost to the rotation."""
 
     def __init__(self, directory: Path, prefix: str, max_size: int, info: dict[str, str],
                  on_closed: Callable[[Path, Path], None], algorithm: str = "sha1", serial: int = 0,
-                 fsync: bool = True) -> None:
+                 fsync: bool = True, grace: float = ANNOTATION_GRACE) -> None:
         self.directory, self.prefix, self.max_size, self.info = directory, prefix, max_size, info
         self.algorithm = algorithm
         self.on_closed = on_closed
         self.fsync = fsync
+        self.grace = grace
         self.host = socket.gethostname().split(".")[0] or "localhost"
         self.serial = serial  # a reused crawl id goes on from the serials its earlier runs stored
         self.name = ""
         self._fh: IO[bytes] | None = None
-        self._index: list[tuple[Written, dict[str, Any]]] = []
-        self._extra: dict[str, dict[str, Any]] = {}
+        self._index: list[Written] = []
+        self._indexed: set[str] = set()  # record ids of the open and the finishing files' CDXJ lines
+        self._extra: dict[str, dict[str, Any]] = {}  # record id -> our CDXJ fields, for those lines
+        self.late_annotations = 0  # verdicts that came after their file's CDXJ was written (kept in the log)
+        self._finishing: list[_Finishing] = []
 
     def _open(self) -> IO[bytes]:
         self.directory.mkdir(parents=True, exist_ok=True)
         now = datetime.now(UTC)
         self.name = iipc_name(self.prefix, now, self.serial, self.host)
+        self.serial += 1
         fh = (self.directory / f"{self.name}.open").open("wb", buffering=0)  # one write per record: no buffer
         self._fh = fh
-        self._index, self._extra = [], {}
+        self._index = []
         info = {**self.info, "format": "WARC File Format 1.1",
                 "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"}
         fh.write(gzip_member(warcinfo_record(self.name, info, now, new_record_id()).to_bytes(self.algorithm)))
@@ -85,42 +111,66 @@ class WarcFileWriter:
                 members.append(data)
                 offset += len(data)
                 if written.record_type in INDEXED_TYPES:
-                    self._index.append((written, {}))
+                    self._index.append(written)
+                    self._indexed.add(written.record_id)
             data = b"".join(members)  # one write per exchange: records that belong together land together
             if fh.write(data) != len(data):  # unbuffered: a short write is a full disk
                 raise OSError(errno.ENOSPC, f"short write to {self.name}")
         except OSError:
             # Disk full mid-record: cut the file back to its last whole exchange, so what follows is readable.
+            for written in self._index[indexed:]:
+                self._indexed.discard(written.record_id)
             del self._index[indexed:]
             fh.seek(start)
             fh.truncate(start)
             raise
         if fh.tell() >= self.max_size:
-            self.close()
+            self._rotate()
+        self._finish_due()
         return [w for _, w in records]
 
     def annotate(self, record_id: str, fields: dict[str, Any]) -> None:
-        """Add our own fields (verdict, reasons) to a record's CDXJ line, if its file is still open."""
-        self._extra.setdefault(record_id, {}).update(fields)
+        """Add our own fields (verdict, reasons) to a record's CDXJ line, while its CDXJ is not written."""
+        if record_id in self._indexed:
+            self._extra.setdefault(record_id, {}).update(fields)
+        else:
+            self.late_annotations += 1
+
+    def _rotate(self) -> None:
+        """The current file is full: made durable now, its CDXJ written after the grace period."""
+        fh, self._fh = self._fh, None
+        if fh is None:
+            return
+        try:
+            fh.flush()
+            if self.fsync:
+                os.fsync(fh.fileno())
+        finally:
+            fh.close()
+        self._finishing.append(_Finishing(self.name, self._index, time.monotonic()))
+        self._index = []
+
+    def _finish_due(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        while self._finishing and (now - self._finishing[0].since >= self.grace):
+            self._finish(self._finishing.pop(0))
 
     def close(self) -> None:
-        if self._fh is None:
-            return
-        fh, self._fh = self._fh, None
-        fh.flush()
-        if self.fsync:
-            os.fsync(fh.fileno())
-        fh.close()
-        warc = self.directory / self.name
-        cdxj = self.directory / (self.name.removesuffix(".warc.gz") + ".cdxj")
-        # In memory until the file closes: bounded by ARCHIVE_MAX_FILE_SIZE (a 1 GB file of small records
+        """Finish every file: the one being written and those waiting out their grace period."""
+        self._rotate()
+        while self._finishing:
+            self._finish(self._finishing.pop(0))
+
+    def _finish(self, done: _Finishing) -> None:
+        warc = self.directory / done.name
+        cdxj = self.directory / (done.name.removesuffix(".warc.gz") + ".cdxj")
+        # In memory until the file is finished: bounded by ARCHIVE_MAX_FILE_SIZE (a 1 GB file of small records
         # is ~100k lines, ~30 MB), and sorting needs them all anyway.
-        lines = sorted(cdxj_line(w, self._extra.get(w.record_id)) for w, _ in self._index)
-        self._index, self._extra = [], {}
+        lines = sorted(cdxj_line(w, self._extra.pop(w.record_id, None)) for w in done.index)
+        self._indexed.difference_update(w.record_id for w in done.index)
         write_durably(cdxj, "".join(line + "\n" for line in lines).encode("utf-8"), self.fsync)
-        os.replace(self.directory / f"{self.name}.open", warc)
+        os.replace(self.directory / f"{done.name}.open", warc)
         if self.fsync:
             fsync_dir(self.directory)
-        self.serial += 1
         logger.info("closed %s (%d captures indexed)", warc.name, len(lines))
         self.on_closed(warc, cdxj)

@@ -6,6 +6,8 @@ import base64
 import gzip
 import hashlib
 import io
+import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -74,6 +76,24 @@ def test_identical_payloads_become_revisits_and_files_rotate(tmp_path: Path) -> 
     assert not list(tmp_path.glob("*.open"))
     with closed[0][0].open("rb") as fh:
         assert next(iter(ArchiveIterator(fh))).rec_type == "warcinfo"
+
+
+def test_a_verdict_that_follows_its_record_past_a_rotation_still_reaches_the_cdxj(tmp_path: Path) -> None:
+    """A page is read after its response is written; its file filling up in between must not lose the
+    verdict on the page's CDXJ line. Once the file is finished, a late verdict is counted, not kept."""
+    closed: list[Path] = []
+    writer = WarcFileWriter(tmp_path, "T", 2000, {}, lambda w, c: closed.append(c))
+    archiver = Archiver(writer, None)
+    first = archiver.archive(_exchange(os.urandom(2500), "http://news.test/one"))  # fills the first file
+    archiver.archive(_exchange(b"b" * 100, "http://news.test/two"))  # the second file
+    assert not closed  # the first file waits out its grace period
+    writer.annotate(first.record_id, {"verdict": "ok", "reasons": ["content"]})
+    archiver.close()
+    lines = closed[0].read_text().splitlines()
+    assert len(closed) == 2 and len(lines) == 1
+    assert json.loads(lines[0].split(" ", 2)[2])["verdict"] == "ok"
+    writer.annotate(first.record_id, {"verdict": "error"})
+    assert writer.late_annotations == 1
 
 
 def test_already_compressed_payloads_are_stored_not_deflated_again(tmp_path: Path) -> None:
