@@ -25,6 +25,7 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.analyzer.PageAnalysisMiddleware": 66,
     "crawler.render.RenderMiddleware": 70,
     "crawler.capture.WarcCaptureMiddleware": 950,
+    "crawler.guard.NetworkGuardMiddleware": 990,  # last before the handler: after proxies (750) are known
 }
 ITEM_PIPELINES = {
     "pipelines.clean.CleanPipeline": 100,

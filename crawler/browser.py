@@ -27,7 +27,9 @@ SYSTEM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/snap/bin/chr
 # Background services that would call Google on a closed network (refused connections at every start), and
 # the GPU, which a headless crawler does not have.
 CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--disable-gpu", "--disable-dev-shm-usage"]
+                 "--no-first-run", "--disable-gpu", "--disable-dev-shm-usage",
+                 # WebRTC opens UDP outside request routing (crawler/guard.py cannot check it): none of it
+                 "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"]
 # Inside Playwright's browser folder, per platform.
 _PLAYWRIGHT_BINARIES = ("chrome-linux*/chrome", "chrome-mac*/Chromium.app/Contents/MacOS/Chromium",
                         "chrome-win*/chrome.exe")

@@ -21,7 +21,8 @@ from crawler.validation import problem, validate
 
 # One prefix per subsystem (DESIGN.md section 5). A key under one of them that settings/base.py does not
 # define is a mistake (`-s ARCHIVE_DEDUPE=False`): Scrapy would keep it and nothing would ever read it.
-PREFIXES = ("ARCHIVE_", "STORE_", "SOFT404_", "RENDER_", "AUDIT_", "REPLAY_", "SCHEDULE_", "CRAWL_", "PIPELINE_")
+PREFIXES = ("ARCHIVE_", "STORE_", "SOFT404_", "RENDER_", "AUDIT_", "REPLAY_", "SCHEDULE_", "CRAWL_", "PIPELINE_",
+            "NETWORK_")
 # The module that defines, defaults and documents every setting of ours: the list of known keys.
 DEFAULTS_MODULE = "settings.base"
 

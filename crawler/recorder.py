@@ -24,6 +24,7 @@ from playwright.async_api import Response as BrowserResponse
 from archive.service import ArchiveService
 from archive.warc import Exchange, Written
 from crawler.capture import request_target, with_host
+from crawler.guard import browser_may_fetch
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,10 @@ SETTLE_SECONDS = 10.0  # waiting for bodies still in flight once the page action
 MAX_LISTED = 200  # subresource URLs named in the crawl log per page; all are in the WARC
 
 
-def abort_request(request: BrowserRequest) -> bool:
-    """PLAYWRIGHT_ABORT_REQUEST: streams and beacons are neither needed to render a page nor replayable."""
-    return request.resource_type in ABORTED_TYPES
+async def abort_request(request: BrowserRequest) -> bool:
+    """PLAYWRIGHT_ABORT_REQUEST: streams and beacons are neither needed to render a page nor replayable;
+    and nothing the network policy refuses is fetched by the browser either (crawler/guard.py)."""
+    return request.resource_type in ABORTED_TYPES or not await browser_may_fetch(request.url)
 
 
 class PageRecorder:

@@ -97,6 +97,8 @@ class SiteConfig(_Strict):
     politeness: Politeness = Field(default_factory=Politeness)
     render: RenderMode = Field("auto", description="when pages go through Chromium (crawler/render.py)")
     render_rules: list[RenderRule] = Field(default_factory=list)
+    allow_private_networks: bool = Field(False, description="let this site's crawl connect to loopback, private "
+                                                            "and link-local addresses (crawler/netguard.py)")
 
     @field_validator("base_url")
     @classmethod

@@ -14,6 +14,7 @@ from twisted.internet.error import ConnectionRefusedError as TxConnectionRefused
 from twisted.internet.error import DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TxTimeoutError
 
+from crawler.netguard import BlockedAddressError
 from crawler.soft404.status import Verdict
 
 # Scrapy 2.13+ raises its own download exceptions; older handlers (and other plugins) raise Twisted's.
@@ -26,8 +27,22 @@ _FAILURES: list[tuple[tuple[type[BaseException], ...], str]] = [
 ]
 
 
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """`exc` or what it was raised from (Scrapy wraps Twisted's connection errors in its own)."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def from_exception(exc: BaseException) -> Verdict:
     """Verdict for a request that produced no response: never evidence of deletion."""
+    if _caused_by(exc, BlockedAddressError):  # refused by our network policy: says nothing about the URL
+        return Verdict(None, ["blocked-address"], None)
     if isinstance(exc, IgnoreRequest):
         message = str(exc).lower()
         if "robots.txt" in message:

@@ -1,0 +1,195 @@
+"""The network policy (crawler/netguard.py) applied to every connection a crawl opens.
+
+- Host names: `GuardedResolver` (TWISTED_DNS_RESOLVER) checks the address Twisted is about to connect
+  to, so DNS tricks (a name resolving to 127.0.0.1, a rebinding answer) meet the same rule as addresses.
+- IP literals in URLs never reach a resolver: `NetworkGuardMiddleware` checks them, and refuses schemes
+  other than http(s), before the download handler opens anything. It runs after HttpProxyMiddleware, so a
+  request sent through a configured proxy is left for the proxy to resolve.
+- The browser resolves names itself: `browser_may_fetch` (from PLAYWRIGHT_ABORT_REQUEST) resolves each
+  request's host and refuses it when any of its addresses is refused. Chromium then resolves again: a
+  name whose answers change between the two lookups is the one case this does not close.
+
+One crawl per process (`scrapy crawl`), so the policy is the process's: set by the middleware when the
+crawl starts, read by the resolver and the browser hook, which Scrapy builds before the crawl or from a
+setting path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import urllib.request
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.resolver import CachingThreadedResolver
+from scrapy.utils.misc import load_object
+from twisted.internet.defer import Deferred
+from twisted.internet.error import DNSLookupError
+
+from crawler.errors import ConfigError
+from crawler.netguard import DEFAULT, BlockedAddressError, NetworkPolicy, parse_address
+
+logger = logging.getLogger(__name__)
+
+SCHEMES = ("http", "https")
+BROWSER_SCHEMES = ("http", "https", "data", "blob", "about")  # data/blob/about: never a connection
+
+
+class _Guard:
+    policy: NetworkPolicy = DEFAULT
+    count: Any = None  # the crawl's stats inc_value
+
+
+_guard = _Guard()
+
+
+def install_policy(policy: NetworkPolicy, count: Any = None) -> None:
+    _guard.policy, _guard.count = policy, count
+
+
+def current_policy() -> NetworkPolicy:
+    return _guard.policy
+
+
+def _refused(where: str, kind: str) -> None:
+    if _guard.count is not None:
+        _guard.count(f"netguard/refused/{where}")
+        _guard.count(f"netguard/refused/{where}/{kind}")
+
+
+class GuardedResolver(CachingThreadedResolver):
+    """Scrapy's caching resolver; a name that resolves to a refused address fails with BlockedAddressError
+    and nothing connects. The check runs on cached answers too, so a policy is never bypassed by a cache."""
+
+    def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:  # noqa: N802 (Twisted)
+        resolved: Deferred[str] = super().getHostByName(name, timeout)
+        resolved.addCallback(self._checked, name)
+        return resolved
+
+    @staticmethod
+    def _checked(address: str, name: str) -> str:
+        try:
+            current_policy().check(name, address)
+        except BlockedAddressError as exc:
+            _refused("resolved", "name")
+            _remember_refusal(name, exc)
+            # Twisted turns any resolver failure into "no results for hostname lookup" (and logs a traceback
+            # for other types): a DNSLookupError fails quietly, and the middleware puts the reason back.
+            raise DNSLookupError(str(exc)) from exc
+        return address
+
+
+_REFUSED_NAMES: OrderedDict[str, BlockedAddressError] = OrderedDict()
+_REFUSED_NAMES_KEPT = 1024  # refusals waiting for their request's failure to reach the middleware
+
+
+def _remember_refusal(name: str, exc: BlockedAddressError) -> None:
+    _REFUSED_NAMES[name.lower()] = exc
+    _REFUSED_NAMES.move_to_end(name.lower())
+    while len(_REFUSED_NAMES) > _REFUSED_NAMES_KEPT:
+        _REFUSED_NAMES.popitem(last=False)
+
+
+def _proxy_hosts() -> list[str]:
+    """Hosts of the proxies the environment configures (http_proxy, https_proxy, ...)."""
+    return [host for url in urllib.request.getproxies().values() if (host := urlsplit(url).hostname)]
+
+
+class NetworkGuardMiddleware:
+    """Refuses, before any connection, requests to IP literals the policy refuses and non-http(s) URLs."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        site = getattr(crawler.spider, "site", None)
+        allowed = crawler.settings.getlist("NETWORK_ALLOW")
+        try:
+            policy = NetworkPolicy.build(bool(getattr(site, "allow_private_networks", False)), allowed,
+                                         _proxy_hosts())
+        except ValueError as exc:
+            raise ConfigError(f"NETWORK_ALLOW: {exc} (expected networks such as 127.0.0.1/32 or "
+                              "10.0.0.0/8)") from None
+        resolver = load_object(crawler.settings["TWISTED_DNS_RESOLVER"])
+        if not (isinstance(resolver, type) and issubclass(resolver, GuardedResolver)):
+            raise ConfigError(f"TWISTED_DNS_RESOLVER is {crawler.settings['TWISTED_DNS_RESOLVER']}: names would "
+                              "not be checked against the network policy; use crawler.guard.GuardedResolver "
+                              "or a subclass of it")
+        install_policy(policy, crawler.stats.inc_value)
+        if policy.allow_private or policy.allowed:
+            logger.info("network policy: private addresses %s; also allowed: %s",
+                        "allowed for this site" if policy.allow_private else "refused",
+                        ", ".join(map(str, policy.allowed)) or "nothing")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NetworkGuardMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme not in SCHEMES:
+            _refused("scheme", parts.scheme or "none")
+            raise BlockedAddressError(f"{parts.scheme or 'a missing'} scheme: only http and https are fetched")
+        proxy = request.meta.get("proxy")
+        if proxy:  # the proxy resolves and connects: only the proxy itself is ours to reach
+            host = urlsplit(proxy if "://" in proxy else f"http://{proxy}").hostname
+            if host:
+                install_policy(current_policy().with_proxy(host), _guard.count)
+            return
+        host = parts.hostname or ""
+        address = parse_address(host)
+        if address is None:
+            return  # a name: GuardedResolver checks what it resolves to
+        try:
+            current_policy().check(host, str(address))
+        except BlockedAddressError:
+            _refused("literal", "address")
+            raise
+
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """A name the resolver refused fails as a DNS error: attach the refusal as its cause, so the crawl
+        log (crawler/soft404/failures.py) says `blocked-address`, not `dns-error`."""
+        refusal = _REFUSED_NAMES.pop((urlsplit(request.url).hostname or "").lower(), None)
+        if refusal is None:
+            return
+        innermost: BaseException = exception  # Scrapy's CannotResolveHostError, from Twisted's DNSLookupError
+        for _ in range(10):
+            if isinstance(innermost, BlockedAddressError) or innermost.__cause__ is None:
+                break
+            innermost = innermost.__cause__
+        if not isinstance(innermost, BlockedAddressError):
+            innermost.__cause__ = refusal
+
+
+async def browser_may_fetch(url: str) -> bool:
+    """For the browser's requests: False when the URL's host is, or resolves to, a refused address."""
+    parts = urlsplit(url)
+    if parts.scheme not in BROWSER_SCHEMES:
+        _refused("browser", "scheme")
+        return False
+    if parts.scheme not in SCHEMES:
+        return True
+    host = parts.hostname or ""
+    policy = current_policy()
+    if host.lower() in policy.proxies:
+        return True
+    literal = parse_address(host)
+    try:
+        if literal is not None:
+            addresses = [str(literal)]
+        else:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443, proto=6)
+            addresses = [str(info[4][0]) for info in infos]
+        for address in addresses:
+            policy.check(host, address)
+    except BlockedAddressError as exc:
+        _refused("browser", "address")
+        logger.info("browser request refused: %s", exc)
+        return False
+    except OSError:
+        return True  # does not resolve here: Chromium will fail on it the same way
+    return True

@@ -1,0 +1,140 @@
+"""No SSRF: with only 127.0.0.1 allowed, a listener of the test's own on 127.0.0.2 is never connected to,
+whether it is named by address, by a host name that resolves to it, by a redirect, by `scrapy soft404` (and
+its host probe) or by a subresource of a page Chromium renders. Only loopback is used: the refusal of
+private and link-local addresses is tested on the classification function (tests/unit/test_netguard.py)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from archive.store import FileStore
+from tests.crawling import read_jsonl_parts, scrapy, write_site
+
+TRAP_HOST = "127.0.0.2"
+
+
+@pytest.fixture
+def trap() -> Iterator[socket.socket]:
+    """A listening socket that must never see a connection (checked with a non-blocking accept)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((TRAP_HOST, 0))
+    sock.listen(16)
+    sock.setblocking(False)
+    yield sock
+    sock.close()
+
+
+def connections(sock: socket.socket) -> int:
+    count = 0
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except BlockingIOError:
+            return count
+        conn.close()
+        count += 1
+
+
+class _Pages(BaseHTTPRequestHandler):
+    """The allowed site: pages that point at the trap in every way a page can."""
+
+    trap_port: ClassVar[int] = 0
+
+    def do_GET(self) -> None:
+        port = self.trap_port
+        as_number = int.from_bytes(socket.inet_aton(TRAP_HOST), "big")  # "2130706434": a name for 127.0.0.2
+        if self.path == "/2026/12/01/redirect.html":
+            self.send_response(302)
+            self.send_header("Location", f"http://{TRAP_HOST}:{port}/2026/12/01/redirected.html")
+            self.end_headers()
+            return
+        if self.path == "/news/":
+            links = [f"http://{TRAP_HOST}:{port}/2026/12/01/direct.html",
+                     f"http://{as_number}:{port}/2026/12/01/by-name.html",
+                     f"http://[::ffff:{TRAP_HOST}]:{port}/2026/12/01/mapped.html",
+                     "/2026/12/01/redirect.html", "/2026/12/01/rendered.html"]
+            body = "<html><body><h1>News</h1>" + "".join(
+                f'<article><h2><a href="{u}">A story about the harbour number {n}</a></h2></article>'
+                for n, u in enumerate(links)) + "</body></html>"
+        elif self.path == "/2026/12/01/rendered.html":
+            body = (f'<html><head><title>Rendered</title></head><body><main><h1>Rendered</h1>'
+                    f'<p>{"A story told at length. " * 40}</p><img src="http://{TRAP_HOST}:{port}/pixel.png">'
+                    f'<script>fetch("http://{as_number}:{port}/api.json").catch(() => null)</script>'
+                    "</main></body></html>")
+        else:
+            self.send_response(404)
+            self.end_headers()
+            return
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def site(trap: socket.socket) -> Iterator[str]:
+    _Pages.trap_port = trap.getsockname()[1]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_nothing_reaches_a_refused_address(site: str, trap: socket.socket, tmp_path: Path) -> None:
+    settings = write_site(tmp_path, "guarded", (
+        f'base_url = "{site}/"\nsitemap_from_robots = false\nobey_robots = false\nrender = "never"\n'
+        # The trap's names are the site's own, so offsite filtering does not stop them first.
+        f'allowed_domains = ["127.0.0.1", "{TRAP_HOST}", "2130706434", "::ffff:{TRAP_HOST}"]\n'
+        '[[sections]]\nname = "news"\nurl = "/news/"\n'
+        '[[render_rules]]\npattern = "/rendered\\\\.html$"\nmode = "always"\n'))
+    store = tmp_path / "store"
+    args = ["crawl", "news", "-a", "site=guarded", "-s", f"CRAWL_SITES_DIR={settings['CRAWL_SITES_DIR']}",
+            "-s", "NETWORK_ALLOW=127.0.0.1/32", "-s", f"STORE_URI=file://{store}",
+            "-s", f"STORE_SPOOL_DIR={tmp_path / 'spool'}", "-s", "CRAWL_ID=guarded", "-s", "LOG_LEVEL=INFO"]
+    proc = scrapy(args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = read_jsonl_parts(FileStore(store), "crawls/guarded/log")
+    by_url = {entry["url"]: entry for entry in log}
+    refused = [entry for entry in log if "blocked-address" in entry["reasons"]]
+    assert {entry["url"].rsplit("/", 1)[-1] for entry in refused} >= {"direct.html", "by-name.html",
+                                                                      "mapped.html", "redirect.html"}, log
+    assert all(entry["verdict"] is None for entry in refused)  # refused by us: says nothing of the page
+    rendered = by_url[f"{site}/2026/12/01/rendered.html"]
+    assert rendered["render"]["rendered"] is True, rendered
+    assert "netguard/refused/browser" in proc.stderr  # the image and the fetch, aborted in Chromium
+
+    check = scrapy(["soft404", f"http://{TRAP_HOST}:{trap.getsockname()[1]}/2026/12/01/checked.html",
+                    "-s", "NETWORK_ALLOW=127.0.0.1/32", "-s", f"STORE_URI=file://{tmp_path / 'check'}",
+                    "-s", f"STORE_SPOOL_DIR={tmp_path / 'check-spool'}"])
+    assert check.returncode == 0, check.stderr[-2000:]
+    assert "blocked-address" in check.stdout
+    assert connections(trap) == 0
+
+
+def test_loopback_is_refused_unless_allowed(site: str, trap: socket.socket, tmp_path: Path) -> None:
+    """No allowance at all: the crawl's own site on 127.0.0.1 is refused too, with one reason, no crash."""
+    settings = write_site(tmp_path, "plain", (
+        f'base_url = "{site}/"\nsitemap_from_robots = false\nobey_robots = false\nrender = "never"\n'
+        '[[sections]]\nname = "news"\nurl = "/news/"\n'))
+    store = tmp_path / "store"
+    proc = scrapy(["crawl", "news", "-a", "site=plain", "-s", f"CRAWL_SITES_DIR={settings['CRAWL_SITES_DIR']}",
+                   "-s", f"STORE_URI=file://{store}", "-s", f"STORE_SPOOL_DIR={tmp_path / 'spool'}",
+                   "-s", "CRAWL_ID=plain"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = read_jsonl_parts(FileStore(store), "crawls/plain/log")
+    assert [entry["reasons"] for entry in log] == [["blocked-address"]]
+    assert connections(trap) == 0
