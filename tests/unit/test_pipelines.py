@@ -202,6 +202,26 @@ def test_dedup_decides_every_item_as_the_in_memory_version_did() -> None:
     assert sum(d == "dropped" for d in got) > 100 and sum(d not in (None, "dropped") for d in got) > 400
 
 
+def test_a_crowded_band_costs_a_bounded_number_of_comparisons() -> None:
+    """Stories from one template share band values far more than chance: the work per item stays bounded
+    however many of them the crawl has seen, and a near copy is still linked through another band."""
+    dedup, rng = DedupPipeline(Dropper(_stats(), lambda record: None)), random.Random(7)
+    try:
+        crowded = [f"aaaa{rng.getrandbits(48):012x}" for _ in range(500)]  # one band value, far apart elsewhere
+        for n, simhash in enumerate(crowded):
+            _decide(dedup, _item(url=f"https://n.test/{n}", canonical_url=f"https://n.test/{n}",
+                                 content_digest=f"d{n}", simhash=simhash))
+        parts = [f"aaaa{rng.getrandbits(48):012x}"[b * 4:(b + 1) * 4] for b in range(4)]
+        assert len(dedup.db.execute(dedup_module._IN_BANDS, parts).fetchall()) <= 4 * dedup_module.BAND_CANDIDATES
+        late = crowded[-1]
+        near = format(int(late, 16) ^ 0b101, "016x")  # 2 bits from the last story, past the crowded band's cap
+        found = _decide(dedup, _item(url="https://n.test/copy", canonical_url="https://n.test/copy",
+                                     content_digest="copy", simhash=near))
+    finally:
+        dedup.close_spider()
+    assert found == "https://n.test/499"
+
+
 def _sqlite_memory() -> int:
     """Bytes SQLite has allocated (its own malloc, which tracemalloc does not see)."""
     used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
