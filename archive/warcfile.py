@@ -6,9 +6,9 @@ written). Rotation happens between exchanges, never between a response and its r
 
 Closing is ordered for crashes: the WARC is fsynced; its CDXJ is written as `NAME.cdxj.open`, fsynced and
 renamed; only then is the WARC renamed and the directory fsynced. A crash at any point leaves either an
-`.open` WARC (salvaged, its CDXJ rebuilt) or a closed WARC with its complete CDXJ beside it. A full file is
-fsynced at once but finished (CDXJ, rename, upload) a grace period later: its last pages' verdicts, which
-follow their records, still reach its CDXJ.
+`.open` WARC (salvaged, its CDXJ rebuilt) or a closed WARC with its complete CDXJ beside it. A closed file
+is handed on for upload a grace period later: its last pages' verdicts, which follow their records, are
+still written into its CDXJ.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -53,20 +53,23 @@ ANNOTATION_GRACE = 10.0  # seconds: well past the time a page takes to be read (
 
 @dataclass
 class _Finishing:
-    """A file full and fsynced, whose CDXJ waits a little for the verdicts of its last pages."""
+    """A full file, closed and indexed, whose CDXJ may still learn the verdicts of its last pages."""
 
     name: str
     index: list[Written]
+    lines: dict[str, str]  # record id -> its CDXJ line as written at rotation
     since: float
+    annotated: set[str] = field(default_factory=set)  # record ids whose line changed since
 
 
 class WarcFileWriter:
     """Appends records to the current WARC file; `on_closed(warc, cdxj)` receives each finished pair.
 
     A page's verdict reaches its CDXJ line (`annotate`) after its response was written, once the page has
-    been read. A file that fills up in between is fsynced and left, but its CDXJ is written (and the file
-    renamed and handed on) only `grace` seconds later, at the next write, or when the writer closes, so the
-    verdicts of its last pages are not lost to the rotation."""
+    been read. A file that fills up in between is closed at once as usual (fsynced, its CDXJ written, renamed:
+    a crash after that point finds a whole file and its index), but handed on for upload only `grace`
+    seconds later (at a later write, or when the writer closes); verdicts that arrive meanwhile rewrite its
+    CDXJ first, so they are not lost to the rotation."""
 
     def __init__(self, directory: Path, prefix: str, max_size: int, info: dict[str, str],
                  on_closed: Callable[[Path, Path], None], algorithm: str = "sha1", serial: int = 0,
@@ -130,14 +133,18 @@ class WarcFileWriter:
         return [w for _, w in records]
 
     def annotate(self, record_id: str, fields: dict[str, Any]) -> None:
-        """Add our own fields (verdict, reasons) to a record's CDXJ line, while its CDXJ is not written."""
-        if record_id in self._indexed:
-            self._extra.setdefault(record_id, {}).update(fields)
-        else:
+        """Add our own fields (verdict, reasons) to a record's CDXJ line, until its file is handed on."""
+        if record_id not in self._indexed:
             self.late_annotations += 1
+            return
+        self._extra.setdefault(record_id, {}).update(fields)
+        for done in self._finishing:
+            if record_id in done.lines:
+                done.annotated.add(record_id)
+                break
 
     def _rotate(self) -> None:
-        """The current file is full: made durable now, its CDXJ written after the grace period."""
+        """Close the current file (WARC fsynced, CDXJ written, renamed); hand it on after the grace period."""
         fh, self._fh = self._fh, None
         if fh is None:
             return
@@ -147,8 +154,22 @@ class WarcFileWriter:
                 os.fsync(fh.fileno())
         finally:
             fh.close()
-        self._finishing.append(_Finishing(self.name, self._index, time.monotonic()))
+        lines = {w.record_id: cdxj_line(w, self._extra.get(w.record_id)) for w in self._index}
+        self._write_cdxj(self.name, lines)
+        os.replace(self.directory / f"{self.name}.open", self.directory / self.name)
+        if self.fsync:
+            fsync_dir(self.directory)
+        self._finishing.append(_Finishing(self.name, self._index, lines, time.monotonic()))
         self._index = []
+
+    def _cdxj_path(self, name: str) -> Path:
+        return self.directory / (name.removesuffix(".warc.gz") + ".cdxj")
+
+    def _write_cdxj(self, name: str, lines: dict[str, str]) -> None:
+        # In memory until the file is handed on: bounded by ARCHIVE_MAX_FILE_SIZE (a 1 GB file of small
+        # records is ~100k lines, ~30 MB), and sorting needs them all anyway.
+        data = "".join(line + "\n" for line in sorted(lines.values())).encode("utf-8")
+        write_durably(self._cdxj_path(name), data, self.fsync)
 
     def _finish_due(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
@@ -162,15 +183,15 @@ class WarcFileWriter:
             self._finish(self._finishing.pop(0))
 
     def _finish(self, done: _Finishing) -> None:
-        warc = self.directory / done.name
-        cdxj = self.directory / (done.name.removesuffix(".warc.gz") + ".cdxj")
-        # In memory until the file is finished: bounded by ARCHIVE_MAX_FILE_SIZE (a 1 GB file of small records
-        # is ~100k lines, ~30 MB), and sorting needs them all anyway.
-        lines = sorted(cdxj_line(w, self._extra.pop(w.record_id, None)) for w in done.index)
+        """Verdicts that came during the grace period into the CDXJ, then the pair to `on_closed`."""
+        if done.annotated:
+            for written in done.index:
+                if written.record_id in done.annotated:
+                    done.lines[written.record_id] = cdxj_line(written, self._extra.get(written.record_id))
+            self._write_cdxj(done.name, done.lines)
+        for written in done.index:
+            self._extra.pop(written.record_id, None)
         self._indexed.difference_update(w.record_id for w in done.index)
-        write_durably(cdxj, "".join(line + "\n" for line in lines).encode("utf-8"), self.fsync)
-        os.replace(self.directory / f"{done.name}.open", warc)
-        if self.fsync:
-            fsync_dir(self.directory)
-        logger.info("closed %s (%d captures indexed)", warc.name, len(lines))
-        self.on_closed(warc, cdxj)
+        warc = self.directory / done.name
+        logger.info("closed %s (%d captures indexed)", warc.name, len(done.lines))
+        self.on_closed(warc, self._cdxj_path(done.name))

@@ -165,6 +165,25 @@ class NetworkGuardMiddleware:
             innermost.__cause__ = refusal
 
 
+_BROWSER_DNS: OrderedDict[str, tuple[float, list[str]]] = OrderedDict()
+_BROWSER_DNS_SECONDS = 60.0  # a page's hundred subresources from three hosts: three lookups, not a hundred
+_BROWSER_DNS_KEPT = 512
+
+
+async def _browser_addresses(host: str) -> list[str]:
+    loop = asyncio.get_running_loop()
+    cached = _BROWSER_DNS.get(host)
+    if cached is not None and loop.time() - cached[0] < _BROWSER_DNS_SECONDS:
+        return cached[1]
+    infos = await loop.getaddrinfo(host, 443, proto=6)
+    addresses = sorted({str(info[4][0]) for info in infos})
+    _BROWSER_DNS[host] = (loop.time(), addresses)
+    _BROWSER_DNS.move_to_end(host)
+    while len(_BROWSER_DNS) > _BROWSER_DNS_KEPT:
+        _BROWSER_DNS.popitem(last=False)
+    return addresses
+
+
 async def browser_may_fetch(url: str) -> bool:
     """For the browser's requests: False when the URL's host is, or resolves to, a refused address."""
     parts = urlsplit(url)
@@ -179,11 +198,7 @@ async def browser_may_fetch(url: str) -> bool:
         return True
     literal = parse_address(host)
     try:
-        if literal is not None:
-            addresses = [str(literal)]
-        else:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443, proto=6)
-            addresses = [str(info[4][0]) for info in infos]
+        addresses = [str(literal)] if literal is not None else await _browser_addresses(host)
         for address in addresses:
             policy.check(host, address)
     except BlockedAddressError as exc:
