@@ -84,7 +84,8 @@ def test_soft404_command_prints_one_verdict_per_url(web: FixtureWeb, tmp_path: P
     urls_file = tmp_path / "urls.txt"
     urls_file.write_text(f"# checked daily\n{web.base_url}/tech/article/999999\n\n{web.base_url}/gone.html\n")
     proc = scrapy(["soft404", web.base_url + mixed, web.base_url + template, "--urls-file", str(urls_file),
-                   "-s", f"NETWORK_ALLOW={SAMPLE_WEB_NETWORK}", "-s", f"STORE_URI=file://{tmp_path / 'store'}", "-s", f"STORE_SPOOL_DIR={tmp_path / 'spool'}"])
+                   "-s", f"NETWORK_ALLOW={SAMPLE_WEB_NETWORK}", "-s", f"STORE_URI=file://{tmp_path / 'store'}",
+                   "-s", f"STORE_SPOOL_DIR={tmp_path / 'spool'}"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [(path_of(x["url"]), x["verdict"], x["reasons"][0]) for x in lines] == [

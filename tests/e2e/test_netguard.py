@@ -15,7 +15,8 @@ from typing import ClassVar
 import pytest
 
 from archive.store import FileStore
-from tests.crawling import read_jsonl_parts, scrapy, write_site
+from crawler.summary import read_jsonl_parts
+from tests.crawling import scrapy, write_site
 
 TRAP_HOST = "127.0.0.2"
 
