@@ -17,7 +17,8 @@ import base64
 import hashlib
 import os
 import zlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from http.client import responses as reasons
@@ -137,8 +138,19 @@ def response_head(exchange: Exchange) -> bytes:
 
 
 def request_head(exchange: Exchange) -> bytes:
+    """Request line and headers as sent, except credentials: the exchange reaches the writer through
+    `with_request_headers` (the crawl's archive service, crawler/run.py, which knows what the site config
+    set), so a configured `Authorization`, `Proxy-Authorization` or cookie is archived as `[redacted]`."""
     line = f"{exchange.method} {exchange.request_line_target} {exchange.protocol}"
     return line.encode("latin-1", "replace") + b"\r\n" + _header_lines(exchange.request_headers) + b"\r\n"
+
+
+def with_request_headers(exchange: Exchange, value_of: Callable[[str, str], str]) -> Exchange:
+    """The exchange with each sent header's value replaced by `value_of(name, value)`: how configured
+    credentials are redacted before any record is built. Only request headers: a response header came
+    from the server, is evidence, and stays as received. The same exchange when nothing changed."""
+    headers = [(name, value_of(name, value)) for name, value in exchange.request_headers]
+    return exchange if headers == exchange.request_headers else replace(exchange, request_headers=headers)
 
 
 @dataclass

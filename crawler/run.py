@@ -28,9 +28,11 @@ from twisted.internet.threads import deferToThread
 import crawler
 from archive.service import ArchiveService, Outcome, ServiceOptions, WarcOptions
 from archive.store import Store, open_store
+from archive.warc import Exchange, Written, with_request_headers
 from crawler.config import ArchiveConfig, archive_config, crawl_config, store_config
 from crawler.dates import iso_datetime
 from crawler.errors import StoreError
+from crawler.secrets import HeaderSecrets, redact, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,20 @@ class CrawlIdentity:
     @property
     def prefix(self) -> str:
         return f"crawls/{self.crawl_id}"
+
+
+class RedactingArchive(ArchiveService):
+    """The archive service, taking configured credentials out of every exchange before it is queued.
+
+    Here because this is where the site config is known: the capture middleware and the browser recorder
+    hand over what was sent, and archive/warc.py writes what it is given (see `request_head`)."""
+
+    def __init__(self, store: Store, options: ServiceOptions, secrets: HeaderSecrets) -> None:
+        super().__init__(store, options)
+        self.secrets = secrets
+
+    async def archive(self, exchange: Exchange) -> Written:
+        return await super().archive(with_request_headers(exchange, self.secrets.header))
 
 
 @dataclass(frozen=True)
@@ -105,7 +121,8 @@ def _build(crawler_: Crawler) -> CrawlServices:
     options = ServiceOptions(identity.crawl_id, store_cfg.spool_dir, store_cfg.part_max_records,
                              store_cfg.part_max_bytes, warc, store_cfg.uploader_options(),
                              queue_limit=archive_cfg.queue, fsync=store_cfg.fsync)
-    return CrawlServices(identity, store, ArchiveService(store, options))
+    secrets = HeaderSecrets.configured(getattr(getattr(spider, "site", None), "headers", None) or {})
+    return CrawlServices(identity, store, RedactingArchive(store, options, secrets))
 
 
 def crawl_services(crawler_: Crawler) -> CrawlServices:
@@ -150,25 +167,27 @@ class CrawlRun:
         if outcome.waiting:
             logger.error("crawl %s is incomplete: %d files could not be stored in %s and wait in %s "
                          "(run `scrapy store-sync` when the store is back)", self.crawl_id, len(outcome.waiting),
-                         self.store.uri, self.archive.spool)
+                         redact_url(self.store.uri), self.archive.spool)
         else:
-            logger.info("crawl %s stored in %s/%s", self.crawl_id, self.store.uri, self.prefix)
+            logger.info("crawl %s stored in %s/%s", self.crawl_id, redact_url(self.store.uri), self.prefix)
 
     def _manifest(self, spider: Spider, reason: str, finished: datetime, outcome: Outcome) -> dict[str, Any]:
+        """What the crawl was and did. Settings and the site config pass through crawler/secrets.py: a
+        manifest is copied with the archive, and a credential in it would be in every copy."""
         stats = {k: (iso_datetime(v) if isinstance(v, datetime) else v)
                  for k, v in sorted(self.crawler.stats.get_stats().items())}
         site = getattr(spider, "site", None)
         return {
             "crawl_id": self.crawl_id,
             "site": self.site,
-            "store_uri": self.store.uri,
+            "store_uri": redact_url(self.store.uri),
             "started_at": iso_datetime(self.identity.started),
             "finished_at": iso_datetime(finished),
             "finish_reason": reason,
             "complete": outcome.complete,
             "waiting": outcome.waiting,
-            "site_config": site.model_dump() if site is not None and hasattr(site, "model_dump") else None,
-            "settings": {k: self.crawler.settings.get(k) for k in MANIFEST_SETTINGS},
+            "site_config": redact(site.model_dump()) if site is not None and hasattr(site, "model_dump") else None,
+            "settings": redact({k: self.crawler.settings.get(k) for k in MANIFEST_SETTINGS}),
             "versions": {"palimpsest": crawler.__version__, "python": platform.python_version(),
                          **{d: _version(d) for d in VERSIONED}},
             "counts": {"log_entries": outcome.records.get("log", 0), "items": outcome.records.get("items", 0),

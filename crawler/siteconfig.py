@@ -37,8 +37,32 @@ def _url(value: str) -> str:
     return value
 
 
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field-name
+# Set by the HTTP client from the request itself: a configured value would only contradict it.
+_TRANSPORT_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "te", "upgrade",
+                                "keep-alive", "trailer"})
+
+
+def _header_name(value: str) -> str:
+    if not _TOKEN.match(value):
+        raise ValueError("not a valid HTTP header name")
+    if value.lower() in _TRANSPORT_HEADERS:
+        raise ValueError("set by the HTTP client for each request; it cannot be configured")
+    return value
+
+
+def _header_value(value: str) -> str:
+    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
+        raise ValueError("an HTTP header value cannot hold line breaks or control characters")
+    if value != value.strip():
+        raise ValueError("an HTTP header value cannot start or end with white space")
+    return value
+
+
 Regex = Annotated[str, AfterValidator(_regex)]
 Url = Annotated[str, AfterValidator(_url)]
+HeaderName = Annotated[str, AfterValidator(_header_name)]
+HeaderValue = Annotated[str, AfterValidator(_header_value)]
 
 
 class _Strict(BaseModel):
@@ -97,6 +121,9 @@ class SiteConfig(_Strict):
     politeness: Politeness = Field(default_factory=Politeness)
     render: RenderMode = Field("auto", description="when pages go through Chromium (crawler/render.py)")
     render_rules: list[RenderRule] = Field(default_factory=list)
+    headers: dict[HeaderName, HeaderValue] = Field(
+        default_factory=dict, description="request headers sent with every request of the site (an Authorization "
+                                          "for a paywalled feed, a Cookie); archived and dumped as [redacted]")
     allow_private_networks: bool = Field(False, description="let this site's crawl connect to loopback, private "
                                                             "and link-local addresses (crawler/netguard.py)")
 

@@ -15,6 +15,7 @@ from archive.spoollock import SpoolLockedError
 from crawler.errors import ConfigError
 from crawler.preflight import check, check_spool
 from crawler.run import CrawlRun
+from crawler.secrets import redact_config_error, redact_url
 
 
 class Command(ScrapyCrawlCommand):
@@ -29,7 +30,7 @@ class Command(ScrapyCrawlCommand):
             check(self.settings, opts.spargs)
             check_spool(self.settings)
         except ConfigError as exc:
-            print(f"configuration error:\n{exc}", file=sys.stderr)
+            print(f"configuration error:\n{redact_config_error(str(exc))}", file=sys.stderr)
             self.exitcode = 2
             return
         except SpoolLockedError as exc:
@@ -43,6 +44,6 @@ class Command(ScrapyCrawlCommand):
             return
         if run is not None and run.outcome is not None and run.outcome.waiting:
             print(f"incomplete: {len(run.outcome.waiting)} files of crawl {run.crawl_id} are still in the spool "
-                  f"{run.archive.spool}, not in {run.store.uri} (run `scrapy store-sync` when it is back)",
+                  f"{run.archive.spool}, not in {redact_url(run.store.uri)} (run `scrapy store-sync` when it is back)",
                   file=sys.stderr)
             self.exitcode = 1

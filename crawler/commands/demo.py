@@ -18,6 +18,7 @@ from crawler.config import render_config, store_config
 from crawler.errors import ConfigError
 from crawler.preflight import check
 from crawler.run import CrawlRun
+from crawler.secrets import redact_config_error
 from crawler.spiders.news import NewsSpider
 from crawler.summary import summarize
 
@@ -47,7 +48,7 @@ class Command(ScrapyCommand):
         try:
             check(self.settings, {"site": "demo"})
         except ConfigError as exc:
-            print(f"configuration error:\n{exc}", file=sys.stderr)
+            print(f"configuration error:\n{redact_config_error(str(exc))}", file=sys.stderr)
             self.exitcode = 2
             return
         with FixtureWeb(state=opts.state) as web:

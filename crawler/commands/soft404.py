@@ -20,6 +20,7 @@ from w3lib.url import safe_url_string
 from crawler.errors import ConfigError
 from crawler.preflight import check
 from crawler.run import CrawlRun
+from crawler.secrets import redact_config_error
 from crawler.spiders.check import CheckSpider
 from crawler.summary import read_jsonl_parts
 
@@ -60,7 +61,7 @@ class Command(ScrapyCommand):
         try:
             check(self.settings, {})
         except ConfigError as exc:
-            print(f"configuration error:\n{exc}", file=sys.stderr)
+            print(f"configuration error:\n{redact_config_error(str(exc))}", file=sys.stderr)
             self.exitcode = 2
             return
         assert self.crawler_process is not None

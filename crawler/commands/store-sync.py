@@ -23,6 +23,7 @@ from archive.store import StoredObject, failure_name, open_store
 from archive.uploader import Uploader
 from crawler.config import check_unknown_settings, store_config
 from crawler.errors import ConfigError
+from crawler.secrets import redact_config_error, redact_text, redact_url
 
 
 class Command(ScrapyCommand):
@@ -38,7 +39,7 @@ class Command(ScrapyCommand):
             check_unknown_settings(self.settings)
             config = store_config(self.settings)
         except ConfigError as exc:
-            print(f"configuration error:\n{exc}", file=sys.stderr)
+            print(f"configuration error:\n{redact_config_error(str(exc))}", file=sys.stderr)
             self.exitcode = 2
             return
         store = open_store(config.uri, config.s3_options(), fsync=config.fsync)
@@ -54,7 +55,7 @@ class Command(ScrapyCommand):
 
         def gave_up(key: str, exc: Exception) -> None:
             with lock:
-                causes[key] = f"{failure_name(exc)}: {exc}"
+                causes[key] = redact_text(f"{failure_name(exc)}: {exc}")
 
         def unreadable(path: Path, why: str) -> None:
             unsalvageable.append(f"{path}: {why}")
@@ -77,14 +78,15 @@ class Command(ScrapyCommand):
                 waiting.append(key)
         for spool_lock in held:
             spool_lock.release()
-        print(f"{found} files found in {config.spool_dir}, {len(stored)} stored in {store.uri}, "
+        shown = redact_url(store.uri)
+        print(f"{found} files found in {config.spool_dir}, {len(stored)} stored in {shown}, "
               f"{len(waiting)} still waiting in the spool")
         for key in waiting:
             print(f"  waiting: {paths.get(key, key)} -> {key} ({causes.get(key, 'not stored')})")
         for line in unsalvageable:
             print(f"  cannot salvage: {line}")
         if waiting:
-            print(f"store-sync: {len(waiting)} files could not be stored in {store.uri} within "
+            print(f"store-sync: {len(waiting)} files could not be stored in {shown} within "
                   f"{config.s3_give_up:g}s; they are still in {config.spool_dir} (run store-sync again)",
                   file=sys.stderr)
         self.exitcode = 1 if waiting or unsalvageable else 0

@@ -10,7 +10,7 @@ followed, which (with date-archive detection in discovery) bounds calendar traps
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -29,6 +29,7 @@ from crawler.browser import uninstall as uninstall_browser
 from crawler.config import crawl_config
 from crawler.discovery import Discovery, LinkKind
 from crawler.items import ArticleItem
+from crawler.secrets import cookie_pairs
 from crawler.siteconfig import SiteConfig, load_site
 from crawler.spiders.articles import build_item
 
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 MAX_SITEMAP_NESTING = 3
 SITEMAP_MAX_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed sitemap
+Callback = Callable[[Response], Any]
 
 
 class NewsSpider(Spider):
@@ -78,25 +80,37 @@ class NewsSpider(Spider):
         for section in self.site.sections:
             yield self._listing_request(section.url, section.name, 1, hops=0)
         for url in self.site.feeds:
-            yield Request(url, callback=self.parse_feed, meta={"kind": "feed"})
+            yield self.request(url, self.parse_feed, {"kind": "feed"})
         for url in self.site.sitemaps:
             yield self._sitemap_request(url, nesting=0)
         if self.site.sitemap_from_robots and not self.settings.getbool("ROBOTSTXT_OBEY"):
             # With robots.txt obeyed, Scrapy fetches it anyway and `robots_parsed` hands us its Sitemap lines.
             robots = self.site.abs("/robots.txt")
-            yield Request(robots, callback=self.parse_robots, meta={"kind": "other", "dont_obey_robotstxt": True})
+            yield self.request(robots, self.parse_robots, {"kind": "other", "dont_obey_robotstxt": True})
 
     # --- requests ------------------------------------------------------------------------------------------
 
+    def request(self, url: str, callback: Callback, meta: dict[str, Any],
+                headers: dict[str, str] | None = None) -> Request:
+        """A request of this site: the site config's `headers` first, then this request's own, which win.
+
+        A configured `Cookie` also goes in as the request's cookies: with COOKIES_ENABLED, Scrapy's cookie
+        middleware drops a hand-set Cookie header and sends what its jar holds, so the cookies go through
+        the jar (with the server's own) and the header only counts when cookies are off."""
+        merged = {**self.site.headers, **(headers or {})}
+        cookie = next((value for name, value in merged.items() if name.lower() == "cookie"), None)
+        return Request(url, callback=callback, meta=meta, headers=merged or None,
+                       cookies=dict(cookie_pairs(cookie)) if cookie else None)
+
     def _listing_request(self, url: str, section: str, page: int, hops: int) -> Request:
-        return Request(url, callback=self.parse_listing,
-                       meta={"kind": "section", "section": section, "page": page, "hops": hops})
+        meta = {"kind": "section", "section": section, "page": page, "hops": hops}
+        return self.request(url, self.parse_listing, meta)
 
     def _article_request(self, url: str, section: str | None) -> Request:
-        return Request(url, callback=self.parse_article, meta={"kind": "article", "section": section})
+        return self.request(url, self.parse_article, {"kind": "article", "section": section})
 
     def _sitemap_request(self, url: str, nesting: int) -> Request:
-        return Request(url, callback=self.parse_sitemap, meta={"kind": "sitemap", "nesting": nesting})
+        return self.request(url, self.parse_sitemap, {"kind": "sitemap", "nesting": nesting})
 
     # --- robots.txt ----------------------------------------------------------------------------------------
 
