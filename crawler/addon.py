@@ -18,12 +18,23 @@ EXTENSIONS = {
 # (950: raw bodies, every redirect hop); rendering (70: the browser's records); the page analysis (66: the
 # page parsed once, in a worker process); the verdict (64: redirects, page, host probes); the render decision
 # (62: the page again through the browser, before anything is logged); the crawl log (60: one entry).
-DOWNLOADER_MIDDLEWARES = {
+# Four of Scrapy's are replaced by subclasses or equivalents at their orders (crawler/limits.py): robots.txt
+# failures in one line (100), redirect loops and over-long chains answered instead of dropped (580, 600), and
+# content decoding bounded by DOWNLOAD_MAXSIZE as a stream (590).
+DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {
     "crawler.crawllog.CrawlLogMiddleware": 60,
     "crawler.render.AutoRenderMiddleware": 62,
     "crawler.soft404.judge.VerdictMiddleware": 64,
     "crawler.analyzer.PageAnalysisMiddleware": 66,
     "crawler.render.RenderMiddleware": 70,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.robots.QuietRobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.redirects.BoundedMetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.compression.ContentDecodingMiddleware": 590,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.redirects.BoundedRedirectMiddleware": 600,
     "crawler.capture.WarcCaptureMiddleware": 950,
     "crawler.guard.NetworkGuardMiddleware": 990,  # last before the handler: after proxies (750) are known
 }

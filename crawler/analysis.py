@@ -15,11 +15,13 @@ from functools import lru_cache
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
+from lxml.etree import iterwalk
 from lxml.html import HtmlElement
 
 from crawler.discovery import Discovery, Link
-from crawler.extract import Extracted, extract_from_tree, parse_html
+from crawler.extract import Extracted, extract_from_tree, parse_page
 from crawler.language import detect_language
+from crawler.limits import BINARY_BODY, LONG_TITLE, TOO_MANY_LINKS, UNREADABLE, PageLimits
 from crawler.siteconfig import SiteConfig
 from crawler.soft404.classify import classify_page
 from crawler.soft404.page import read_page
@@ -27,8 +29,18 @@ from crawler.soft404.status import Verdict
 from crawler.textutil import simhash
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-_INVISIBLE = "ancestor::script or ancestor::style or ancestor::noscript or ancestor::template"
-MAX_OUTLINKS = 5000  # a page with a million links keeps the first 5,000 in its metadata record
+_INVISIBLE_TAGS = {"script", "style", "noscript", "template"}
+_LINKED = {"a": "href", "link": "href", "img": "src", "script": "src", "iframe": "src"}
+# A sum, not a count of a union: libxml2 merges a union's node-sets with a duplicate check per node.
+_COUNT_LINKED = "count(//a[@href]) + count(//link[@href]) + count(//img[@src]) + count(//script[@src]) + " \
+                "count(//iframe[@src])"
+# Binary formats that turn up behind a text/html label, by their first bytes.
+_MAGIC = (b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff", b"%PDF-", b"PK\x03\x04", b"\x1f\x8b", b"(\xb5/\xfd",
+          b"BZh91", b"7z\xbc\xaf", b"Rar!", b"\x7fELF", b"\x00asm", b"OggS", b"RIFF", b"wOFF", b"wOF2",
+          b"\x00\x00\x01\x00")
+_CONTROL = bytes(set(range(32)) - {9, 10, 12, 13, 27})  # what text never holds (tab, newlines, form feed, ESC aside)
+BINARY_SHARE = 0.1  # of the first SNIFF bytes: a share of control bytes that text in any 8-bit charset never has
+SNIFF = 4096
 _LOAD_MORE = re.compile(
     r"^(?:load|show|see|view|read) more\b|^more (?:stories|articles|news|results)\b|加载更多|查看更多|更多新闻|"
     r"点击加载|載入更多|mehr (?:laden|anzeigen)|weitere artikel|cargar más|ver más|voir plus|charger plus|"
@@ -48,6 +60,7 @@ class PageRequest:
     extract: bool = False  # article page: extract the story when the page reads as alive
     site_json: str | None = None  # the site config (discovery rules, time zone), as JSON
     detect_language: bool = False  # of an extracted article whose page declares none
+    limits: PageLimits = field(default_factory=PageLimits)  # LIMIT_* (crawler/config.py)
 
 
 @dataclass
@@ -63,28 +76,76 @@ class PageAnalysis:
     load_more: str | None = None  # a selector for the page's "load more" control
     extracted: Extracted | None = None
     extract_error: str | None = None
+    problems: dict[str, str] = field(default_factory=dict)  # crawler/limits.py reason -> detail
 
 
 def page_text(tree: HtmlElement) -> str:
-    """Visible text of a page (scripts, styles and templates left out)."""
-    return " ".join(t.strip() for t in tree.xpath(f"//body//text()[not({_INVISIBLE})]") if t.strip())
+    """Visible text of a page (scripts, styles and templates left out), read in one walk of the tree.
+
+    Not with XPath (`//body//text()`): libxml2 sorts a node-set of text nodes into document order by walking
+    siblings for each comparison, quadratic in their number: 80,000 links on one page took 18 s in one C
+    call, where the page's time bound cannot interrupt it."""
+    bodies = tree.xpath("//body")
+    if not bodies:
+        return ""
+    parts: list[str] = []
+    skipping: HtmlElement | None = None
+    for event, element in iterwalk(bodies[0], events=("start", "end", "comment", "pi")):
+        if event in ("comment", "pi"):  # only its tail is text of the page
+            if skipping is None and element.tail:
+                parts.append(element.tail)
+            continue
+        if event == "start":
+            if skipping is None and element.tag in _INVISIBLE_TAGS:
+                skipping = element
+            elif skipping is None and element.text:
+                parts.append(element.text)
+            continue
+        if skipping is element:
+            skipping = None
+        if skipping is None and element is not bodies[0] and element.tail:
+            parts.append(element.tail)
+    return " ".join(t.strip() for t in parts if t.strip())
 
 
-def page_links(tree: HtmlElement, base: str) -> list[str]:
-    """Absolute http(s) targets of the page's links and embeds, in document order, without repeats."""
+def page_links(tree: HtmlElement, base: str, limit: int = 5000) -> tuple[list[str], int]:
+    """Absolute http(s) targets of the page's links and embeds, in document order, without repeats: the first
+    `limit` of them, and how many link elements were left unread (a page with a million links)."""
     seen: dict[str, None] = {}
-    for href in tree.xpath("//a/@href | //link/@href | //img/@src | //script/@src | //iframe/@src"):
+    read = 0
+    for element in tree.iter(*_LINKED):  # lazily: past the limit no element is even looked at
+        if len(seen) >= limit:
+            return list(seen), int(tree.xpath(_COUNT_LINKED)) - read  # counted in C, no element built
+        href = element.get(_LINKED[str(element.tag)])
+        if href is None:
+            continue
+        read += 1
         url = urljoin(base, href.strip()).split("#", 1)[0]
         if url.startswith(("http://", "https://")):
             seen.setdefault(url, None)
-            if len(seen) >= MAX_OUTLINKS:
-                break
-    return list(seen)
+    return list(seen), 0
 
 
-def page_title(tree: HtmlElement) -> str | None:
+def page_title(tree: HtmlElement, limit: int = 1000) -> str | None:
+    """The page's title, whitespace collapsed, cut at `limit` characters."""
     titles = tree.xpath("//title/text()")
-    return " ".join(titles[0].split()) if titles else None
+    return " ".join(titles[0][: limit * 4].split())[:limit] if titles else None
+
+
+def binary_body(body: bytes, encoding: str | None = None) -> str | None:
+    """Why `body`, labelled HTML, is binary data: a known format's signature, or control bytes no text has.
+    UTF-16 and UTF-32 text (a NUL in every character) is text."""
+    head = body[:SNIFF]
+    if (encoding or "").lower().replace("_", "-").startswith(("utf-16", "utf-32")) or \
+            head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    for magic in _MAGIC:
+        if head.startswith(magic):
+            return f"starts like {magic[:4]!r} data"
+    control = len(head) - len(head.translate(None, _CONTROL))
+    if head and control / len(head) > BINARY_SHARE:
+        return f"{control} control bytes in its first {len(head)}"
+    return None
 
 
 def load_more_control(tree: HtmlElement) -> str | None:
@@ -115,20 +176,28 @@ def _decode(body: bytes, encoding: str | None) -> str | bytes:
 
 def analyze(request: PageRequest) -> PageAnalysis:
     """Parse once; title, fingerprint, outlinks, verdict, and what the spider and the renderer need."""
-    tree = parse_html(_decode(request.body, request.encoding))
+    binary = binary_body(request.body, request.encoding)
+    if binary:
+        return PageAnalysis(parsed=False, problems={BINARY_BODY: binary})
+    tree, limit_reached = parse_page(_decode(request.body, request.encoding))
     if tree is None:
         return PageAnalysis(parsed=False)
-    analysis = PageAnalysis(parsed=True, title=page_title(tree), simhash=simhash(page_text(tree)),
-                            outlinks=page_links(tree, request.url))
+    limits = request.limits
+    analysis = PageAnalysis(parsed=True, title=page_title(tree, limits.title_chars), simhash=simhash(page_text(tree)))
+    analysis.outlinks, unread = page_links(tree, request.url, limits.links)
+    _note_limits(analysis, tree, limits, limit_reached, unread)
     facts = read_page(tree)
     analysis.verdict = classify_page(facts)
     if request.site_json is None:
         return analysis
     discovery, tz = _site(request.site_json)
     if request.listing:
-        analysis.links = discovery.listing_links(tree, request.url, request.page)
+        analysis.links, unread = discovery.read_listing(tree, request.url, request.page, limits.links)
+        if unread:
+            analysis.problems[TOO_MANY_LINKS] = f"{len(analysis.links)} listing links kept, {unread} more not read"
         analysis.load_more = load_more_control(tree)
-    if request.extract and analysis.verdict.verdict in (None, "ok") and \
+    readable = not UNREADABLE & set(analysis.problems)
+    if readable and request.extract and analysis.verdict.verdict in (None, "ok") and \
             "needs-render" not in analysis.verdict.reasons:
         try:
             # The last reader of the tree (extraction may prune it); the structured data is already read.
@@ -139,3 +208,16 @@ def analyze(request: PageRequest) -> PageAnalysis:
         except Exception as exc:  # one page's failure must not end the crawl: reported with the page
             analysis.extract_error = f"{type(exc).__name__}: {exc}"
     return analysis
+
+
+def _note_limits(analysis: PageAnalysis, tree: HtmlElement, limits: PageLimits, limit_reached: str | None,
+                 unread: int) -> None:
+    """What of the page went past a limit, in `analysis.problems`."""
+    if limit_reached:
+        analysis.problems[limit_reached] = "the HTML parser stopped there; the rest of the page is not read"
+    if unread:
+        analysis.problems[TOO_MANY_LINKS] = f"{len(analysis.outlinks)} outlinks kept, {unread} more links not read"
+    if analysis.title is not None and len(analysis.title) >= limits.title_chars:
+        length = int(tree.xpath("string-length(normalize-space(//title))"))
+        if length > len(analysis.title):
+            analysis.problems[LONG_TITLE] = f"title of {length} characters cut at {len(analysis.title)}"

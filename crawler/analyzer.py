@@ -17,7 +17,8 @@ from scrapy.http import Response
 
 from archive.cdxj import media_type
 from crawler.analysis import HTML_TYPES, PageAnalysis, PageRequest, analyze
-from crawler.config import crawl_config, pipeline_config
+from crawler.config import crawl_config, limit_config, pipeline_config
+from crawler.limits import PageLimits
 from crawler.workers import PageTimeoutError, WorkerPool, default_workers
 
 logger = logging.getLogger(__name__)
@@ -39,17 +40,19 @@ def _encoding(response: Response) -> str | None:
 class PageAnalysisMiddleware:
     """Parses each HTML response in the worker pool; the result goes in `request.meta["page_analysis"]`."""
 
-    def __init__(self, crawler: Crawler, pool: WorkerPool, detect_language: bool = False) -> None:
+    def __init__(self, crawler: Crawler, pool: WorkerPool, detect_language: bool = False,
+                 limits: PageLimits | None = None) -> None:
         self.crawler, self.pool = crawler, pool
         self._site_json: str | None = None
         self.detect_language = detect_language
+        self.limits = limits or PageLimits()  # LIMIT_PAGE_LINKS, LIMIT_TITLE_CHARS: what a worker keeps
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PageAnalysisMiddleware:
         config = crawl_config(crawler.settings)
         workers = default_workers() if config.page_workers < 0 else config.page_workers
         mw = cls(crawler, WorkerPool(workers, ["crawler.analysis"], config.page_timeout),
-                 pipeline_config(crawler.settings).detect_language)
+                 pipeline_config(crawler.settings).detect_language, limit_config(crawler.settings).page_limits())
         mw.pool.warm_up()  # in a thread, beside the rest of the crawler's start-up and the first fetches
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
@@ -73,7 +76,7 @@ class PageAnalysisMiddleware:
         page = PageRequest(url=response.url, body=response.body, encoding=_encoding(response),
                            page=request.meta.get("page", 1), listing=kind == "section",
                            extract=kind == "article" and 200 <= response.status < 300, site_json=self._site(),
-                           detect_language=self._detect_language())
+                           detect_language=self._detect_language(), limits=self.limits)
         # Listing pages first: their links feed the frontier, and a browser decision on one holds up its pages.
         request.meta[PAGE] = await self._analyze(page, priority=1 if page.listing else 0)
         return response

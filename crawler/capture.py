@@ -85,7 +85,8 @@ class WarcCaptureMiddleware:
     """Writes request + response (or revisit) records for every HTTP(S) response.
 
     DOWNLOAD_MAXSIZE is enforced here rather than by the download handler, which would drop an oversized
-    response whole: the body is cut at the limit and archived with `WARC-Truncated: length`.
+    response whole: the body is cut at the limit and archived with `WARC-Truncated: length`. A body the
+    connection cut short of its framing is archived as far as it came, with `WARC-Truncated: disconnect`.
     """
 
     def __init__(self, crawler: Crawler, archive: ArchiveService) -> None:
@@ -108,6 +109,9 @@ class WarcCaptureMiddleware:
         if limit and TRUNCATE_AT not in request.meta:
             request.meta[TRUNCATE_AT] = limit
             request.meta["download_maxsize"] = 0  # the handler would discard the body; we cut it instead
+        # A body short of its framing (Content-Length, broken chunks) would be dropped with an exception: it is
+        # kept, archived as `WARC-Truncated: disconnect`, and its verdict is `error` with `data-loss`.
+        request.meta.setdefault("download_fail_on_dataloss", False)
 
     def bytes_received(self, data: bytes, request: Request) -> None:
         request.meta.setdefault(FIRST_BYTES, time.time())

@@ -17,12 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from crawler.errors import ConfigError
+from crawler.limits import PageLimits
 from crawler.validation import problem, validate
 
 # One prefix per subsystem (DESIGN.md section 5). A key under one of them that settings/base.py does not
 # define is a mistake (`-s ARCHIVE_DEDUPE=False`): Scrapy would keep it and nothing would ever read it.
 PREFIXES = ("ARCHIVE_", "STORE_", "SOFT404_", "RENDER_", "AUDIT_", "REPLAY_", "SCHEDULE_", "CRAWL_", "PIPELINE_",
-            "NETWORK_")
+            "NETWORK_", "LIMIT_")
 # The module that defines, defaults and documents every setting of ours: the list of known keys.
 DEFAULTS_MODULE = "settings.base"
 
@@ -192,6 +193,24 @@ class RenderConfig(_SettingsModel):
     timeout: float = Field(alias="RENDER_TIMEOUT", gt=0)
     subresource_max_bytes: int = Field(alias="RENDER_SUBRESOURCE_MAX_BYTES", ge=0)
     screenshot: bool = Field(alias="RENDER_SCREENSHOT")
+
+
+class LimitConfig(_SettingsModel):
+    """LIMIT_*: bounded work per page (crawler/limits.py); DOWNLOAD_MAXSIZE bounds raw and decoded bodies."""
+
+    bomb_ratio: float = Field(alias="LIMIT_BOMB_RATIO", ge=2)
+    header_count: int = Field(alias="LIMIT_HEADER_COUNT", ge=16)
+    header_bytes: int = Field(alias="LIMIT_HEADER_BYTES", ge=4096)
+    page_links: int = Field(alias="LIMIT_PAGE_LINKS", ge=1)
+    title_chars: int = Field(alias="LIMIT_TITLE_CHARS", ge=16)
+
+    def page_limits(self) -> PageLimits:
+        """The limits that apply inside a page worker."""
+        return PageLimits(links=self.page_links, title_chars=self.title_chars)
+
+
+def limit_config(settings: Any) -> LimitConfig:
+    return _load(LimitConfig, settings)
 
 
 def store_config(settings: Any) -> StoreConfig:

@@ -20,6 +20,8 @@ from scrapy.http import Response
 from crawler.analyzer import analysis_of, mime_of
 from crawler.dates import iso_datetime
 from crawler.fetch import redirect_chain, requested_url
+from crawler.limits import REASONS as LIMIT_REASONS
+from crawler.limits import noted
 from crawler.render import RENDER
 from crawler.run import crawl_services
 from crawler.soft404.classify import redirect_verdict
@@ -59,6 +61,7 @@ class CrawlLogMiddleware:
         outlinks: list[str] = []
         if page is not None and page.parsed:
             entry["title"], entry["simhash"], outlinks = page.title, page.simhash, page.outlinks
+        self._over_limits(request, entry)
         request.meta["crawl_log"] = entry  # the spider and host probes read verdict and fingerprints here
         self._archive_entry(entry, outlinks)
         await self._put(entry)
@@ -79,7 +82,22 @@ class CrawlLogMiddleware:
     async def process_exception(self, request: Request, exception: Exception) -> None:
         entry = self._entry(request, from_exception(exception))
         entry["error"] = f"{type(exception).__name__}: {exception}"
+        self._over_limits(request, entry)
         await self._put(entry)
+
+    def _over_limits(self, request: Request, entry: dict[str, Any]) -> None:
+        """One log line and a `limits/<reason>` count for each fetch that went past a limit or could not be
+        read; for an `error`, what happened goes in the entry's `error` too."""
+        hit = [reason for reason in entry["reasons"] if reason in LIMIT_REASONS]
+        if not hit:
+            return
+        details = noted(request.meta)
+        for reason in hit:
+            self.stats.inc_value(f"limits/{reason}")
+        said = "; ".join(f"{reason}: {details[reason]}" if details.get(reason) else reason for reason in hit)
+        if entry["verdict"] == "error" and entry["error"] is None:
+            entry["error"] = said
+        logger.warning("%s: %s", entry["url"], said)
 
     def request_dropped(self, request: Request) -> None:
         """A redirect whose target the scheduler had already seen: log the original URL here."""

@@ -54,6 +54,7 @@ NEXT_WORDS = re.compile(
 CHROME = re.compile(r"nav|menu|footer|header|sidebar|breadcrumb|related|share|social|widget|calendar|tag-?cloud",
                      re.IGNORECASE)
 _CHROME_TAGS = {"nav", "header", "footer", "aside"}
+_COUNT_LINKS = "count(//a[@href]) + count(//link[@rel][@href])"  # a sum: a union's merge checks for duplicates
 
 
 def in_chrome(anchor: HtmlElement) -> bool:
@@ -142,24 +143,43 @@ class Discovery:
 
     def listing_links(self, tree: HtmlElement, listing_url: str, page: int) -> list[Link]:
         """Every link of a listing page, classified, in document order, without repeats."""
+        return self.read_listing(tree, listing_url, page)[0]
+
+    def read_listing(self, tree: HtmlElement, listing_url: str, page: int, limit: int = 0) -> tuple[list[Link], int]:
+        """The links of a listing page, classified, in document order, without repeats: the first `limit` of
+        them (0: all), and how many link elements were left unread. A page with a million links would
+        otherwise cost a million classifications and a list the worker must send back whole."""
         seen: set[str] = set()
         links: list[Link] = []
-        for node in tree.xpath("//a[@href] | //link[@rel][@href]"):
-            href = node.get("href", "").strip()
-            if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
+        read = 0
+        for node in tree.iter("a", "link"):  # lazily, in document order: past the limit nothing is built
+            if node.get("href") is None or (node.tag == "link" and node.get("rel") is None):
                 continue
-            url = urljoin(listing_url, href).split("#", 1)[0]
-            text = " ".join(node.text_content().split()) if node.tag == "a" else ""
-            rel = (node.get("rel") or "").lower()
-            link = self.pagination(url, text, rel, listing_url, page)
+            if limit and len(links) >= limit:
+                return links, int(tree.xpath(_COUNT_LINKS)) - read  # counted in C
+            read += 1
+            link = self._link(node, listing_url, page)
             if link is None:
-                if node.tag == "link":
-                    continue
-                kind, reason = self.classify_url(url, text, in_chrome(node))
-                link = Link(url, text, kind, reason)
-            key = canonicalize_url(url)
+                continue
+            key = canonicalize_url(link.url)
             if key in seen:
                 continue
             seen.add(key)
             links.append(link)
-        return links
+        return links, 0
+
+    def _link(self, node: HtmlElement, listing_url: str, page: int) -> Link | None:
+        """What one <a href> or <link rel href> of a listing page is; None for what is not a link to follow."""
+        href = node.get("href", "").strip()
+        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
+            return None
+        url = urljoin(listing_url, href).split("#", 1)[0]
+        text = " ".join(node.text_content().split()) if node.tag == "a" else ""
+        rel = (node.get("rel") or "").lower()
+        link = self.pagination(url, text, rel, listing_url, page)
+        if link is None:
+            if node.tag == "link":
+                return None
+            kind, reason = self.classify_url(url, text, in_chrome(node))
+            link = Link(url, text, kind, reason)
+        return link

@@ -28,10 +28,11 @@ from urllib.parse import urljoin
 import trafilatura
 from htmldate import find_date
 from lxml.etree import Comment, ParserError, ProcessingInstruction, XPath, strip_elements
-from lxml.html import HtmlElement, document_fromstring
+from lxml.html import HtmlElement, HTMLParser, document_fromstring
 from trafilatura.metadata import examine_meta, extract_author, extract_catstags, extract_title
 
 from crawler.dates import to_iso
+from crawler.limits import PARSE_LIMIT, TOO_DEEP
 from crawler.structured import Structured, read_structured
 from crawler.textutil import clean_text, sha1_digest, simhash
 
@@ -79,14 +80,33 @@ class Extracted:
 
 def parse_html(html: str | bytes) -> HtmlElement | None:
     """lxml tree of a page, None for a document lxml cannot make sense of (empty, binary)."""
+    return parse_page(html)[0]
+
+
+def parse_page(html: str | bytes) -> tuple[HtmlElement | None, str | None]:
+    """lxml tree of a page (None: empty, binary), and the parser's resource limit it stopped at, if any.
+
+    huge_tree stays off on purpose: libxml2 then stops at 256 levels of nesting and at text nodes over 10 MB,
+    which bounds the parse (and every recursive reader after it) on hostile pages. It stops silently, the rest
+    of the page lost, so the limit is reported (`too-deep`, `parse-limit`): what is left is not the page.
+    """
+    parser = HTMLParser(huge_tree=False)
     try:
-        return document_fromstring(html)
+        tree = document_fromstring(html, parser=parser)
     except ValueError:
         if isinstance(html, str):  # lxml refuses str input that carries an XML encoding declaration
-            return parse_html(html.encode("utf-8", "surrogatepass"))
-        return None
+            return parse_page(html.encode("utf-8", "surrogatepass"))
+        return None, None
     except ParserError:
-        return None
+        return None, None
+    return tree, _resource_limit(parser)
+
+
+def _resource_limit(parser: HTMLParser) -> str | None:
+    for error in parser.error_log:
+        if error.type_name == "ERR_RESOURCE_LIMIT":
+            return TOO_DEEP if "depth" in error.message.lower() else PARSE_LIMIT
+    return None
 
 
 def _trafilatura_text(tree: HtmlElement, url: str, precision: bool) -> str:

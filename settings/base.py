@@ -68,6 +68,24 @@ CRAWL_PAGE_TIMEOUT = 60
 # Progress line on stderr: "auto" (only when stderr is a terminal), "on" or "off".
 CRAWL_PROGRESS = "auto"
 
+# --- LIMIT_*: bounded work per page (crawler/limits.py) --------------------------------------------------------
+# What goes past a limit is archived as received (WARC-Truncated where cut), logged once with its reason and
+# counted in `limits/<reason>`; a page that could not be read whole gets verdict `error`, never `soft-404`.
+# DOWNLOAD_MAXSIZE bounds the raw body and, decoded as a stream, the body after Content-Encoding; the parser
+# follows 256 levels of nesting (lxml, huge_tree off); CRAWL_PAGE_TIMEOUT bounds the time spent on one page.
+# A body past DOWNLOAD_MAXSIZE once decoded, from this many times fewer raw bytes, is a `decompression-bomb`
+# (else `too-large`); HTML compresses 5-20 times, a bomb a thousand times or more.
+LIMIT_BOMB_RATIO = 100
+# Response headers: more of them than this is `too-many-headers`, more bytes `headers-too-large` (browsers
+# refuse 256 KiB of headers); such a response is archived and not read.
+LIMIT_HEADER_COUNT = 500
+LIMIT_HEADER_BYTES = 256 * 1024
+# Links read from one page (outlinks in its metadata record; a listing's links): the first this many are kept
+# and the rest counted (`too-many-links`).
+LIMIT_PAGE_LINKS = 5000
+# A title longer than this many characters is cut there (`long-title`) in the crawl log and the metadata.
+LIMIT_TITLE_CHARS = 1000
+
 # --- ARCHIVE_*: WARC capture -------------------------------------------------------------------------------
 # Write every HTTP exchange (request, response, redirects, errors pages, robots.txt) to WARC files.
 ARCHIVE_ENABLED = True

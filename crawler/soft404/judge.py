@@ -22,6 +22,7 @@ from crawler.analysis import HTML_TYPES, PageAnalysis
 from crawler.analyzer import TOO_SLOW, analysis_of, mime_of
 from crawler.config import soft404_config
 from crawler.fetch import requested_url
+from crawler.limits import UNREADABLE, limited, note, noted
 from crawler.soft404.classify import RedirectSinks, redirect_verdict
 from crawler.soft404.probes import Fingerprint, HostProbes, matches
 from crawler.soft404.status import Verdict, from_status
@@ -45,9 +46,15 @@ class VerdictMiddleware:
         return cls(crawler, config.probes, config.probe_ttl)
 
     async def process_response(self, request: Request, response: Response) -> Response:
+        page = analysis_of(request)
+        for reason, detail in (page.problems if page is not None else {}).items():
+            note(request.meta, reason, detail)  # beside what the download met, for the crawl log's line
+        problems = noted(request.meta)
         verdict = from_status(response.status)
-        if 200 <= response.status < 300:
-            verdict = await self._judge(request, response, analysis_of(request))
+        # What could not be read whole is not judged (nor probed): its verdict is `error` (crawler/limits.py).
+        if 200 <= response.status < 300 and not UNREADABLE & set(problems):
+            verdict = await self._judge(request, response, page)
+        verdict = limited(verdict, problems)
         if "download_stopped" in response.flags:
             verdict = Verdict(verdict.verdict, [*verdict.reasons, "truncated"], verdict.score)
         request.meta[VERDICT] = verdict

@@ -13,6 +13,7 @@ from crawler.structured import Structured, read_structured
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _INVISIBLE = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form")
+PROMINENT_CHARS = 1000
 MAIN_SHARE = 0.2  # a main block with less of the page's text than this is a card, not the story
 _APP_ROOT = re.compile(r"^(?:app|root|__next|__nuxt|main-app|react-root|svelte)$", re.IGNORECASE)
 
@@ -38,13 +39,20 @@ class PageFacts:
 
 def _skipped(element: HtmlElement) -> bool:
     """Not reader-visible content: scripts, chrome (navigation, footers, sidebars), CSS-hidden blocks."""
-    if not isinstance(element.tag, str) or element.tag in _INVISIBLE:
+    tag = element.tag
+    if not isinstance(tag, str) or tag in _INVISIBLE:
         return True
-    marks = f"{element.get('class', '')} {element.get('id', '')}"
-    if _CHROME.search(marks):
+    attributes = element.attrib
+    if not attributes:  # most elements: nothing more to look at (a page may have a million of them)
+        return False
+    marks, ident, style = attributes.get("class"), attributes.get("id"), attributes.get("style")
+    if (marks or ident) and _CHROME.search(f"{marks or ''} {ident or ''}"):
         return True
-    style = (element.get("style") or "").replace(" ", "").lower()
-    return "display:none" in style or "visibility:hidden" in style or element.get("hidden") is not None
+    if style:
+        style = style.replace(" ", "").lower()
+        if "display:none" in style or "visibility:hidden" in style:
+            return True
+    return "hidden" in attributes
 
 
 def _visible_text(node: HtmlElement) -> str:
@@ -88,14 +96,20 @@ def _main_block(tree: HtmlElement) -> HtmlElement:
     return best if len(best.text_content()) >= MAIN_SHARE * len(body.text_content()) else body
 
 
+def _prominent(text: str) -> str:
+    """A title or heading, whitespace collapsed, at most PROMINENT_CHARS: error wording is short, and a
+    multi-megabyte title must not cost the cue patterns a pass over all of it."""
+    return " ".join(text[: PROMINENT_CHARS * 4].split())[:PROMINENT_CHARS]
+
+
 def read_page(tree: HtmlElement) -> PageFacts:
     """Facts of one page; visible text only (CSS-hidden template blocks are not what the reader sees)."""
     titles = tree.xpath("//title/text()")
-    headings = [" ".join(h.text_content().split()) for h in tree.xpath("//h1 | //h2")[:6] if not _hidden(h)]
+    headings = [_prominent(h.text_content()) for h in tree.xpath("//h1 | //h2")[:6] if not _hidden(h)]
     structured = read_structured(tree)
     roots = [n for n in tree.xpath("//body/div[@id] | //body/main[@id]") if _APP_ROOT.match(n.get("id", ""))]
     return PageFacts(
-        title=" ".join(titles[0].split()) if titles else "",
+        title=_prominent(titles[0]) if titles else "",
         headings=[h for h in headings if h],
         main_text=_visible_text(_main_block(tree)),
         structured=structured,
