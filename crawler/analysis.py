@@ -21,7 +21,7 @@ from lxml.html import HtmlElement
 from crawler.discovery import Discovery, Link
 from crawler.extract import Extracted, extract_from_tree, parse_page
 from crawler.language import detect_language
-from crawler.limits import BINARY_BODY, LONG_TITLE, TOO_MANY_LINKS, UNREADABLE, PageLimits
+from crawler.limits import BINARY_BODY, DEAD, INCOMPLETE_HTML, LONG_TITLE, TOO_MANY_LINKS, UNREADABLE, PageLimits
 from crawler.siteconfig import SiteConfig
 from crawler.soft404.classify import classify_page
 from crawler.soft404.page import read_page
@@ -174,6 +174,15 @@ def _decode(body: bytes, encoding: str | None) -> str | bytes:
         return body
 
 
+_DOCUMENT_END = re.compile(rb"</\s*(?:body|html)\s*>", re.IGNORECASE)
+END_WINDOW = 65536  # closing tags are near the end; scripts and comments after them rarely take more
+
+
+def complete_document(body: bytes) -> bool:
+    """Whether the HTML reaches its end (`</body>` or `</html>` in its last bytes)."""
+    return _DOCUMENT_END.search(body, max(0, len(body) - END_WINDOW)) is not None
+
+
 def analyze(request: PageRequest) -> PageAnalysis:
     """Parse once; title, fingerprint, outlinks, verdict, and what the spider and the renderer need."""
     binary = binary_body(request.body, request.encoding)
@@ -188,6 +197,8 @@ def analyze(request: PageRequest) -> PageAnalysis:
     _note_limits(analysis, tree, limits, limit_reached, unread)
     facts = read_page(tree)
     analysis.verdict = classify_page(facts)
+    if analysis.verdict.verdict in DEAD and not complete_document(request.body):
+        analysis.problems[INCOMPLETE_HTML] = "the HTML ends before its </body> and </html>: not read as dead"
     if request.site_json is None:
         return analysis
     discovery, tz = _site(request.site_json)

@@ -36,12 +36,15 @@ TOO_MANY_REDIRECTS = "too-many-redirects"  # a chain longer than REDIRECT_MAX_TI
 TOO_SLOW = "too-slow"  # reading the page took longer than CRAWL_PAGE_TIMEOUT (crawler/workers.py)
 TOO_MANY_LINKS = "too-many-links"  # LIMIT_PAGE_LINKS: the first links kept, the rest counted
 LONG_TITLE = "long-title"  # LIMIT_TITLE_CHARS: the title cut
+# A page that reads as dead but whose HTML stops before its </body> and </html>: cut by a lying
+# Content-Length or a server that gave up, so what is missing may be the story itself.
+INCOMPLETE_HTML = "incomplete-html"
 
 # The content we have is not what the server meant to send: no verdict can be read from it.
 UNREADABLE = frozenset({TOO_LARGE, DECOMPRESSION_BOMB, DECODE_FAILED, DATA_LOSS, BINARY_BODY, TOO_DEEP, PARSE_LIMIT,
                         TOO_MANY_HEADERS, HEADERS_TOO_LARGE, REDIRECT_LOOP, TOO_MANY_REDIRECTS})
 # Only what we keep of the page was trimmed: its verdict stands (but is never a dead page).
-TRIMMED = frozenset({TOO_MANY_LINKS, LONG_TITLE})
+TRIMMED = frozenset({TOO_MANY_LINKS, LONG_TITLE, INCOMPLETE_HTML})
 REASONS = UNREADABLE | TRIMMED | {TOO_SLOW}
 DEAD = ("soft-404", "not-found")
 

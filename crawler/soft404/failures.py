@@ -13,6 +13,8 @@ from scrapy.exceptions import (
 from twisted.internet.error import ConnectionRefusedError as TxConnectionRefused
 from twisted.internet.error import DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TxTimeoutError
+from twisted.web._newclient import BadResponseVersion, ParseError  # not re-exported by twisted.web.client
+from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
 from crawler.netguard import BlockedAddressError
 from crawler.soft404.status import Verdict
@@ -29,14 +31,37 @@ _FAILURES: list[tuple[tuple[type[BaseException], ...], str]] = [
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
     """`exc` or what it was raised from (Scrapy wraps Twisted's connection errors in its own)."""
+    return any(isinstance(seen, kind) for seen in _chain(exc))
+
+
+_STATUS_LINE_PROBLEMS = ("wrong number of parts", "non-integer status code")  # Twisted's words for them
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
     seen: BaseException | None = exc
-    for _ in range(10):
-        if seen is None:
-            return False
-        if isinstance(seen, kind):
-            return True
+    while seen is not None and len(found) < 10:
+        found.append(seen)
         seen = seen.__cause__ or seen.__context__
-    return False
+    return found
+
+
+def _never_answered(exc: BaseException) -> str | None:
+    """What Twisted's HTTP client met before any response existed (Scrapy wraps it in DownloadFailedError):
+    a status line it could not parse, other unparseable framing, or a connection closed before a reply."""
+    for seen in _chain(exc):
+        if not isinstance(seen, ResponseFailed):
+            continue
+        for reason in seen.reasons:
+            value = getattr(reason, "value", reason)
+            if isinstance(value, BadResponseVersion) or (
+                    isinstance(value, ParseError) and value.args and value.args[0] in _STATUS_LINE_PROBLEMS):
+                return "bad-status-line"
+            if isinstance(value, ParseError):
+                return "bad-response"
+        if isinstance(seen, ResponseNeverReceived):
+            return "no-response"
+    return None
 
 
 def from_exception(exc: BaseException) -> Verdict:
@@ -55,4 +80,4 @@ def from_exception(exc: BaseException) -> Verdict:
     for kinds, reason in _FAILURES:
         if isinstance(exc, kinds):
             return Verdict("error", [reason], 0.0)
-    return Verdict("error", ["fetch-failed"], 0.0)
+    return Verdict("error", [_never_answered(exc) or "fetch-failed"], 0.0)

@@ -80,3 +80,16 @@ def test_a_huge_title_is_cut_and_said_so() -> None:
 def test_a_binary_page_is_not_parsed() -> None:
     analysis = analyze(PageRequest(url="http://news.example/a", body=b"GIF89a" + bytes(3000), encoding="utf-8"))
     assert not analysis.parsed and "binary-body" in analysis.problems and analysis.verdict is None
+
+
+def test_a_page_cut_before_its_end_is_not_read_as_dead() -> None:
+    """A lying Content-Length hands over the head of a page and nothing of its story: that looks like an
+    empty page, which the classifier calls soft-404; a cut document is no evidence of a dead page."""
+    whole = ("<html><head><title>Harbour works begin</title></head><body><nav>Home News</nav>"
+             "<main></main></body></html>")
+    cut = whole[:whole.index("<main>")]
+    assert analyze(PageRequest("http://n.test/2026/12/01/a.html", whole.encode(), "utf-8")).verdict.verdict \
+        == "soft-404"
+    page = analyze(PageRequest("http://n.test/2026/12/01/a.html", cut.encode(), "utf-8"))
+    assert page.verdict.verdict == "soft-404" and "incomplete-html" in page.problems  # judged later:
+    assert limited(page.verdict, page.problems).verdict == "error"  # error, never a dead page
