@@ -66,7 +66,9 @@ class Archiver:
     def archive(self, exchange: Exchange) -> Written:
         """Archive one exchange; returns where its response (or revisit) record landed."""
         digest = payload_digest(exchange.body, self.writer.algorithm)
-        first = self._first(digest, exchange.body)
+        # A cut payload is written whole as it came, never as a revisit: a revisit record has no
+        # WARC-Truncated, and a replay of it would present the cut body as the original's.
+        first = None if exchange.truncated else self._first(digest, exchange.body)
         response_id = new_record_id()
         if first is not None:
             record = revisit_record(exchange, response_id, digest, first)
@@ -81,7 +83,7 @@ class Archiver:
         request = Written(request_id, "request", exchange.url, "", 0, 0, exchange.date)
         request_rec = request_record(exchange, request_id, response_id, self.writer.algorithm)
         self.writer.write([(record, response), (request_rec, request)])
-        if first is None and exchange.body:
+        if first is None and exchange.body and not exchange.truncated:
             self._remember(digest, response)
         return response
 

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -94,6 +95,18 @@ def test_a_verdict_that_follows_its_record_past_a_rotation_still_reaches_the_cdx
     assert json.loads(lines[0].split(" ", 2)[2])["verdict"] == "ok"
     writer.annotate(first.record_id, {"verdict": "error"})
     assert writer.late_annotations == 1
+
+
+def test_a_truncated_payload_is_never_a_revisit(tmp_path: Path) -> None:
+    archiver = Archiver(WarcFileWriter(tmp_path, "T", 10**9, {}, lambda w, c: None),
+                        DigestIndex(tmp_path / "digests.sqlite"))
+    body = b"<p>the first megabytes of a long page</p>" * 20
+    cut = [archiver.archive(replace(_exchange(body, f"http://news.test/{n}"), truncated="length"))
+           for n in range(2)]
+    whole = [archiver.archive(_exchange(body, f"http://news.test/whole{n}")) for n in range(2)]
+    archiver.close()
+    assert [w.record_type for w in cut] == ["response", "response"]  # each keeps its WARC-Truncated
+    assert [w.record_type for w in whole] == ["response", "revisit"]  # not a revisit of a cut copy
 
 
 def test_already_compressed_payloads_are_stored_not_deflated_again(tmp_path: Path) -> None:
