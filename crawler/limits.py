@@ -71,6 +71,8 @@ def limited(verdict: Verdict, reasons: Iterable[str]) -> Verdict:
     """`verdict` as the problems in `reasons` leave it: `error` when the content was unreadable, the same
     verdict with the reasons added when it was only trimmed, and never a dead page either way."""
     found = [r for r in dict.fromkeys(reasons) if r in REASONS and r not in verdict.reasons]
+    if any(r in UNREADABLE for r in found):
+        found = [r for r in found if r != INCOMPLETE_HTML]  # the cut is already said, with its cause
     if not found:
         return verdict
     if any(r in UNREADABLE for r in found):
