@@ -88,8 +88,9 @@ def test_a_page_cut_before_its_end_is_not_read_as_dead() -> None:
     whole = ("<html><head><title>Harbour works begin</title></head><body><nav>Home News</nav>"
              "<main></main></body></html>")
     cut = whole[:whole.index("<main>")]
-    assert analyze(PageRequest("http://n.test/2026/12/01/a.html", whole.encode(), "utf-8")).verdict.verdict \
-        == "soft-404"
+    complete = analyze(PageRequest("http://n.test/2026/12/01/a.html", whole.encode(), "utf-8")).verdict
+    assert complete is not None and complete.verdict == "soft-404"
     page = analyze(PageRequest("http://n.test/2026/12/01/a.html", cut.encode(), "utf-8"))
-    assert page.verdict.verdict == "soft-404" and "incomplete-html" in page.problems  # judged later:
+    assert page.verdict is not None and page.verdict.verdict == "soft-404"
+    assert "incomplete-html" in page.problems  # judged with it later:
     assert limited(page.verdict, page.problems).verdict == "error"  # error, never a dead page
