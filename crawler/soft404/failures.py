@@ -48,7 +48,8 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def _never_answered(exc: BaseException) -> str | None:
     """What Twisted's HTTP client met before any response existed (Scrapy wraps it in DownloadFailedError):
-    a status line it could not parse, other unparseable framing, or a connection closed before a reply."""
+    a status line it could not parse, other unparseable framing, a connection closed before a reply or
+    in the middle of its headers."""
     for seen in _chain(exc):
         if not isinstance(seen, ResponseFailed):
             continue
@@ -61,6 +62,9 @@ def _never_answered(exc: BaseException) -> str | None:
                 return "bad-response"
         if isinstance(seen, ResponseNeverReceived):
             return "no-response"
+        # The status line came, the headers never ended: the server closed, or Twisted did, at a header
+        # line over its 16 KiB limit (it gives no other sign of that).
+        return "headers-cut"
     return None
 
 
