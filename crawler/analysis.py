@@ -21,7 +21,16 @@ from lxml.html import HtmlElement
 from crawler.discovery import Discovery, Link
 from crawler.extract import Extracted, extract_from_tree, parse_page
 from crawler.language import detect_language
-from crawler.limits import BINARY_BODY, DEAD, INCOMPLETE_HTML, LONG_TITLE, TOO_MANY_LINKS, UNREADABLE, PageLimits
+from crawler.limits import (
+    BINARY_BODY,
+    DEAD,
+    INCOMPLETE_HTML,
+    LONG_TITLE,
+    PARTLY_READ,
+    TOO_MANY_LINKS,
+    UNREADABLE,
+    PageLimits,
+)
 from crawler.siteconfig import SiteConfig
 from crawler.soft404.classify import classify_page
 from crawler.soft404.page import read_page
@@ -188,13 +197,16 @@ def analyze(request: PageRequest) -> PageAnalysis:
     binary = binary_body(request.body, request.encoding)
     if binary:
         return PageAnalysis(parsed=False, problems={BINARY_BODY: binary})
-    tree, limit_reached = parse_page(_decode(request.body, request.encoding))
+    limits = request.limits
+    body = request.body[:limits.parse_bytes]
+    tree, limit_reached = parse_page(_decode(body, request.encoding))
     if tree is None:
         return PageAnalysis(parsed=False)
-    limits = request.limits
     analysis = PageAnalysis(parsed=True, title=page_title(tree, limits.title_chars), simhash=simhash(page_text(tree)))
     analysis.outlinks, unread = page_links(tree, request.url, limits.links)
     _note_limits(analysis, tree, limits, limit_reached, unread)
+    if len(request.body) > len(body):
+        analysis.problems[PARTLY_READ] = f"the first {len(body):,} bytes of {len(request.body):,} parsed"
     facts = read_page(tree)
     analysis.verdict = classify_page(facts)
     if analysis.verdict.verdict in DEAD and not complete_document(request.body):

@@ -18,7 +18,7 @@ from scrapy.http import Response
 from archive.cdxj import media_type
 from crawler.analysis import HTML_TYPES, PageAnalysis, PageRequest, analyze
 from crawler.config import crawl_config, limit_config, pipeline_config
-from crawler.limits import PageLimits
+from crawler.limits import UNREADABLE, PageLimits, noted
 from crawler.workers import PageTimeoutError, WorkerPool, default_workers
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ class PageAnalysisMiddleware:
         request.meta.pop(PAGE, None)  # an earlier response's (a static page sent on to the browser)
         if mime_of(response) not in HTML_TYPES:
             return response
+        if UNREADABLE & set(noted(request.meta)):
+            return response  # a bomb's first 32 MiB of zeros, a cut or undecodable body: nothing to read
         kind = request.meta.get("kind", "other")
         page = PageRequest(url=response.url, body=response.body, encoding=_encoding(response),
                            page=request.meta.get("page", 1), listing=kind == "section",

@@ -203,10 +203,11 @@ class LimitConfig(_SettingsModel):
     header_bytes: int = Field(alias="LIMIT_HEADER_BYTES", ge=4096)
     page_links: int = Field(alias="LIMIT_PAGE_LINKS", ge=1)
     title_chars: int = Field(alias="LIMIT_TITLE_CHARS", ge=16)
+    parse_bytes: int = Field(alias="LIMIT_PARSE_BYTES", ge=65536)
 
     def page_limits(self) -> PageLimits:
         """The limits that apply inside a page worker."""
-        return PageLimits(links=self.page_links, title_chars=self.title_chars)
+        return PageLimits(links=self.page_links, title_chars=self.title_chars, parse_bytes=self.parse_bytes)
 
 
 def limit_config(settings: Any) -> LimitConfig:

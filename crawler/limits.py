@@ -39,12 +39,13 @@ LONG_TITLE = "long-title"  # LIMIT_TITLE_CHARS: the title cut
 # A page that reads as dead but whose HTML stops before its </body> and </html>: cut by a lying
 # Content-Length or a server that gave up, so what is missing may be the story itself.
 INCOMPLETE_HTML = "incomplete-html"
+PARTLY_READ = "partly-read"  # LIMIT_PARSE_BYTES: only the page's first bytes were parsed (all are archived)
 
 # The content we have is not what the server meant to send: no verdict can be read from it.
 UNREADABLE = frozenset({TOO_LARGE, DECOMPRESSION_BOMB, DECODE_FAILED, DATA_LOSS, BINARY_BODY, TOO_DEEP, PARSE_LIMIT,
                         TOO_MANY_HEADERS, HEADERS_TOO_LARGE, REDIRECT_LOOP, TOO_MANY_REDIRECTS})
 # Only what we keep of the page was trimmed: its verdict stands (but is never a dead page).
-TRIMMED = frozenset({TOO_MANY_LINKS, LONG_TITLE, INCOMPLETE_HTML})
+TRIMMED = frozenset({TOO_MANY_LINKS, LONG_TITLE, INCOMPLETE_HTML, PARTLY_READ})
 REASONS = UNREADABLE | TRIMMED | {TOO_SLOW}
 DEAD = ("soft-404", "not-found")
 
@@ -55,6 +56,7 @@ class PageLimits:
 
     links: int = 5000
     title_chars: int = 1000
+    parse_bytes: int = 8 * 1024 * 1024
 
 
 def note(meta: dict[str, Any], reason: str, detail: str) -> None:

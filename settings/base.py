@@ -85,6 +85,10 @@ LIMIT_HEADER_BYTES = 256 * 1024
 LIMIT_PAGE_LINKS = 5000
 # A title longer than this many characters is cut there (`long-title`) in the crawl log and the metadata.
 LIMIT_TITLE_CHARS = 1000
+# Bytes of one page's HTML that are parsed (the whole body is archived): a news page is 0.1-1 MB, and the
+# parser's tree takes 10-20 times the HTML (a 32 MB page of a million links held ~700 MB in its worker).
+# Past it the page is read from its first bytes and logged `partly-read`; it is never called dead.
+LIMIT_PARSE_BYTES = 8 * 1024 * 1024
 
 # --- ARCHIVE_*: WARC capture -------------------------------------------------------------------------------
 # Write every HTTP exchange (request, response, redirects, errors pages, robots.txt) to WARC files.
