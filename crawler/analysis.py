@@ -9,12 +9,14 @@ small picklable `PageAnalysis`: never the tree.
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
+import charset_normalizer
 from lxml.etree import iterwalk
 from lxml.html import HtmlElement
 
@@ -174,13 +176,27 @@ def _site(site_json: str) -> tuple[Discovery, ZoneInfo]:
     return Discovery(site), ZoneInfo(site.timezone)
 
 
+MISLABELLED_SHARE = 0.02  # undecodable characters past this share: the declared charset is not the page's
+SNIFF_BYTES = 262144
+
+
 def _decode(body: bytes, encoding: str | None) -> str | bytes:
+    """The page as text in its declared charset; when that leaves more than a few characters undecodable
+    (a GBK page labelled UTF-8, common on older sites), in the charset its bytes show instead. A few broken
+    bytes in a page that is otherwise in its charset are replaced, as browsers do."""
     if not encoding:
         return body
     try:
-        return body.decode(encoding, "replace")
+        text = body.decode(encoding, "replace")
     except LookupError:
         return body
+    if text.count("\ufffd") > MISLABELLED_SHARE * max(1, len(text)):
+        guess = charset_normalizer.from_bytes(body[:SNIFF_BYTES]).best()
+        if guess is not None and guess.encoding and codecs.lookup(guess.encoding).name != codecs.lookup(encoding).name:
+            sniffed = body.decode(guess.encoding, "replace")
+            if sniffed.count("\ufffd") < text.count("\ufffd"):
+                return sniffed
+    return text
 
 
 _DOCUMENT_END = re.compile(rb"</\s*(?:body|html)\s*>", re.IGNORECASE)

@@ -339,9 +339,8 @@ CASES: list[Case] = [
          "ok", "article-evidence", nul_bytes),
     Case("invalid-utf8", "/case/invalid-utf8", "an article declared UTF-8 with invalid byte sequences",
          "ok", "article-evidence", invalid_utf8),
-    # Read as declared, as browsers do: mojibake, but a live page (its JSON-LD no longer parses as evidence).
     Case("wrong-charset", "/case/wrong-charset", "a Chinese article declared UTF-8 (header and meta), sent in GBK",
-         "ok", "content", wrong_charset),
+         "ok", "article-evidence", wrong_charset),
     Case("no-charset", "/case/no-charset", "a Chinese article in UTF-8 with no charset anywhere",
          "ok", "article-evidence", no_charset),
     Case("binary-png", "/case/binary-png", "a PNG image served as text/html", "error", "binary-body",

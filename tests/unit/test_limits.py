@@ -94,3 +94,15 @@ def test_a_page_cut_before_its_end_is_not_read_as_dead() -> None:
     assert page.verdict is not None and page.verdict.verdict == "soft-404"
     assert "incomplete-html" in page.problems  # judged with it later:
     assert limited(page.verdict, page.problems).verdict == "error"  # error, never a dead page
+
+
+def test_a_page_in_another_charset_than_it_declares_is_read_in_its_own() -> None:
+    """A GBK page labelled UTF-8 (common on older Chinese sites) is read as GBK, not as replacement marks;
+    a UTF-8 page with a few broken bytes stays UTF-8."""
+    title = "港口扩建工程今日正式开工建设"
+    html = (f"<html><head><meta charset='utf-8'><title>{title}</title></head><body><main><h1>{title}</h1>"
+            f"<p>{'市政府表示，新码头将在两年内完工，并为当地创造数千个就业岗位。' * 8}</p></main></body></html>")
+    mislabelled = analyze(PageRequest("http://n.test/2026/12/01/a.html", html.encode("gbk"), "utf-8"))
+    assert mislabelled.title == title
+    broken = html.encode("utf-8").replace("码头".encode(), b"\xff\xfe", 1)
+    assert analyze(PageRequest("http://n.test/2026/12/01/b.html", broken, "utf-8")).title == title
