@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from archive.store import FileStore  # noqa: E402
-from benchmarks.soak import descendants, stop  # noqa: E402
+from benchmarks.soak import descendants, parse_settings, stop  # noqa: E402
 from crawler.summary import read_jsonl_parts  # noqa: E402
 from tests.crawling import SAMPLE_WEB_NETWORK, write_site  # noqa: E402
 from tests.hostileweb.crawlplan import SITE, crawl_settings, outcomes, site_toml, table  # noqa: E402
@@ -160,16 +160,6 @@ def verdicts(runs: list[Run]) -> list[str]:
     return lines
 
 
-def _settings(pairs: list[str]) -> dict[str, str]:
-    found = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--settings takes KEY=VALUE, got {pair!r}")
-        found[key] = value
-    return found
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bomb-mib", type=int, default=1024, help="what each decompression bomb inflates to")
@@ -180,7 +170,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the stores and the logs")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # unwind: stop what we started
-    extra = _settings(args.settings)
+    extra = parse_settings(args.settings)
     work = Path(tempfile.mkdtemp(prefix="palimpsest-hostile-"))
     lines: list[str] = []
     try:

@@ -139,7 +139,8 @@ def soak_site(sites_root: Path) -> dict[str, str]:
     return write_site(sites_root, SOAK_SITE, toml)
 
 
-def _settings(pairs: list[str]) -> dict[str, str]:
+def parse_settings(pairs: list[str]) -> dict[str, str]:
+    """`-s KEY=VALUE` arguments as a dict (benchmarks/hostile.py takes the same)."""
     found = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -345,7 +346,7 @@ def main() -> None:
         with FixtureWeb(size=args.size) as web:
             print(f"sample web of --size {args.size} at {web.base_url}, started in {time.monotonic() - began:.1f} s; "
                   f"{os.cpu_count()} CPUs, load average {_load()}", flush=True)
-            returncode, samples, rows = crawl(web, work, _settings(args.settings), args.every, args.timeout)
+            returncode, samples, rows = crawl(web, work, parse_settings(args.settings), args.every, args.timeout)
             wall = time.monotonic() - began
             if web.proc and web.proc.poll() is None:
                 web_rss = _status_kb(web.proc.pid, "VmRSS")
