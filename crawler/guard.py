@@ -88,11 +88,16 @@ _REFUSED_NAMES: OrderedDict[str, BlockedAddressError] = OrderedDict()
 _REFUSED_NAMES_KEPT = 1024  # refusals waiting for their request's failure to reach the middleware
 
 
+def _keep(cache: OrderedDict[str, Any], key: str, value: Any, kept: int) -> None:
+    """`cache[key] = value`, the oldest entries dropped past `kept`: bounded whatever a crawl meets."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > kept:
+        cache.popitem(last=False)
+
+
 def _remember_refusal(name: str, exc: BlockedAddressError) -> None:
-    _REFUSED_NAMES[name.lower()] = exc
-    _REFUSED_NAMES.move_to_end(name.lower())
-    while len(_REFUSED_NAMES) > _REFUSED_NAMES_KEPT:
-        _REFUSED_NAMES.popitem(last=False)
+    _keep(_REFUSED_NAMES, name.lower(), exc, _REFUSED_NAMES_KEPT)
 
 
 def _proxy_hosts() -> list[str]:
@@ -177,10 +182,7 @@ async def _browser_addresses(host: str) -> list[str]:
         return cached[1]
     infos = await loop.getaddrinfo(host, 443, proto=6)
     addresses = sorted({str(info[4][0]) for info in infos})
-    _BROWSER_DNS[host] = (loop.time(), addresses)
-    _BROWSER_DNS.move_to_end(host)
-    while len(_BROWSER_DNS) > _BROWSER_DNS_KEPT:
-        _BROWSER_DNS.popitem(last=False)
+    _keep(_BROWSER_DNS, host, (loop.time(), addresses), _BROWSER_DNS_KEPT)
     return addresses
 
 
