@@ -25,10 +25,13 @@ if not lock.acquire():
     sys.exit(3)
 child = 0
 if len(sys.argv) > 2:
+    ready, told = os.pipe()
     child = os.fork()
-    if child == 0:
+    if child == 0:  # the lock's at-fork hook has run by now: say so, then wait
+        os.write(told, b"x")
         sys.stdin.read()
         os._exit(0)
+    os.read(ready, 1)  # on a busy machine the child may not have run at all yet
 print(os.getpid(), child, flush=True)
 sys.stdin.read()
 """
