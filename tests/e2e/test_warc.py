@@ -176,7 +176,11 @@ def test_cdxj_equals_what_cdxj_indexer_writes(demo_crawl: CrawlResult, tmp_path:
 
 
 def test_rotation_and_a_killed_crawl_leave_valid_warcs(web: FixtureWeb, tmp_path: Path) -> None:
-    """Small files so the crawl rotates often; SIGKILL once some are stored; every closed one is whole."""
+    """Small files so the crawl rotates often; SIGKILL once some are closed; every closed one is whole.
+
+    Closed files wait in the spool for late verdicts (``ANNOTATION_GRACE``) before they are stored, so the
+    kill is triggered by closed files anywhere: waiting for three in the store raced the crawl's own end.
+    """
     store, spool = tmp_path / "store", tmp_path / "spool"
     cmd = [str(BIN / "scrapy"), "crawl", "news", "-a", "site=demo", "-a", f"base_url={web.base_url}/",
            "-s", f"STORE_URI=file://{store}", "-s", f"STORE_SPOOL_DIR={spool}", "-s", "CRAWL_ID=killed",
@@ -187,14 +191,18 @@ def test_rotation_and_a_killed_crawl_leave_valid_warcs(web: FixtureWeb, tmp_path
                                 stdout=subprocess.DEVNULL, stderr=stderr)
     warc_dir = store / "crawls" / "killed" / "warc"
     deadline = time.monotonic() + 300
-    while len(list(warc_dir.glob("*.warc.gz"))) < 3 and proc.poll() is None and time.monotonic() < deadline:
+
+    def closed_files() -> list[Path]:
+        return sorted(warc_dir.glob("*.warc.gz")) + sorted(spool.rglob("*.warc.gz"))
+
+    while len(closed_files()) < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)  # polling the filesystem for the crawl's progress, not waiting on a server
     assert proc.poll() is None, log.read_text()[-3000:]  # the crawl must still be running to be killed
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    closed = sorted(warc_dir.glob("*.warc.gz"))
+    closed = closed_files()
     assert len(closed) >= 3
-    for path in closed + sorted(spool.rglob("*.warc.gz")):  # closed but not yet moved, if killed in between
+    for path in closed:  # stored, or closed in the spool and waiting for its grace period
         assert_warcio_check_passes(path)
         cdxj = path.name.replace(".warc.gz", ".cdxj")
         # Stored right after its WARC; a kill between the two leaves it in the spool, not lost.
