@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
@@ -68,6 +69,39 @@ class FixtureWeb:
         req = urllib.request.Request(f"{self.base_url}/_fixture/state", data=str(number).encode(), method="POST")
         with urllib.request.urlopen(req) as resp:
             resp.read()
+
+    def fault(self, path: str, mode: str, times: int | None = None, hold: float = 30.0) -> None:
+        """Make requests of `path` fail, whatever the state, until `times` of them have (None: until cleared).
+
+        `mode` is "503" (Service Unavailable with Retry-After: 120), "timeout" (the connection is held
+        `hold` seconds without an answer, then closed) or "reset" (closed at once with a TCP reset).
+        `path` is matched against the path alone, or against path and query if it has one. Faulted
+        requests are in `requests()` like any other; a new fault on the same path replaces the old one.
+        """
+        body = json.dumps({"path": path, "mode": mode, "times": times, "hold": hold}).encode()
+        self._control("/_fixture/faults", "POST", body)
+
+    def clear_faults(self) -> None:
+        """Every path answers normally again."""
+        self._control("/_fixture/faults", "DELETE")
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The active faults: path, mode, times left (None: until cleared) and hold of each."""
+        active: list[dict[str, Any]] = json.loads(self._control("/_fixture/faults", "GET"))
+        return active
+
+    def _control(self, path: str, method: str, body: bytes | None = None) -> bytes:
+        """A request to a control endpoint; one the web rejects (400) raises ValueError with its reason."""
+        req = urllib.request.Request(f"{self.base_url}{path}", data=body, method=method,
+                                     headers={"Content-Type": "application/json"} if body else {})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                data: bytes = resp.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code != 400:
+                raise
+            raise ValueError(exc.read().decode("utf-8", "replace")) from exc
+        return data
 
     def __enter__(self) -> FixtureWeb:
         return self.start()

@@ -1,4 +1,5 @@
-"""The sample news web as a real HTTP/1.1 server: routing, gzip, chunked transfer, repeated headers.
+"""The sample news web as a real HTTP/1.1 server: routing, gzip, chunked transfer, repeated headers,
+and transient faults on demand (`/_fixture/faults`: 503, a held connection, a reset).
 
 Run it with `python -m tests.fixtureweb`; tests and `scrapy demo` start it through `process.FixtureWeb`.
 """
@@ -9,8 +10,10 @@ import gzip
 import json
 import random
 import re
+import socket
+import struct
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -29,6 +32,9 @@ PIXEL_PNG = bytes.fromhex(
 REPORT_PDF = b"%PDF-1.4\n" + random.Random(7).randbytes(256 * 1024)
 _STORY = re.compile(r"^/api/story/(\d+)\.json$")
 _CAL = re.compile(r"^/calendar/(\d{4})/(\d{2})/(?:(\d{2})/)?$")
+FAULT_MODES = ("503", "timeout", "reset")
+UNAVAILABLE_HTML = (b"<!DOCTYPE html><html><head><title>503 Service Unavailable</title></head>"
+                    b"<body><h1>Service Unavailable</h1><p>Please try again later.</p></body></html>")
 
 
 @dataclass
@@ -41,6 +47,44 @@ class Reply:
     headers: list[tuple[str, str]] = field(default_factory=list)
     chunked: bool = False
     compressible: bool = True
+    drop: str | None = None  # "timeout" or "reset": no answer at all, the handler drops the connection
+    hold: float = 0.0  # for "timeout": seconds to hold the connection before closing it
+
+
+@dataclass
+class Fault:
+    """A path made to fail: `times` more requests (None: until cleared), whatever the state."""
+
+    path: str
+    mode: str
+    times: int | None = None
+    hold: float = 30.0
+
+    @classmethod
+    def parse(cls, payload: bytes) -> Fault:
+        """From the JSON body of `POST /_fixture/faults`; ValueError says what is wrong."""
+        try:
+            data = json.loads(payload or b"{}")
+        except ValueError as exc:
+            raise ValueError(f"body is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError("body must be a JSON object")
+        path, mode, times, hold = data.get("path"), data.get("mode"), data.get("times"), data.get("hold", 30.0)
+        if not isinstance(path, str) or not path.startswith("/") or path.startswith("/_fixture/"):
+            raise ValueError("path must be a path on the web, starting with / and not under /_fixture/")
+        if mode not in FAULT_MODES:
+            raise ValueError(f"mode must be one of {', '.join(FAULT_MODES)}")
+        if times is not None and (not isinstance(times, int) or isinstance(times, bool) or times < 1):
+            raise ValueError("times must be a positive integer or null")
+        if not isinstance(hold, int | float) or isinstance(hold, bool) or hold < 0:
+            raise ValueError("hold must be a number of seconds >= 0")
+        return cls(path, mode, times, float(hold))
+
+    def reply(self) -> Reply:
+        """What a request of the path gets while the fault lasts."""
+        if self.mode == "503":
+            return Reply(503, UNAVAILABLE_HTML, headers=[("Retry-After", "120")], compressible=False)
+        return Reply(0, b"", drop=self.mode, hold=self.hold)
 
 
 class Web:
@@ -61,6 +105,8 @@ class Web:
         self.number = state
         self.lock = threading.Lock()
         self.requests: list[str] = []  # every request target served, for tests that count fetches
+        self.faults: dict[str, Fault] = {}  # by path (or path?query), set through /_fixture/faults
+        self.stopping = threading.Event()  # set when the server stops: ends held ("timeout") connections
         self._listing_index = [self._index_listings(s) for s in self.states]
 
     @property
@@ -95,6 +141,9 @@ class Web:
             return self._control(method, path, payload)
         with self.lock:
             self.requests.append(target)
+            fault = self._take_fault(target, path)
+        if fault is not None:
+            return fault.reply()
         state = self.served
         listing = self._listing_index[self.number - 1].get(path + (f"?{query}" if query else ""))
         if listing:
@@ -108,6 +157,17 @@ class Web:
         if dead is not None:
             return self._dead(dead)
         return self._other(state, path, query, base)
+
+    def _take_fault(self, target: str, path: str) -> Fault | None:
+        """The fault this request fails with, if any, counted down (call under the lock)."""
+        fault = self.faults.get(target) or self.faults.get(path)
+        if fault is None:
+            return None
+        if fault.times is not None:
+            fault.times -= 1
+            if fault.times <= 0:
+                del self.faults[fault.path]
+        return fault
 
     def _article(self, state: ServedState, art: Article, base: str) -> Reply:
         if art.template == "app":
@@ -217,6 +277,8 @@ class Web:
         return Reply(200, pages.calendar_page(the_day, first, arts).encode())
 
     def _control(self, method: str, path: str, payload: bytes) -> Reply:
+        if path == "/_fixture/faults":
+            return self._faults(method, payload)
         if path == "/_fixture/state" and method == "POST":
             number = int(payload.strip() or b"1")
             if not 1 <= number <= len(self.states):
@@ -239,6 +301,43 @@ class Web:
             return Reply(200, json.dumps(body, ensure_ascii=False).encode(), "application/json")
         return Reply(404, b"", "text/plain")
 
+    def _faults(self, method: str, payload: bytes) -> Reply:
+        """GET lists the active faults; POST sets one (or clears all with {"clear": true}); DELETE clears all."""
+        clear = method == "DELETE"
+        if method == "POST":
+            try:
+                clear = json.loads(payload or b"{}").get("clear") is True
+            except (ValueError, AttributeError):
+                clear = False
+            if not clear:
+                try:
+                    fault = Fault.parse(payload)
+                except ValueError as exc:
+                    return Reply(400, str(exc).encode(), "text/plain")
+                with self.lock:
+                    self.faults[fault.path] = fault
+        elif method not in ("GET", "HEAD", "DELETE"):
+            return Reply(405, b"", "text/plain", headers=[("Allow", "GET, POST, DELETE")])
+        with self.lock:
+            if clear:
+                self.faults.clear()
+            active = [asdict(f) for f in self.faults.values()]
+        return Reply(200, json.dumps(active).encode(), "application/json")
+
+
+class FixtureServer(ThreadingHTTPServer):
+    """The threaded server, which tells connections held by a "timeout" fault to let go when it stops."""
+
+    web: Web
+
+    def shutdown(self) -> None:
+        self.web.stopping.set()
+        super().shutdown()
+
+    def server_close(self) -> None:
+        self.web.stopping.set()
+        super().server_close()
+
 
 class Handler(BaseHTTPRequestHandler):
     """HTTP/1.1 with keep-alive, gzip on request and chunked listing pages."""
@@ -257,9 +356,16 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         self._serve("POST", self.rfile.read(length))
 
+    def do_DELETE(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._serve("DELETE", self.rfile.read(length))
+
     def _serve(self, method: str, payload: bytes) -> None:
         host = self.headers.get("Host") or "127.0.0.1"
         reply = self.web.answer(method, self.path, f"http://{host}", payload)
+        if reply.drop is not None:
+            self._drop(reply)
+            return
         body = reply.body
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.ctype)
@@ -288,13 +394,27 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.wfile.write(body)
 
+    def _drop(self, reply: Reply) -> None:
+        """No answer: hold the connection, then close it ("timeout"), or reset it at once ("reset")."""
+        self.close_connection = True
+        if reply.drop == "timeout":
+            self.web.stopping.wait(reply.hold)  # this connection's own thread: others are served meanwhile
+            return  # the server then closes the connection (FIN) without having written a byte
+        # SO_LINGER 0 makes close() send RST. Close here: socketserver's shutdown_request would first
+        # shut the socket down for writing, a FIN the client could read as an orderly end of the stream.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.rfile.close()  # the file holds a reference; the socket really closes only without it
+        self.connection.close()
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
         """Quiet: the crawler's own log is what tests read."""
 
 
-def make_server(port: int = 0, seed: int = 1, state: int = 1, size: int | None = None) -> ThreadingHTTPServer:
+def make_server(port: int = 0, seed: int = 1, state: int = 1, size: int | None = None) -> FixtureServer:
     """A server bound to loopback; port 0 picks a free one."""
-    handler = type("BoundHandler", (Handler,), {"web": Web(seed, state, size)})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    web = Web(seed, state, size)
+    handler = type("BoundHandler", (Handler,), {"web": web})
+    server = FixtureServer(("127.0.0.1", port), handler)
+    server.web = web
     server.daemon_threads = True
     return server
