@@ -141,3 +141,16 @@ class S3Store:
                     yield obj["Key"][strip:]
         except S3_FAILURES as exc:
             raise _failure(f"listing {prefix or '/'} in {self.uri}", exc) from exc
+
+    def children(self, prefix: str) -> Iterator[str]:
+        """Names one level below `prefix/` (S3's common prefixes, with a delimiter): the crawl ids under
+        `crawls`, without listing every WARC of every crawl."""
+        full = self._key(prefix.strip("/")) + "/"
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=full, Delimiter="/", PaginationConfig={"PageSize": self.page_size})
+            for page in pages:
+                for common in page.get("CommonPrefixes", []):
+                    yield common["Prefix"][len(full):].rstrip("/")
+        except S3_FAILURES as exc:
+            raise _failure(f"listing {prefix} in {self.uri}", exc) from exc

@@ -61,6 +61,10 @@ class Store(Protocol):
         """Keys under `prefix`, sorted (by code point, which is S3's UTF-8 byte order), produced lazily."""
         ...
 
+    def children(self, prefix: str) -> Iterator[str]:
+        """Names of the "directories" one level below `prefix`, sorted (the crawl ids under `crawls`)."""
+        ...
+
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
@@ -180,6 +184,16 @@ class FileStore:
             return iter(())
         found = (p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file())
         return iter(sorted(k for k in found if not k.rsplit("/", 1)[-1].startswith(".")))
+
+    def children(self, prefix: str) -> Iterator[str]:
+        base = self._path(prefix.strip("/"))
+        try:
+            names = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+        except FileNotFoundError:
+            names = []
+        except OSError as exc:
+            raise StoreAccessError(f"cannot list {prefix} in {self.uri}: {exc}", exc) from exc
+        return iter(names)
 
 
 def open_store(uri: str, s3: dict[str, Any] | None = None, fsync: bool = True) -> Store:

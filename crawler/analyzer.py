@@ -18,6 +18,7 @@ from scrapy.http import Response
 from archive.cdxj import media_type
 from crawler.analysis import HTML_TYPES, PageAnalysis, PageRequest, analyze
 from crawler.config import crawl_config, limit_config, pipeline_config
+from crawler.kinds import ARTICLE_KINDS
 from crawler.limits import UNREADABLE, PageLimits, noted
 from crawler.workers import PageTimeoutError, WorkerPool, default_workers
 
@@ -77,7 +78,7 @@ class PageAnalysisMiddleware:
         kind = request.meta.get("kind", "other")
         page = PageRequest(url=response.url, body=response.body, encoding=_encoding(response),
                            page=request.meta.get("page", 1), listing=kind == "section",
-                           extract=kind == "article" and 200 <= response.status < 300, site_json=self._site(),
+                           extract=kind in ARTICLE_KINDS and 200 <= response.status < 300, site_json=self._site(),
                            detect_language=self._detect_language(), limits=self.limits)
         # Listing pages first: their links feed the frontier, and a browser decision on one holds up its pages.
         request.meta[PAGE] = await self._analyze(page, priority=1 if page.listing else 0)

@@ -8,7 +8,9 @@ under one of our prefixes that no setting has (a typo would otherwise be ignored
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
+import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -116,6 +118,62 @@ class PipelineConfig(_SettingsModel):
 
     detect_language: bool = Field(alias="PIPELINE_DETECT_LANGUAGE")
     near_duplicate_bits: int = Field(alias="PIPELINE_NEAR_DUPLICATE_BITS", ge=0, le=12)
+
+
+class AuditConfig(_SettingsModel):
+    """AUDIT_*: the catalog, the recheck cadence and the audit's thresholds."""
+
+    catalog: str = Field(alias="AUDIT_CATALOG")
+    catalog_dir: Path = Field(alias="AUDIT_CATALOG_DIR")
+    workers: int = Field(alias="AUDIT_WORKERS", ge=0)
+    recheck_cadence: tuple[float, ...] = Field(alias="AUDIT_RECHECK_CADENCE", min_length=1)
+    confirm_after: float = Field(alias="AUDIT_CONFIRM_AFTER", ge=0)
+    moved_similarity: float = Field(alias="AUDIT_MOVED_SIMILARITY", ge=0, le=1)
+    redirect_similarity: float = Field(alias="AUDIT_REDIRECT_SIMILARITY", ge=0, le=1)
+    simhash_bits: int = Field(alias="AUDIT_SIMHASH_BITS", ge=0, le=32)
+
+    @field_validator("confirm_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @field_validator("recheck_cadence", mode="before")
+    @classmethod
+    def _cadence(cls, value: Any) -> tuple[float, ...]:
+        items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+        steps = tuple(parse_duration(v) for v in items)
+        if any(b <= a for a, b in itertools.pairwise(steps)) or steps[:1] == (0.0,):
+            raise ValueError("expected increasing durations above zero, e.g. [\"1h\", \"6h\", \"1d\"]")
+        return steps
+
+    def catalog_path(self, store_uri: str) -> Path:
+        """One catalog per store: the digest of its URI names the file unless AUDIT_CATALOG names one."""
+        if self.catalog:
+            return Path(self.catalog)
+        tag = hashlib.sha1(store_uri.rstrip("/").encode()).hexdigest()[:16]
+        return self.catalog_dir / f"catalog-{tag}.sqlite"
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from `90`, `"90s"`, `"15m"`, `"6h"`, `"1d"` or `"2w"`: cadences read better in days."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 6h or 1d, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower()
+        unit = _UNITS.get(text[-1:]) if text else None
+        number = text[:-1] if unit else text
+        try:
+            seconds = float(number) * (unit or 1)
+        except ValueError:
+            raise ValueError(f"expected a duration such as 6h or 1d, got {value!r}") from None
+    if seconds < 0:
+        raise ValueError(f"expected a duration of zero or more, got {value!r}")
+    return seconds
 
 
 def _source(settings: Any, key: str) -> str:
@@ -228,6 +286,10 @@ def soft404_config(settings: Any) -> Soft404Config:
 
 def pipeline_config(settings: Any) -> PipelineConfig:
     return _load(PipelineConfig, settings)
+
+
+def audit_config(settings: Any) -> AuditConfig:
+    return _load(AuditConfig, settings)
 
 
 def crawl_config(settings: Any) -> CrawlConfig:

@@ -20,6 +20,7 @@ from scrapy.http import Response
 from crawler.analyzer import analysis_of, mime_of
 from crawler.dates import iso_datetime
 from crawler.fetch import redirect_chain, requested_url
+from crawler.kinds import KINDS
 from crawler.limits import REASONS as LIMIT_REASONS
 from crawler.limits import noted
 from crawler.render import RENDER
@@ -32,7 +33,6 @@ from crawler.textutil import sha1_digest
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("section", "article", "feed", "sitemap", "probe", "other")
 # Metadata records get their own target URI, so replaying the page at its timestamp returns the page.
 METADATA_URI = "urn:palimpsest:crawl-log:"
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from archive.spoollock import SpoolLock, SpoolLockedError
 from crawler.browser import BrowserNotFoundError, find_browser
 from crawler.config import (
     archive_config,
+    audit_config,
     check_unknown_settings,
     crawl_config,
     pipeline_config,
@@ -27,8 +29,10 @@ def check(settings: Any, spider_args: dict[str, str]) -> None:
     archive_config(settings)
     soft404_config(settings)
     pipeline_config(settings)
+    audit_config(settings)
     render = render_config(settings)
     config = crawl_config(settings)
+    _check_recheck_args(spider_args)
     name = spider_args.get("site")
     if not name:
         return
@@ -51,3 +55,17 @@ def check_spool(settings: Any) -> None:
     lock = SpoolLock(store_config(settings).spool_dir / crawl_id)
     if lock.busy():
         raise SpoolLockedError(lock.directory, lock.holder())
+
+
+def _check_recheck_args(spider_args: dict[str, str]) -> None:
+    """The recheck spider's own arguments: a bad `due` or an unreadable `urls_file` is one clear line too."""
+    from crawler.spiders.recheck import DUE_MODES, read_urls_file  # noqa: PLC0415 (a cycle: spiders import us)
+
+    due = spider_args.get("due")
+    if due is not None and due not in DUE_MODES:
+        raise ConfigError(f"-a due={due!r}: expected one of {', '.join(DUE_MODES)}")
+    if spider_args.get("urls_file"):
+        try:
+            read_urls_file(Path(spider_args["urls_file"]))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None

@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 RENDER = "render"  # request.meta and crawl-log key: {"mode", "reason", ...} for a page sent to the browser
 RECORDER = "_render_recorder"
 STATIC = "_render_static"  # the static response, answered instead if the browser fails on the page
-RENDERABLE_KINDS = ("section", "article", "other")
+RENDERABLE_KINDS = ("section", "article", "recheck", "other")
 RENDER_PRIORITY = 100
 SCREENSHOT_URI = "urn:screenshot:"
 # The DOM gets its own target URI, as our metadata records do: a replay of the page at its timestamp must

@@ -112,7 +112,10 @@ def _build(crawler_: Crawler) -> CrawlServices:
     spider = crawler_.spider
     site: str = getattr(spider, "site_name", None) or (spider.name if spider else "crawl")
     started = datetime.now(UTC)
-    identity = CrawlIdentity(crawl_config(settings).crawl_id or f"{site}-{started:%Y%m%dT%H%M%SZ}", site, started)
+    # A spider other than the news crawl names itself in the default id (`demo-recheck-20261203T...`).
+    tag = getattr(spider, "crawl_id_tag", None)
+    default_id = f"{site}-{tag + '-' if tag else ''}{started:%Y%m%dT%H%M%SZ}"
+    identity = CrawlIdentity(crawl_config(settings).crawl_id or default_id, site, started)
     store = open_store(store_cfg.uri, store_cfg.s3_options(), fsync=store_cfg.fsync)
     warc = None
     if archive_cfg.enabled:
@@ -180,6 +183,7 @@ class CrawlRun:
         return {
             "crawl_id": self.crawl_id,
             "site": self.site,
+            "spider": spider.name,
             "store_uri": redact_url(self.store.uri),
             "started_at": iso_datetime(self.identity.started),
             "finished_at": iso_datetime(finished),

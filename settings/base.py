@@ -170,3 +170,25 @@ STORE_UPLOAD_MAX_BACKOFF = 30
 STORE_FSYNC = True
 # Files above this size are uploaded in parts (each part checksummed by S3).
 STORE_MULTIPART_THRESHOLD = 64 * 1024 * 1024
+
+# --- AUDIT_*: the catalog of every capture, rechecks and `scrapy audit` (archive/catalog.py, archive/audit.py) -
+# The catalog: a local SQLite cache of the store's capture history, rebuilt from the store alone. Empty: one
+# file per store under AUDIT_CATALOG_DIR (named after the store URI), so two stores never share one.
+AUDIT_CATALOG = ""
+AUDIT_CATALOG_DIR = "./data/catalog"
+# Processes reading and parsing a crawl's log and item parts while the catalog is updated (0: in-process).
+AUDIT_WORKERS = 2
+# When an archived article is due for a recheck, by age since it was first seen: after each of these, then
+# again every last one (decaying: a fresh story changes most in its first hours). Units: s, m, h, d, w.
+AUDIT_RECHECK_CADENCE = ["1h", "6h", "1d", "3d", "7d", "30d"]
+# A `deleted` is `confirmed` once two not-found fetches at least this far apart agree (a CMS glitch or a
+# botched deploy answers 404 for an hour; a deletion still answers it a day later).
+AUDIT_CONFIRM_AFTER = "1d"
+# Text similarity (0-1) at which a live URL's story counts as found at another URL: a dead URL whose story
+# appears at a new URL in a later crawl (no redirect) is `moved` at or above this ...
+AUDIT_MOVED_SIMILARITY = 0.9
+# ... and a redirect to another URL is `moved` when the page there carries the story at or above this
+# (below it, the redirect replaced the story with another page: `soft-deleted`).
+AUDIT_REDIRECT_SIMILARITY = 0.5
+# Simhash distance (bits of 64) under which two texts are compared as candidates for a move.
+AUDIT_SIMHASH_BITS = 6

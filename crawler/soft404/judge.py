@@ -22,6 +22,7 @@ from crawler.analysis import HTML_TYPES, PageAnalysis
 from crawler.analyzer import TOO_SLOW, analysis_of, mime_of
 from crawler.config import soft404_config
 from crawler.fetch import requested_url
+from crawler.kinds import ARTICLE_KINDS
 from crawler.limits import UNREADABLE, limited, note, noted
 from crawler.soft404.classify import RedirectSinks, redirect_verdict
 from crawler.soft404.probes import Fingerprint, HostProbes, matches
@@ -65,7 +66,7 @@ class VerdictMiddleware:
         if "playwright" in response.flags and "needs-render" in verdict.reasons:
             return Verdict("soft-404", ["empty-content", "rendered"], 0.8)  # the browser built nothing
         # A shell is no evidence either way: on a single-page-app host the probe gets the same shell.
-        if self.probes is not None and request.meta.get("kind") == "article" and page is not None \
+        if self.probes is not None and request.meta.get("kind") in ARTICLE_KINDS and page is not None \
                 and not {"article-evidence", "needs-render"} & set(verdict.reasons):
             verdict = await self._with_probe(request, response, page, verdict)
         return verdict

@@ -195,6 +195,9 @@ class GatedStore:
     def keys(self, prefix: str = "") -> Iterator[str]:
         return self.inner.keys(prefix)
 
+    def children(self, prefix: str) -> Iterator[str]:
+        return self.inner.children(prefix)
+
 
 def test_submit_never_waits_and_waiting_lists_keys_until_they_are_stored_in_order(tmp_path: Path) -> None:
     store, outcomes = GatedStore(tmp_path / "store"), Outcomes()

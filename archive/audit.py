@@ -1,0 +1,429 @@
+"""The audit: what became of every article URL of a site between two points in time, from the catalog.
+
+States (../shared/DESIGN.md section 4), decided from the URL's own captures, oldest first:
+- the reference is the last good capture at the window's start (else the first good one inside it);
+- after the last good capture, the last *decisive* verdict decides: `not-found` -> `deleted` (`confirmed`
+  when two not-found fetches at least AUDIT_CONFIRM_AFTER apart agree), `soft-404` -> `soft-deleted`,
+  `blocked` -> `blocked`. Transient failures (`error`, and fetches nobody could judge) are never decisive:
+  a URL that only failed since its last good capture is `unreachable`, whatever the count;
+- a URL whose latest capture is good: `moved` when it now redirects elsewhere and the page there carries the
+  same story (else `soft-deleted`: the redirect replaced the story), `changed` when its title, text,
+  authors or dates differ from the reference (with the text's similarity and a diff), `new` when first seen
+  inside the window, else `unchanged`;
+- a `deleted` or `soft-deleted` URL whose story (near-identical text) turns up at another URL first seen in a
+  later crawl is `moved` too, with no redirect: the evidence says so.
+Absence from a crawl is no evidence at all (a crawl does not reach every old URL; rechecks do).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from w3lib.url import canonicalize_url
+
+from archive.auditmodel import AuditReport, AuditRow, CaptureRef, CrawlPoint, TextPair
+from archive.catalog import Catalog, CrawlInfo, utc_now
+from crawler.errors import ConfigError
+
+DECISIVE = {"not-found": "deleted", "soft-404": "soft-deleted", "blocked": "blocked"}
+DEAD = ("deleted", "soft-deleted")
+SIMHASH_BANDS = 4  # 4 x 16 bits: two texts within 3 bits share a band; further ones are checked by hand
+
+
+class AuditError(ConfigError):
+    """The audit cannot run as asked (empty store, unknown site, a bad --from / --to): exit 2, say why."""
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """Thresholds (AUDIT_*), and what the caller wants beyond the rows."""
+
+    confirm_after: float = 86400.0
+    moved_similarity: float = 0.9
+    redirect_similarity: float = 0.5
+    simhash_bits: int = 6
+    series: bool = False  # the state of every URL as of each crawl (the report's chart)
+    texts: bool = False  # both texts of every changed and moved row (the report's side-by-side views)
+
+    @classmethod
+    def from_config(cls, config: Any, **extra: bool) -> AuditOptions:
+        return cls(config.confirm_after, config.moved_similarity, config.redirect_similarity, config.simhash_bits,
+                   **extra)
+
+
+@dataclass(slots=True)
+class Item:
+    title: str | None
+    authors: tuple[str, ...]
+    published: str | None
+    modified: str | None
+    section: str | None
+    text_hash: str | None
+    simhash: int | None
+
+
+@dataclass(slots=True)
+class Cap:
+    """One capture of the URL, parsed from a catalog row."""
+
+    crawl_id: str
+    started: str
+    fetched_at: str
+    status: int | None
+    verdict: str | None
+    reasons: tuple[str, ...]
+    final_url: str | None
+    kind: str | None
+    warc: dict[str, Any] | None
+    redirected: bool
+    item: Item | None
+    title: str | None = None  # the page's <title>, from the crawl log (an item's title is the story's)
+
+    @property
+    def good(self) -> bool:
+        """The story was there: `ok`, or a redirect to a URL fetched in the same crawl that gave its item."""
+        if self.verdict == "ok":
+            return True
+        return self.verdict is None and self.redirected and self.item is not None
+
+    def ref(self) -> CaptureRef:
+        return CaptureRef(self.crawl_id, self.fetched_at, self.status, self.verdict, self.reasons, self.final_url,
+                          self.kind, self.warc)
+
+
+@dataclass
+class _Pending:
+    """A dead URL whose story may have moved, waiting for the second pass."""
+
+    row: AuditRow
+    text_hash: str
+    simhash: int | None
+    after: str  # its last good capture's crawl start: the new URL must be first seen later
+
+
+@dataclass
+class _Story:
+    """Where a URL's story was first seen good: candidates for moves without redirects."""
+
+    url: str
+    started: str
+    text_hash: str
+    simhash: int | None
+
+
+def _iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _fmt(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def resolve_point(value: str | None, crawls: list[CrawlInfo], end: bool, flag: str) -> str | None:
+    """A crawl id or an ISO date/time -> a catalog time. A crawl as `--to` includes that crawl whole; a date
+    as `--to` includes that whole day. Naive times are UTC."""
+    if not value:
+        return None
+    for crawl in crawls:
+        if crawl.crawl_id == value:
+            if end:
+                return crawl.finished_at or crawl.started_at
+            return crawl.started_at
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + (timedelta(days=1, seconds=-1) if end
+                                                                            else timedelta())
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except ValueError:
+        raise AuditError(f"{flag} {value!r} is neither a crawl id of this site nor an ISO 8601 date "
+                         "(2026-12-01 or 2026-12-01T06:00:00Z)") from None
+    return _fmt(moment)
+
+
+def same_page(a: str | None, b: str | None) -> bool:
+    """Two URLs of one page: canonical form, scheme and a trailing slash aside (http->https is no move)."""
+    if not a or not b:
+        return a == b
+
+    def key(url: str) -> str:
+        return canonicalize_url(url).split("://", 1)[-1].rstrip("/")
+
+    return a == b or key(a) == key(b)
+
+
+def similarity(a: str | None, b: str | None) -> float:
+    """Share of words the two texts have in common, in order (difflib), in [0, 1]."""
+    if a == b:
+        return 1.0
+    if not a or not b:
+        return 0.0
+    return round(difflib.SequenceMatcher(None, a.split(), b.split(), autojunk=False).ratio(), 4)
+
+
+def text_diff(a: str, b: str) -> list[str]:
+    """A unified diff of the two texts, paragraph by paragraph, one line of context."""
+    return list(difflib.unified_diff(a.split("\n\n"), b.split("\n\n"), "before", "after", n=1, lineterm=""))
+
+
+def _simhash(value: Any) -> int | None:
+    try:
+        return int(value, 16) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _parse(rows: list[tuple[Any, ...]], started: dict[str, str]) -> list[Cap]:
+    caps = []
+    for r in rows:
+        item = None
+        if r[20] is not None or r[15] is not None:
+            authors = tuple(json.loads(r[16])) if r[16] else ()
+            item = Item(r[15], authors, r[17], r[18], r[19], r[20], _simhash(r[21]))
+        warc = {"filename": r[8], "offset": r[9], "length": r[10], "record_id": r[11]} if r[8] else None
+        caps.append(Cap(r[1], started.get(r[1], r[2]), r[2], r[3], r[4], tuple(json.loads(r[5])) if r[5] else (),
+                        r[6], r[7], warc, bool(r[12]) and not same_page(r[0], r[6]), item, r[14]))
+    caps.sort(key=lambda c: (c.fetched_at, c.started))
+    return caps
+
+
+class Auditor:
+    """Decides the state of each URL; `texts` fetches an item's text from the catalog by its key."""
+
+    def __init__(self, options: AuditOptions, texts: Callable[[str | None], str | None], window_start: str) -> None:
+        self.options, self.texts, self.w0 = options, texts, window_start
+
+    def decide(self, url: str, site: str, caps: list[Cap], keep_timeline: bool = True) -> AuditRow:
+        """The row of one URL (moves without redirects are found later, across URLs)."""
+        opts = self.options
+        base = [c for c in caps if c.started <= self.w0]
+        good_caps = [c for c in caps if c.good]
+        ref = next((c for c in reversed(base) if c.good), None) or next((c for c in caps if c.good), None)
+        latest_good = good_caps[-1] if good_caps else None
+        after = caps[caps.index(latest_good) + 1:] if latest_good is not None else caps
+        is_new = caps[0].started > self.w0
+        item = next((c.item for c in reversed(caps) if c.item is not None), None)
+        row = AuditRow(url=url, site=site, state="unchanged", first_capture=(ref or caps[0]).ref(),
+                       last_capture=caps[-1].ref(), section=item.section if item else None,
+                       title=item.title if item else next((c.title for c in reversed(caps) if c.title), None))
+        if keep_timeline:
+            row.timeline = [c.ref() for c in caps]
+        decisive = [c for c in after if c.verdict in DECISIVE]
+        if decisive:
+            last = decisive[-1]
+            row.state = DECISIVE[str(last.verdict)]
+            why = ", ".join(last.reasons) or "no reason"
+            row.evidence.append(f"{last.verdict} since {decisive[0].fetched_at} ({why}; {len(decisive)} "
+                                f"fetch{'es' if len(decisive) > 1 else ''})")
+            if latest_good is not None:
+                row.evidence.append(f"last good capture {latest_good.fetched_at} ({latest_good.crawl_id})")
+            else:
+                row.evidence.append("never answered with the story in this archive")
+            transient = [c for c in after if c.verdict not in DECISIVE and c.fetched_at > last.fetched_at]
+            if transient:
+                row.evidence.append(f"then {len(transient)} failed fetches, the last {transient[-1].fetched_at}")
+            if row.state == "deleted":
+                found = [c for c in after if c.verdict == "not-found"]
+                span = (_iso(found[-1].fetched_at) - _iso(found[0].fetched_at)).total_seconds()
+                row.confirmed = len(found) >= 2 and span >= opts.confirm_after
+            return row
+        if after:
+            row.state = "unreachable"
+            reasons = sorted({r for c in after for r in c.reasons} or {"no-verdict"})
+            since = f"since the last good capture {latest_good.fetched_at}" if latest_good else "and never a good one"
+            row.evidence.append(f"{len(after)} failed fetch{'es' if len(after) > 1 else ''} {since}, the last "
+                                f"{after[-1].fetched_at} ({', '.join(reasons)}): transient, no proof of deletion")
+            return row
+        assert latest_good is not None and ref is not None
+        dead_spells = [c for c in caps
+                       if c.verdict in DECISIVE and ref.fetched_at < c.fetched_at < latest_good.fetched_at]
+        if dead_spells:
+            row.evidence.append(f"was {dead_spells[0].verdict} at {dead_spells[0].fetched_at}, answered again "
+                                f"{latest_good.fetched_at}")
+        if latest_good.redirected and not same_page(ref.final_url, latest_good.final_url):
+            return self._redirected(row, ref, latest_good)
+        self._compare(row, ref, latest_good)
+        if is_new:
+            row.state = "new"
+            row.evidence.insert(0, f"first seen {caps[0].fetched_at} ({caps[0].crawl_id})")
+        return row
+
+    def _redirected(self, row: AuditRow, ref: Cap, latest: Cap) -> AuditRow:
+        hops = f"redirects to {latest.final_url}"
+        score = similarity(self._text(ref), self._text(latest)) if ref.item and latest.item else None
+        row.similarity = score
+        if score is not None and score >= self.options.redirect_similarity:
+            row.state, row.new_url = "moved", latest.final_url
+            row.evidence += [hops + f" (since {latest.fetched_at})", f"the same story there (similarity {score})"]
+        else:
+            row.state = "soft-deleted"
+            row.evidence += [hops + f" (since {latest.fetched_at})", "another page there, not the story"
+                             + (f" (similarity {score})" if score is not None else " (no article text there)")]
+        return row
+
+    def _text(self, cap: Cap) -> str | None:
+        return self.texts(cap.item.text_hash) if cap.item else None
+
+    def _compare(self, row: AuditRow, ref: Cap, latest: Cap) -> None:
+        if ref is latest or ref.item is None or latest.item is None:
+            if ref.item is None and latest.item is None and ref is not latest:
+                row.evidence.append("no article text in either capture: compared by status and verdict only")
+            return
+        a, b = ref.item, latest.item
+        fields = [name for name, x, y in (("title", a.title, b.title), ("text", a.text_hash, b.text_hash),
+                                          ("authors", a.authors, b.authors), ("published", a.published, b.published),
+                                          ("modified", a.modified, b.modified)) if x != y]
+        if not fields:
+            row.similarity = 1.0
+            return
+        row.state, row.changed_fields = "changed", fields
+        before, after = self._text(ref), self._text(latest)
+        row.similarity = similarity(before, after)
+        if "text" in fields and before is not None and after is not None:
+            row.diff = text_diff(before, after)
+        row.evidence.append(f"{', '.join(fields)} changed between {ref.fetched_at} and {latest.fetched_at}")
+
+
+class _Stories:
+    """First good texts of URLs, by text key and by simhash band, for moves without redirects."""
+
+    def __init__(self, bits: int) -> None:
+        self.bits = bits
+        self.by_hash: dict[str, list[_Story]] = {}
+        self.bands: list[dict[int, list[_Story]]] = [{} for _ in range(SIMHASH_BANDS)]
+
+    def add(self, story: _Story) -> None:
+        self.by_hash.setdefault(story.text_hash, []).append(story)
+        if story.simhash is not None:
+            for band, index in enumerate(self.bands):
+                index.setdefault((story.simhash >> (16 * band)) & 0xFFFF, []).append(story)
+
+    def candidates(self, text_hash: str, simhash: int | None) -> Iterable[_Story]:
+        yield from self.by_hash.get(text_hash, ())
+        if simhash is None:
+            return
+        seen: set[str] = set()
+        for band, index in enumerate(self.bands):
+            for story in index.get((simhash >> (16 * band)) & 0xFFFF, ()):
+                if story.url not in seen and story.simhash is not None \
+                        and (story.simhash ^ simhash).bit_count() <= self.bits:
+                    seen.add(story.url)
+                    yield story
+
+
+def run_audit(catalog: Catalog, site: str | None, window_from: str | None, window_to: str | None,
+              options: AuditOptions) -> AuditReport:
+    """Audit one site (None: every site of the store) over the window."""
+    sites = catalog.sites()
+    if not sites:
+        raise AuditError(f"the store {catalog.store.uri} holds no crawls: nothing to audit")
+    if site is not None and site not in sites:
+        raise AuditError(f"no crawls of site {site!r} in {catalog.store.uri} (its sites: {', '.join(sites)})")
+    report = AuditReport(sites=[site] if site else sites, window_from=None, window_to=None, generated_at=utc_now(),
+                         store_uri=catalog.store.uri, rows=[])
+    for name in report.sites:
+        _audit_site(catalog, name, window_from, window_to, options, report)
+    return report
+
+
+def _audit_site(catalog: Catalog, site: str, window_from: str | None, window_to: str | None,
+                options: AuditOptions, report: AuditReport) -> None:
+    crawls = catalog.crawls(site)
+    start = resolve_point(window_from, crawls, end=False, flag="--from")
+    end = resolve_point(window_to, crawls, end=True, flag="--to")
+    if start and end and end < start:
+        raise AuditError(f"--to {window_to} is before --from {window_from}")
+    started = {c.crawl_id: c.started_at or "" for c in crawls}
+    in_window = [c for c in crawls if (not start or (c.started_at or "") >= start)
+                 and (not end or (c.started_at or "") <= end)]
+    if not in_window:
+        raise AuditError(f"no crawl of site {site!r} started between {start or 'the first'} and {end or 'the last'}")
+    w0 = start or in_window[0].started_at or ""
+    report.window_from = report.window_from or w0
+    report.window_to = end or max((c.finished_at or c.started_at or "") for c in in_window)
+    report.unreadable += [f"{c.crawl_id}: {p}" for c in in_window for p in c.problems]
+    auditor = Auditor(options, catalog.text, w0)
+    stories = _Stories(options.simhash_bits)
+    pending: list[_Pending] = []
+    rows: dict[str, AuditRow] = {}
+    points: list[tuple[CrawlInfo, dict[str, int]]] = [(c, {}) for c in in_window] if options.series else []
+    for url, raw in catalog.article_history(site, end):
+        caps = _parse(raw, started)
+        row = auditor.decide(url, site, caps)
+        if row.state == "unchanged":
+            row.timeline = []  # the common case: first and last capture say it all, and memory stays flat
+        rows[url] = row
+        first_good = next((c for c in caps if c.good and c.item and c.item.text_hash), None)
+        if first_good is not None and first_good.item is not None and first_good.item.text_hash:
+            stories.add(_Story(url, first_good.started, first_good.item.text_hash, first_good.item.simhash))
+        last_good = next((c for c in reversed(caps) if c.good and c.item and c.item.text_hash), None)
+        if row.state in DEAD and row.new_url is None and last_good is not None and last_good.item is not None \
+                and last_good.item.text_hash:
+            pending.append(_Pending(row, last_good.item.text_hash, last_good.item.simhash, last_good.started))
+        for crawl, counts in points:
+            seen = [c for c in caps if c.started <= (crawl.started_at or "")]
+            if seen:
+                state = auditor.decide(url, site, seen, keep_timeline=False).state
+                counts[state] = counts.get(state, 0) + 1
+    _find_moves(pending, stories, rows, auditor, options)
+    report.rows += rows.values()
+    report.series += [CrawlPoint(c.crawl_id, c.started_at or "", c.spider or "news", c.state == "complete", counts)
+                      for c, counts in points]
+    if options.texts:
+        _collect_texts(report, site, rows, catalog)
+
+
+def _find_moves(pending: list[_Pending], stories: _Stories, rows: dict[str, AuditRow], auditor: Auditor,
+                options: AuditOptions) -> None:
+    """A dead URL whose story is at a URL first seen after its last good capture: moved, without a redirect."""
+    for dead in pending:
+        best: tuple[float, str] | None = None
+        before = auditor.texts(dead.text_hash)
+        for story in stories.candidates(dead.text_hash, dead.simhash):
+            if story.url == dead.row.url or story.started <= dead.after:
+                continue
+            score = 1.0 if story.text_hash == dead.text_hash else similarity(before, auditor.texts(story.text_hash))
+            if score >= options.moved_similarity and (best is None or score > best[0]):
+                best = (score, story.url)
+        if best is None:
+            continue
+        row, target = dead.row, rows.get(best[1])
+        row.evidence.insert(0, f"the same story (similarity {best[0]}) is at {best[1]}, first seen "
+                               f"{target.first_capture.fetched_at if target else '?'}; no redirect")
+        row.state, row.new_url, row.similarity = "moved", best[1], best[0]
+        if target is not None:
+            target.evidence.append(f"the story moved here from {row.url}")
+
+
+def _collect_texts(report: AuditReport, site: str, rows: dict[str, AuditRow], catalog: Catalog) -> None:
+    """Both texts behind changed and moved rows, for the report's side-by-side views (never in JSON)."""
+    wanted = [r.url for r in rows.values() if r.state in ("changed", "moved")]
+    wanted += [r.new_url for r in rows.values() if r.state == "moved" and r.new_url]
+    history = {url: catalog.history_of(site, url) for url in wanted}
+    for row in rows.values():
+        if row.state not in ("changed", "moved"):
+            continue
+        before = _item_text(history.get(row.url, []), row.first_capture.crawl_id, catalog)
+        after_url = row.new_url if row.state == "moved" and row.new_url else row.url
+        after_rows = history.get(after_url, [])
+        after = _item_text(after_rows, after_rows[-1][1] if after_rows else "", catalog, latest=True)
+        if before and after:
+            report.texts[row.url] = TextPair(before[0], before[1], after[0], after[1])
+
+
+def _item_text(rows: list[tuple[Any, ...]], crawl_id: str, catalog: Catalog,
+               latest: bool = False) -> tuple[str | None, str] | None:
+    ordered = list(reversed(rows)) if latest else rows
+    for r in ordered:
+        if (latest or r[1] == crawl_id) and r[20]:
+            text = catalog.text(r[20])
+            if text is not None:
+                return r[15], text
+    return None
