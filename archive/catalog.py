@@ -261,6 +261,7 @@ class _Plan:
 
     crawl_id: str
     keys: list[str]
+    sizes: dict[str, int]
     manifest: dict[str, Any] | None
     signature: str
     problems: list[str] = field(default_factory=list)
@@ -375,11 +376,12 @@ class Catalog:
         prefix = f"crawls/{crawl_id}/"
         problems: list[str] = []
         try:
-            keys = list(self.store.keys(prefix))
+            sizes = dict(self.store.listing(prefix))
         except StoreError as exc:
-            return _Plan(crawl_id, [], None, f"unlisted:{exc}", [f"cannot list {prefix}: {exc}"])
+            return _Plan(crawl_id, [], {}, None, f"unlisted:{exc}", [f"cannot list {prefix}: {exc}"])
+        keys = sorted(sizes)
         manifest: dict[str, Any] | None = None
-        signature = "partial:" + sha256("\n".join(keys).encode()).hexdigest()
+        signature = "partial:" + sha256("\n".join(f"{k} {sizes[k]}" for k in keys).encode()).hexdigest()
         if prefix + "crawl.json" in keys:
             try:
                 body = self.store.get_bytes(prefix + "crawl.json")
@@ -390,20 +392,27 @@ class Catalog:
                 manifest = loaded
             except (StoreError, ValueError) as exc:
                 problems.append(f"crawl.json cannot be read ({exc}): indexed as partial")
-        return _Plan(crawl_id, keys, manifest, signature, problems)
+        return _Plan(crawl_id, keys, sizes, manifest, signature, problems)
 
     def _index(self, plan: _Plan, pool: Executor, io: ThreadPoolExecutor) -> tuple[int, int, list[str]]:
         problems = list(plan.problems)
         prefix = f"crawls/{plan.crawl_id}/"
         listed = {o.get("key"): o for o in (plan.manifest or {}).get("objects", []) if isinstance(o, dict)}
         present = set(plan.keys)
-        problems += [f"missing part {key}: the manifest lists it, the store does not have it"
-                     for key in sorted(k for k in listed if isinstance(k, str)) if key not in present]
+        for key in sorted(k for k in listed if isinstance(k, str)):
+            if key not in present:
+                problems.append(f"missing part {key}: the manifest lists it, the store does not have it")
+            elif isinstance(listed[key].get("size"), int) and listed[key]["size"] != plan.sizes[key]:
+                problems.append(f"part {key} is {plan.sizes[key]} bytes in the store, the manifest says "
+                                f"{listed[key]['size']}: cut or replaced")
         parts = [(k.split("/")[2], k) for k in plan.keys
                  if k.count("/") == 3 and k.split("/")[2] in (*PART_DIRS, "cdxj")
                  and k.endswith((".jsonl.gz", ".cdxj"))]
-        warc_sizes = {k.rsplit("/", 1)[-1].removesuffix(".warc.gz"): o.get("size") for k, o in listed.items()
-                      if isinstance(k, str) and k.endswith(".warc.gz")}
+        warc_sizes = {k.rsplit("/", 1)[-1].removesuffix(".warc.gz"): size for k, size in plan.sizes.items()
+                      if k.endswith(".warc.gz")}
+
+        problems += [f"{key} indexes a WARC the store does not have" for kind, key in parts
+                     if kind == "cdxj" and key.rsplit("/", 1)[-1].removesuffix(".cdxj") not in warc_sizes]
 
         def fetch(kind: str, key: str) -> Future[PartRows]:
             return io.submit(self._read_part, pool, plan.crawl_id, kind, key, listed.get(key),

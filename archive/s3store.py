@@ -154,3 +154,15 @@ class S3Store:
                     yield common["Prefix"][len(full):].rstrip("/")
         except S3_FAILURES as exc:
             raise _failure(f"listing {prefix} in {self.uri}", exc) from exc
+
+    def listing(self, prefix: str) -> Iterator[tuple[str, int]]:
+        full = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=full, PaginationConfig={"PageSize": self.page_size})
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    yield obj["Key"][strip:], int(obj["Size"])
+        except S3_FAILURES as exc:
+            raise _failure(f"listing {prefix or '/'} in {self.uri}", exc) from exc

@@ -65,6 +65,11 @@ class Store(Protocol):
         """Names of the "directories" one level below `prefix`, sorted (the crawl ids under `crawls`)."""
         ...
 
+    def listing(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size) of every object under `prefix`, sorted as `keys`: sizes come free with an S3 listing,
+        and a size that is not the manifest's finds a truncated file without reading it."""
+        ...
+
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
@@ -184,6 +189,13 @@ class FileStore:
             return iter(())
         found = (p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file())
         return iter(sorted(k for k in found if not k.rsplit("/", 1)[-1].startswith(".")))
+
+    def listing(self, prefix: str) -> Iterator[tuple[str, int]]:
+        for key in self.keys(prefix):
+            try:
+                yield key, self._path(key).stat().st_size
+            except FileNotFoundError:
+                continue  # removed between the listing and the stat: not there any more
 
     def children(self, prefix: str) -> Iterator[str]:
         base = self._path(prefix.strip("/"))

@@ -198,6 +198,9 @@ class GatedStore:
     def children(self, prefix: str) -> Iterator[str]:
         return self.inner.children(prefix)
 
+    def listing(self, prefix: str) -> Iterator[tuple[str, int]]:
+        return self.inner.listing(prefix)
+
 
 def test_submit_never_waits_and_waiting_lists_keys_until_they_are_stored_in_order(tmp_path: Path) -> None:
     store, outcomes = GatedStore(tmp_path / "store"), Outcomes()
