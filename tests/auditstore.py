@@ -101,7 +101,7 @@ def write_crawl(root: Path, crawl_id: str, started: datetime, fetches: list[Fetc
         f"cdxj/{warc_name.removesuffix('.warc.gz')}.cdxj": "".join(line + "\n" for line in sorted(cdxj)).encode(),
         f"warc/{warc_name}": b"\0" * (RECORD * max(1, len(fetches))),
     }
-    objects = []
+    objects: list[dict[str, Any]] = []
     for rel, data in files.items():
         (base / rel).write_bytes(data)
         sha = hashlib.sha256(data).hexdigest()
