@@ -1,0 +1,144 @@
+"""The audit's whole story on the sample web, as a user runs it: crawl state 1, advance the web to state 2,
+crawl and recheck (two URLs failing transiently), recheck again once they are back, audit.
+
+Used by tests/e2e/test_audit.py, `scrapy demo --audit` and benchmarks/audit.py; every step is the real
+`scrapy` command in a subprocess (a Twisted reactor cannot be restarted, so one process per crawl).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.crawling import SAMPLE_WEB_NETWORK, path_of, scrapy
+from tests.fixtureweb.process import FixtureWeb
+
+CRAWLS = ("demo-1", "demo-2", "demo-recheck-1", "demo-recheck-2")
+# The recheck that meets the transient failures: a short download timeout (held connections time out
+# quickly), one retry, so the story costs seconds, not minutes.
+FLAKY_RECHECK = {"DOWNLOAD_TIMEOUT": "3", "RETRY_TIMES": "1"}
+HOLD = 20.0  # seconds a timed-out connection is held: well past DOWNLOAD_TIMEOUT
+
+
+class StepFailedError(RuntimeError):
+    """A step of the story exited non-zero."""
+
+
+@dataclass
+class Story:
+    """Where the story's files went, and what the web says it changed."""
+
+    work: Path
+    manifest: dict[str, Any] = field(default_factory=dict)  # the web's own account of state 2
+    flaky: dict[str, str] = field(default_factory=dict)  # path -> how it failed in the first recheck
+    steps: list[str] = field(default_factory=list)
+
+    @property
+    def store(self) -> Path:
+        return self.work / "store"
+
+    def settings(self) -> dict[str, str]:
+        """What every step is run with: this story's store, spool, indexes and catalog; two not-found
+        fetches a few seconds apart confirm a deletion here (AUDIT_CONFIRM_AFTER), as a day would for real."""
+        return {"STORE_URI": f"file://{self.store}", "STORE_SPOOL_DIR": str(self.work / "spool"),
+                "ARCHIVE_DEDUP_INDEX_DIR": str(self.work / "index"), "AUDIT_CATALOG_DIR": str(self.work / "catalog"),
+                "AUDIT_CONFIRM_AFTER": "1s", "NETWORK_ALLOW": SAMPLE_WEB_NETWORK, "LOG_LEVEL": "WARNING"}
+
+
+def _args(settings: dict[str, str]) -> list[str]:
+    return [arg for key, value in settings.items() for arg in ("-s", f"{key}={value}")]
+
+
+def run(story: Story, args: list[str], extra: dict[str, str] | None = None,
+        env: dict[str, str] | None = None) -> str:
+    """One `scrapy` step; its stderr, or StepFailedError with the tail of it."""
+    proc = scrapy([*args, *_args({**story.settings(), **(extra or {})})], env=env)
+    story.steps.append(" ".join(args))
+    if proc.returncode != 0:
+        raise StepFailedError(f"scrapy {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return proc.stderr
+
+
+def pick_flaky(manifest: dict[str, Any]) -> dict[str, str]:
+    """Two articles that state 2 leaves untouched and that the crawl reaches without JavaScript."""
+    changed = {c.get("path") or c.get("old") for kind in manifest["changes"].values() for c in kind}
+    steady = [a["path"] for a in manifest["articles"] if a["path"] not in changed and "section" in a["routes"]]
+    return {steady[0]: "503", steady[1]: "timeout"}
+
+
+def tell_story(web: FixtureWeb, work: Path, say: Callable[[str], None] = lambda _: None) -> Story:
+    """Crawl, advance, crawl, recheck with faults, recheck again; the store is then ready to audit."""
+    story = Story(work)
+    site = ["-a", "site=demo", "-a", f"base_url={web.base_url}/"]
+    web.set_state(1)
+    say("crawl of the sample web in state 1")
+    run(story, ["crawl", "news", *site], {"CRAWL_ID": CRAWLS[0]})
+    web.set_state(2)
+    story.manifest = web.manifest()
+    say("the sample web advances to state 2: articles deleted, moved, edited, replaced, published")
+    run(story, ["crawl", "news", *site], {"CRAWL_ID": CRAWLS[1]})
+    story.flaky = pick_flaky(story.manifest)
+    for path, mode in story.flaky.items():
+        web.fault(path, mode, hold=HOLD)
+    say(f"recheck of every archived article, while {len(story.flaky)} of them fail transiently "
+        f"({', '.join(story.flaky.values())})")
+    run(story, ["crawl", "recheck", *site, "-a", "due=all"], {"CRAWL_ID": CRAWLS[2], **FLAKY_RECHECK})
+    web.clear_faults()
+    say("recheck again, once they are back")
+    run(story, ["crawl", "recheck", *site, "-a", "due=all"], {"CRAWL_ID": CRAWLS[3]})
+    return story
+
+
+def audit_rows(story: Story, *args: str, extra: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """`scrapy audit` with `args`, its JSON lines."""
+    out = story.work / "audit-rows.jsonl"
+    run(story, ["audit", *args, "-o", str(out)], extra)
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def expected_states(manifest: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    """path -> (state, new path) that an audit over both states must find, from the web's own manifest.
+
+    Pages dead in state 1 already stay dead; a moved story's new URL is `new` (first seen in state 2)."""
+    expected: dict[str, tuple[str, str | None]] = {}
+    for dead in manifest["dead"]:
+        if dead["expect"] in ("not-found", "soft-404"):
+            expected[dead["path"]] = ({"not-found": "deleted", "soft-404": "soft-deleted"}[dead["expect"]], None)
+    changes = manifest["changes"]
+    for change in changes["deleted"]:
+        expected[change["path"]] = ("deleted", None)
+    for change in changes["soft_deleted"]:
+        expected[change["path"]] = ("soft-deleted", None)
+    for move in changes["moved"]:
+        expected[move["old"]] = ("moved", move["new"])
+        expected[move["new"]] = ("new", None)
+    for change in changes["edited"]:
+        expected[change["path"]] = ("changed", None)
+    for change in changes["new"]:
+        expected[change["path"]] = ("new", None)
+    for article in manifest["articles"]:
+        expected.setdefault(article["path"], ("unchanged", None))
+    return expected
+
+
+def by_path(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {path_of(row["url"]): row for row in rows}
+
+
+def scores(expected: dict[str, tuple[str, str | None]], rows: list[dict[str, Any]],
+           reachable: set[str] | None = None) -> dict[str, tuple[float, float, int]]:
+    """Per state: (precision, recall, URLs expected) of the audit's rows against the manifest, counting a
+    `moved` right only with the right new URL. `reachable`: expected paths a crawl could reach at all."""
+    got = {path: (row["state"], path_of(row["new_url"]) if row["new_url"] else None)
+           for path, row in by_path(rows).items()}
+    wanted = {p: v for p, v in expected.items() if reachable is None or p in reachable}
+    out = {}
+    for state in sorted({s for s, _ in wanted.values()} | {s for s, _ in got.values()}):
+        said = {p for p, (s, _) in got.items() if s == state}
+        truth = {p for p, (s, _) in wanted.items() if s == state}
+        right = {p for p in said & truth if state != "moved" or got[p][1] == wanted[p][1]}
+        out[state] = (len(right) / len(said) if said else 1.0, len(right) / len(truth) if truth else 1.0, len(truth))
+    return out

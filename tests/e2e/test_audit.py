@@ -1,0 +1,135 @@
+"""The audit end to end on the sample web: two crawls, two rechecks (with transient failures), `scrapy audit`
+from a file:// store and from an s3:// one (moto_server), every change of the web's manifest found."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.summary import read_jsonl_parts
+from tests.auditflow import CRAWLS, Story, audit_rows, by_path, expected_states, run, scores, tell_story
+from tests.crawling import path_of, scrapy
+from tests.fixtureweb.process import FixtureWeb
+from tests.servers import CREDENTIALS, MotoServer, create_bucket
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
+    with FixtureWeb() as web:  # its own web: the story changes its state and makes pages fail
+        yield tell_story(web, tmp_path_factory.mktemp("audit"))
+
+
+@pytest.fixture(scope="module")
+def final(story: Story) -> list[dict[str, Any]]:
+    return audit_rows(story)
+
+
+def test_every_change_of_the_sample_web_gets_its_state(story: Story, final: list[dict[str, Any]]) -> None:
+    expected = expected_states(story.manifest)
+    rows = by_path(final)
+    assert set(rows) == set(expected)
+    wrong = {p: (r["state"], expected[p][0], r["evidence"]) for p, r in rows.items() if r["state"] != expected[p][0]}
+    assert not wrong
+    for move in story.manifest["changes"]["moved"]:
+        row = rows[move["old"]]
+        assert path_of(row["new_url"]) == move["new"]
+        assert any(("redirects to" in e) == move["redirect"] for e in row["evidence"])
+        assert ("no redirect" in row["evidence"][0]) == (not move["redirect"])
+    assert all(precision == recall == 1.0 for precision, recall, _ in scores(expected, final).values())
+
+
+def test_deleted_stories_are_confirmed_by_two_not_found_fetches_far_enough_apart(
+        story: Story, final: list[dict[str, Any]]) -> None:
+    deleted = [r for r in final if r["state"] == "deleted"]
+    assert deleted and all(r["confirmed"] for r in deleted)
+    strict = audit_rows(story, "--no-update", extra={"AUDIT_CONFIRM_AFTER": "1d"})
+    assert not any(r["confirmed"] for r in strict)
+
+
+def test_transient_failures_are_unreachable_then_unchanged_never_deleted(
+        story: Story, final: list[dict[str, Any]]) -> None:
+    during = by_path(audit_rows(story, "--to", CRAWLS[2]))
+    after = by_path(final)
+    for path, mode in story.flaky.items():
+        assert during[path]["state"] == "unreachable", (mode, during[path])
+        assert "transient" in during[path]["evidence"][0]
+        assert during[path]["last_capture"]["verdict"] == "error"
+        assert after[path]["state"] == "unchanged"
+        assert after[path]["last_capture"]["crawl_id"] == CRAWLS[3]
+    assert not {r["state"] for r in during.values() if path_of(r["url"]) in story.flaky} & {"deleted", "soft-deleted"}
+
+
+def test_a_recheck_follows_no_link_and_stores_unchanged_articles_as_revisits(story: Story) -> None:
+    from archive.store import FileStore  # noqa: PLC0415
+
+    store = FileStore(story.store)
+    log = read_jsonl_parts(store, f"crawls/{CRAWLS[3]}/log")
+    kinds = {e["kind"] for e in log}
+    assert kinds <= {"recheck", "probe", "other"} and "recheck" in kinds
+    assert {path_of(e["url"]) for e in log if e["kind"] == "other"} <= {"/robots.txt"}
+    manifest = json.loads((story.store / "crawls" / CRAWLS[3] / "crawl.json").read_text())
+    assert manifest["spider"] == "recheck"
+    revisits = set()
+    for cdxj in (story.store / "crawls" / CRAWLS[3] / "cdxj").glob("*.cdxj"):
+        for line in cdxj.read_text().splitlines():
+            fields = json.loads(line.split(" ", 2)[2])
+            if fields["mime"] == "warc/revisit":
+                revisits.add((fields["filename"], int(fields["offset"])))
+    ok = [e for e in log if e["kind"] == "recheck" and e["verdict"] == "ok" and not e["redirects"]]
+    as_revisit = [e for e in ok if (e["warc"]["filename"], e["warc"]["offset"]) in revisits]
+    assert len(as_revisit) >= 0.95 * len(ok), (len(as_revisit), len(ok))
+
+
+def test_outputs_by_extension_agree(story: Story, final: list[dict[str, Any]]) -> None:
+    out = story.work / "outputs"
+    out.mkdir(exist_ok=True)
+    stderr = run(story, ["audit", "--no-update", "-o", str(out / "a.csv"), "-o", str(out / "report.html")])
+    assert "wrote" in stderr and "demo:" in stderr and "deleted:" in stderr
+    with (out / "a.csv").open(newline="") as fh:
+        table = {row["url"]: row for row in csv.DictReader(fh)}
+    assert {u: r["state"] for u, r in table.items()} == {r["url"]: r["state"] for r in final}
+    html = (out / "report.html").read_text()
+    assert "<html" in html and all(crawl in html for crawl in CRAWLS)
+    proc = scrapy(["audit", "--no-update", "-o", str(out / "a.xlsx")])
+    assert proc.returncode == 2 and "unknown output format '.xlsx'" in proc.stderr
+
+
+def test_an_empty_store_or_an_unknown_site_exits_2(story: Story, tmp_path: Path) -> None:
+    empty = {**story.settings(), "STORE_URI": f"file://{tmp_path / 'empty'}", "AUDIT_CATALOG_DIR": str(tmp_path)}
+    proc = scrapy(["audit", *[a for k, v in empty.items() for a in ("-s", f"{k}={v}")]])
+    assert proc.returncode == 2 and "holds no crawls" in proc.stderr
+    proc = scrapy(["audit", "--site", "nowhere", *[a for k, v in story.settings().items() for a in ("-s", f"{k}={v}")]])
+    assert proc.returncode == 2 and "no crawls of site 'nowhere'" in proc.stderr and "demo" in proc.stderr
+    proc = scrapy(["audit", "--from", "last tuesday", *[a for k, v in story.settings().items()
+                                                       for a in ("-s", f"{k}={v}")]])
+    assert proc.returncode == 2 and "neither a crawl id" in proc.stderr
+
+
+def test_the_catalog_command_says_what_it_holds(story: Story) -> None:
+    proc = scrapy(["catalog", "--rebuild", *[a for k, v in story.settings().items() for a in ("-s", f"{k}={v}")]])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "this update: 4 crawls indexed" in proc.stdout
+    assert "demo: 4 crawls (4 complete)" in proc.stdout and "captures" in proc.stdout
+
+
+def test_the_same_audit_from_an_s3_store(story: Story, final: list[dict[str, Any]], tmp_path: Path) -> None:
+    bucket = "audit-test"
+    with MotoServer() as server:
+        client = create_bucket(server.endpoint, bucket)
+        for path in sorted(story.store.rglob("*")):
+            if path.is_file():
+                client.upload_file(str(path), bucket, "arch/" + path.relative_to(story.store).as_posix())
+        env = {**CREDENTIALS, "AWS_ENDPOINT_URL": server.endpoint}
+        settings = {**story.settings(), "STORE_URI": f"s3://{bucket}/arch", "STORE_S3_ADDRESSING": "path",
+                    "AUDIT_CATALOG_DIR": str(tmp_path / "catalog")}
+        out = tmp_path / "s3.jsonl"
+        proc = scrapy(["audit", "-o", str(out), *[a for k, v in settings.items() for a in ("-s", f"{k}={v}")]],
+                      env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    from_s3 = [json.loads(line) for line in out.read_text().splitlines()]
+    assert from_s3 == final
