@@ -12,7 +12,8 @@ States (../shared/DESIGN.md section 4), decided from the URL's own captures, old
   inside the window, else `unchanged`;
 - a `deleted` or `soft-deleted` URL whose story (near-identical text) turns up at another URL first seen in a
   later crawl is `moved` too, with no redirect: the evidence says so.
-Absence from a crawl is no evidence at all (a crawl does not reach every old URL; rechecks do).
+Absence from a crawl is no evidence at all (a crawl does not reach every old URL; rechecks do), and a URL
+not fetched inside the window is left out of it: earlier captures are its baseline, not its state.
 """
 
 from __future__ import annotations
@@ -356,6 +357,8 @@ def _audit_site(catalog: Catalog, site: str, window_from: str | None, window_to:
     points: list[tuple[CrawlInfo, dict[str, int]]] = [(c, {}) for c in in_window] if options.series else []
     for url, raw in catalog.article_history(site, end):
         caps = _parse(raw, started)
+        if caps[-1].started < w0:
+            continue  # not fetched inside the window: nothing to say about it there
         row = auditor.decide(url, site, caps)
         if row.state == "unchanged":
             row.timeline = []  # the common case: first and last capture say it all, and memory stays flat

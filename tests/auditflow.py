@@ -27,25 +27,28 @@ class StepFailedError(RuntimeError):
     """A step of the story exited non-zero."""
 
 
+def isolated_settings(work: Path) -> dict[str, str]:
+    """A story of its own under `work`: its store, spool, indexes and catalog; two not-found fetches a few
+    seconds apart confirm a deletion here (AUDIT_CONFIRM_AFTER), as a day would for real."""
+    return {"STORE_URI": f"file://{work / 'store'}", "STORE_SPOOL_DIR": str(work / "spool"),
+            "ARCHIVE_DEDUP_INDEX_DIR": str(work / "index"), "AUDIT_CATALOG_DIR": str(work / "catalog"),
+            "AUDIT_CONFIRM_AFTER": "1s", "LOG_LEVEL": "WARNING"}
+
+
 @dataclass
 class Story:
-    """Where the story's files went, and what the web says it changed."""
+    """What every step runs with, the crawl ids it used, and what the web says it changed."""
 
     work: Path
+    settings: dict[str, str]
+    ids: tuple[str, ...] = CRAWLS
     manifest: dict[str, Any] = field(default_factory=dict)  # the web's own account of state 2
     flaky: dict[str, str] = field(default_factory=dict)  # path -> how it failed in the first recheck
     steps: list[str] = field(default_factory=list)
 
     @property
     def store(self) -> Path:
-        return self.work / "store"
-
-    def settings(self) -> dict[str, str]:
-        """What every step is run with: this story's store, spool, indexes and catalog; two not-found
-        fetches a few seconds apart confirm a deletion here (AUDIT_CONFIRM_AFTER), as a day would for real."""
-        return {"STORE_URI": f"file://{self.store}", "STORE_SPOOL_DIR": str(self.work / "spool"),
-                "ARCHIVE_DEDUP_INDEX_DIR": str(self.work / "index"), "AUDIT_CATALOG_DIR": str(self.work / "catalog"),
-                "AUDIT_CONFIRM_AFTER": "1s", "NETWORK_ALLOW": SAMPLE_WEB_NETWORK, "LOG_LEVEL": "WARNING"}
+        return Path(self.settings["STORE_URI"].removeprefix("file://"))
 
 
 def _args(settings: dict[str, str]) -> list[str]:
@@ -55,7 +58,8 @@ def _args(settings: dict[str, str]) -> list[str]:
 def run(story: Story, args: list[str], extra: dict[str, str] | None = None,
         env: dict[str, str] | None = None) -> str:
     """One `scrapy` step; its stderr, or StepFailedError with the tail of it."""
-    proc = scrapy([*args, *_args({**story.settings(), **(extra or {})})], env=env)
+    settings = {"NETWORK_ALLOW": SAMPLE_WEB_NETWORK, **story.settings, **(extra or {})}
+    proc = scrapy([*args, *_args(settings)], env=env)
     story.steps.append(" ".join(args))
     if proc.returncode != 0:
         raise StepFailedError(f"scrapy {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
@@ -69,26 +73,31 @@ def pick_flaky(manifest: dict[str, Any]) -> dict[str, str]:
     return {steady[0]: "503", steady[1]: "timeout"}
 
 
-def tell_story(web: FixtureWeb, work: Path, say: Callable[[str], None] = lambda _: None) -> Story:
-    """Crawl, advance, crawl, recheck with faults, recheck again; the store is then ready to audit."""
-    story = Story(work)
+def tell_story(web: FixtureWeb, work: Path, settings: dict[str, str] | None = None, ids: tuple[str, ...] = CRAWLS,
+               say: Callable[[str], None] = lambda _: None, first_only: bool = False) -> Story:
+    """Crawl, advance, crawl, recheck with faults, recheck again; the store is then ready to audit.
+    `settings` default to a story of its own under `work` (isolated_settings); `first_only` stops after
+    the first crawl."""
+    story = Story(work, settings if settings is not None else isolated_settings(work), ids)
     site = ["-a", "site=demo", "-a", f"base_url={web.base_url}/"]
     web.set_state(1)
     say("crawl of the sample web in state 1")
-    run(story, ["crawl", "news", *site], {"CRAWL_ID": CRAWLS[0]})
+    run(story, ["crawl", "news", *site], {"CRAWL_ID": story.ids[0]})
+    if first_only:
+        return story
     web.set_state(2)
     story.manifest = web.manifest()
     say("the sample web advances to state 2: articles deleted, moved, edited, replaced, published")
-    run(story, ["crawl", "news", *site], {"CRAWL_ID": CRAWLS[1]})
+    run(story, ["crawl", "news", *site], {"CRAWL_ID": story.ids[1]})
     story.flaky = pick_flaky(story.manifest)
     for path, mode in story.flaky.items():
         web.fault(path, mode, hold=HOLD)
     say(f"recheck of every archived article, while {len(story.flaky)} of them fail transiently "
         f"({', '.join(story.flaky.values())})")
-    run(story, ["crawl", "recheck", *site, "-a", "due=all"], {"CRAWL_ID": CRAWLS[2], **FLAKY_RECHECK})
+    run(story, ["crawl", "recheck", *site, "-a", "due=all"], {"CRAWL_ID": story.ids[2], **FLAKY_RECHECK})
     web.clear_faults()
     say("recheck again, once they are back")
-    run(story, ["crawl", "recheck", *site, "-a", "due=all"], {"CRAWL_ID": CRAWLS[3]})
+    run(story, ["crawl", "recheck", *site, "-a", "due=all"], {"CRAWL_ID": story.ids[3]})
     return story
 
 

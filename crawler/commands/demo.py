@@ -1,12 +1,22 @@
-"""`scrapy demo`: start the bundled sample news web, crawl it with settings/sites/demo.toml, summarise.
+"""`scrapy demo`: the archive's whole story on the bundled sample news web, offline on loopback.
 
-Everything runs offline on loopback; `-s STORE_URI=...` sends the crawl elsewhere.
+1. crawl the sample web (state 1) with settings/sites/demo.toml;
+2. advance it to state 2 (articles deleted, moved, edited, replaced by "not found" pages, published) and
+   crawl it again;
+3. recheck every archived article while two of them fail transiently (a 503, a timeout), then again once
+   they are back;
+4. audit the four crawls and write the report.
+It prints the first crawl's summary, where every crawl went, the audit's counts and where the report is.
+Each step is a `scrapy` subprocess, as a scheduler runs them. `-s STORE_URI=...` sends it all elsewhere;
+`--crawl-only` stops after the first crawl.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from scrapy.commands import ScrapyCommand
@@ -17,21 +27,25 @@ from crawler.browser import describe
 from crawler.config import render_config, store_config
 from crawler.errors import ConfigError
 from crawler.preflight import check
-from crawler.run import CrawlRun
-from crawler.secrets import redact_config_error
-from crawler.spiders.news import NewsSpider
+from crawler.secrets import redact_config_error, redact_url
 from crawler.summary import summarize
+
+# Settings of the command line that the demo's steps pass on (the rest are the project's defaults).
+PASSED_ON = ("STORE_URI", "STORE_SPOOL_DIR", "ARCHIVE_DEDUP_INDEX_DIR", "AUDIT_CATALOG", "AUDIT_CATALOG_DIR",
+             "AUDIT_CONFIRM_AFTER", "RENDER_ENABLED", "RENDER_BROWSER_PATH")
 
 
 class Command(ScrapyCommand):
     requires_project = True
 
     def short_desc(self) -> str:
-        return "Crawl the bundled sample news web into the store and print where everything went"
+        return "Crawl, change, recheck and audit the bundled sample news web; print where everything went"
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("--state", type=int, choices=(1, 2), default=1, help="state of the sample web")
+        parser.add_argument("--crawl-only", action="store_true", help="only the first crawl, no audit")
+        parser.add_argument("--out", default="data/audit", metavar="DIR",
+                            help="where the audit report and rows go (default: data/audit)")
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
@@ -41,27 +55,63 @@ class Command(ScrapyCommand):
             self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        # The sample web lives with the tests that define it; only the demo needs it.
+        # The sample web and the story live with the tests that define them; only the demo needs them here.
+        from tests.auditflow import StepFailedError, run, tell_story  # noqa: PLC0415
         from tests.fixtureweb.process import FixtureWeb  # noqa: PLC0415
 
-        assert self.crawler_process is not None
+        assert self.settings is not None
         try:
             check(self.settings, {"site": "demo"})
         except ConfigError as exc:
             print(f"configuration error:\n{redact_config_error(str(exc))}", file=sys.stderr)
             self.exitcode = 2
             return
-        with FixtureWeb(state=opts.state) as web:
-            print(f"sample news web on {web.base_url} (state {opts.state})", file=sys.stderr)
-            settings = self.crawler_process.settings
-            print(describe(render_config(settings), settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")), file=sys.stderr)
-            crawler = self.crawler_process.create_crawler(NewsSpider)
-            self.crawler_process.crawl(crawler, site="demo", base_url=web.base_url + "/")
-            self.crawler_process.start()
-        run: Any = crawler.get_extension(CrawlRun) if crawler.extensions else None
-        if run is None or run.manifest is None:
+        print(describe(render_config(self.settings), self.settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")),
+              file=sys.stderr)
+        settings = self._passed_on()
+        stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+        ids = (f"demo-{stamp}", f"demo-{stamp}-2", f"demo-recheck-{stamp}", f"demo-recheck-{stamp}-2")
+        out = Path(opts.out)
+        try:
+            with FixtureWeb() as web:
+                print(f"sample news web on {web.base_url}", file=sys.stderr)
+                if opts.crawl_only:
+                    say("crawl of the sample web in state 1")
+                    story = tell_story(web, out, settings, ids[:1], say, first_only=True)
+                else:
+                    story = tell_story(web, out, settings, ids, say)
+            store = open_store(store_config(self.settings).uri)
+            print(summarize(store, ids[0]))
+            if opts.crawl_only:
+                return
+            for crawl_id in ids[1:]:
+                print(f"crawl {crawl_id}: {redact_url(store.uri)}/crawls/{crawl_id}/")
+            out.mkdir(parents=True, exist_ok=True)
+            report, rows = out / f"demo-{stamp}.html", out / f"demo-{stamp}.jsonl"
+            say("audit of the four crawls")
+            summary = run(story, ["audit", "--site", "demo", "--from", ids[0], "-o", str(rows), "-o", str(report)])
+            midway = run(story, ["audit", "--site", "demo", "--from", ids[0], "--to", ids[2], "--no-update",
+                                 "-o", str(out / f"demo-{stamp}-first-recheck.jsonl")])
+        except StepFailedError as exc:
+            print(f"the demo stopped: {exc}", file=sys.stderr)
             self.exitcode = 1
-            print("the demo crawl did not finish; see the log above", file=sys.stderr)
             return
-        store = open_store(store_config(self.settings).uri)
-        print(summarize(store, run.crawl_id))
+        print("\n".join(line for line in summary.splitlines() if not line.startswith("wrote ")))
+        then = next((line.split(": ", 1)[1] for line in midway.splitlines() if line.startswith("  demo: ")), "")
+        print(f"  as of the first recheck (two URLs failing): {then}")
+        print(f"  report (open it in a browser): {report.resolve()}")
+        print(f"  rows (JSON lines):             {rows.resolve()}")
+        print(f"  catalog: `scrapy catalog`; the audit again: `scrapy audit --site demo --from {ids[0]}`")
+
+    def _passed_on(self) -> dict[str, str]:
+        assert self.settings is not None
+        passed: dict[str, Any] = {key: self.settings.get(key) for key in PASSED_ON
+                                  if (self.settings.getpriority(key) or 0) >= SETTINGS_PRIORITIES["cmdline"]}
+        passed.setdefault("STORE_URI", self.settings.get("STORE_URI"))
+        passed["LOG_LEVEL"] = self.settings.get("LOG_LEVEL")
+        return {k: str(v) for k, v in passed.items()}
+
+
+def say(message: str) -> None:
+    """One step of the story, as it starts."""
+    print(f"- {message}", file=sys.stderr)

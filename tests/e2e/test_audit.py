@@ -100,18 +100,18 @@ def test_outputs_by_extension_agree(story: Story, final: list[dict[str, Any]]) -
 
 
 def test_an_empty_store_or_an_unknown_site_exits_2(story: Story, tmp_path: Path) -> None:
-    empty = {**story.settings(), "STORE_URI": f"file://{tmp_path / 'empty'}", "AUDIT_CATALOG_DIR": str(tmp_path)}
+    empty = {**story.settings, "STORE_URI": f"file://{tmp_path / 'empty'}", "AUDIT_CATALOG_DIR": str(tmp_path)}
     proc = scrapy(["audit", *[a for k, v in empty.items() for a in ("-s", f"{k}={v}")]])
     assert proc.returncode == 2 and "holds no crawls" in proc.stderr
-    proc = scrapy(["audit", "--site", "nowhere", *[a for k, v in story.settings().items() for a in ("-s", f"{k}={v}")]])
+    proc = scrapy(["audit", "--site", "nowhere", *[a for k, v in story.settings.items() for a in ("-s", f"{k}={v}")]])
     assert proc.returncode == 2 and "no crawls of site 'nowhere'" in proc.stderr and "demo" in proc.stderr
-    proc = scrapy(["audit", "--from", "last tuesday", *[a for k, v in story.settings().items()
+    proc = scrapy(["audit", "--from", "last tuesday", *[a for k, v in story.settings.items()
                                                        for a in ("-s", f"{k}={v}")]])
     assert proc.returncode == 2 and "neither a crawl id" in proc.stderr
 
 
 def test_the_catalog_command_says_what_it_holds(story: Story) -> None:
-    proc = scrapy(["catalog", "--rebuild", *[a for k, v in story.settings().items() for a in ("-s", f"{k}={v}")]])
+    proc = scrapy(["catalog", "--rebuild", *[a for k, v in story.settings.items() for a in ("-s", f"{k}={v}")]])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "this update: 4 crawls indexed" in proc.stdout
     assert "demo: 4 crawls (4 complete)" in proc.stdout and "captures" in proc.stdout
@@ -125,7 +125,7 @@ def test_the_same_audit_from_an_s3_store(story: Story, final: list[dict[str, Any
             if path.is_file():
                 client.upload_file(str(path), bucket, "arch/" + path.relative_to(story.store).as_posix())
         env = {**CREDENTIALS, "AWS_ENDPOINT_URL": server.endpoint}
-        settings = {**story.settings(), "STORE_URI": f"s3://{bucket}/arch", "STORE_S3_ADDRESSING": "path",
+        settings = {**story.settings, "STORE_URI": f"s3://{bucket}/arch", "STORE_S3_ADDRESSING": "path",
                     "AUDIT_CATALOG_DIR": str(tmp_path / "catalog")}
         out = tmp_path / "s3.jsonl"
         proc = scrapy(["audit", "-o", str(out), *[a for k, v in settings.items() for a in ("-s", f"{k}={v}")]],

@@ -12,13 +12,25 @@ from tests.crawling import SAMPLE_WEB_NETWORK, path_of, run_crawl, scrapy, write
 from tests.fixtureweb.process import FixtureWeb
 
 
-def test_demo_crawls_the_sample_web_and_says_where_everything_went(tmp_path: Path) -> None:
+def test_demo_tells_the_whole_story_and_says_where_everything_went(tmp_path: Path) -> None:
+    """Crawl, advance the web, crawl, recheck (two URLs failing), recheck, audit: `make demo`."""
     store = tmp_path / "store"
-    proc = scrapy(["demo", "-s", f"STORE_URI=file://{store}", "-s", f"STORE_SPOOL_DIR={tmp_path / 'spool'}"])
+    proc = scrapy(["demo", "-s", f"STORE_URI=file://{store}", "-s", f"STORE_SPOOL_DIR={tmp_path / 'spool'}",
+                   "-s", f"AUDIT_CATALOG_DIR={tmp_path / 'catalog'}", "-s", f"ARCHIVE_DEDUP_INDEX_DIR={tmp_path / 'i'}",
+                   "--out", str(tmp_path / "audit")])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    crawl_dirs = list((store / "crawls").iterdir())
-    assert len(crawl_dirs) == 1 and re.fullmatch(r"demo-\d{8}T\d{6}Z", crawl_dirs[0].name)
+    names = sorted(p.name for p in (store / "crawls").iterdir())
+    assert len(names) == 4 and re.fullmatch(r"demo-\d{8}T\d{6}Z", names[0])
+    assert names[1] == names[0] + "-2" and names[2] == names[0].replace("demo-", "demo-recheck-")
     out = proc.stdout
+    audit = re.search(r"demo: (\d+) article URLs: (.*)", out)
+    assert audit is not None
+    counts = {state: int(n) for n, state in (p.split(" ")[::-1] for p in audit[2].split(", "))}
+    assert counts["deleted"] == 6 and counts["moved"] == 4 and counts["changed"] == 4 and counts["new"] == 16
+    assert "unreachable 2" in re.search(r"as of the first recheck.*", out)[0]  # type: ignore[index]
+    report = Path(re.search(r"report \(open it in a browser\): (\S+)", out)[1])  # type: ignore[index]
+    assert report.is_file() and report.parent == (tmp_path / "audit").resolve()
+    crawl_dirs = [store / "crawls" / names[0]]
     assert f"store:            file://{store}/crawls/{crawl_dirs[0].name}/" in out
     stored = int(re.search(r"articles stored:\s+(\d+)", out)[1])  # type: ignore[index]
     assert stored >= 256

@@ -115,6 +115,8 @@ def test_new_urls_are_those_first_seen_after_the_window_starts(tmp_path: Path) -
     assert (rows["b"].state, rows["c"].state) == ("unchanged", "new")
     rows = audit(tmp_path / "to1", crawls, window_to="news-1")
     assert "c" not in rows and rows["b"].state == "new"
+    rows = audit(tmp_path / "gone", [[ok("a", 1), ok("old", 9)], [ok("a", 1)], [ok("a", 1)]], window_from="news-1")
+    assert set(rows) == {"a"}  # "old" was not fetched inside the window
 
 
 def test_window_points_and_bad_input(tmp_path: Path) -> None:
