@@ -213,7 +213,8 @@ class Auditor:
         item = next((c.item for c in reversed(caps) if c.item is not None), None)
         row = AuditRow(url=url, site=site, state="unchanged", first_capture=(ref or caps[0]).ref(),
                        last_capture=caps[-1].ref(), section=item.section if item else None,
-                       title=item.title if item else next((c.title for c in reversed(caps) if c.title), None))
+                       title=item.title if item else next((c.title for c in reversed(caps) if c.title), None),
+                       captures=len(caps))
         if keep_timeline:
             row.timeline = [c.ref() for c in caps]
         decisive = [c for c in after if c.verdict in DECISIVE]

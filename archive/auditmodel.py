@@ -50,7 +50,9 @@ class AuditRow:
     evidence: list[str] = field(default_factory=list)
     confirmed: bool = False
     diff: list[str] | None = None  # unified diff of the text, paragraph by paragraph, for `changed`
-    timeline: list[CaptureRef] = field(default_factory=list)  # every capture in the window, oldest first
+    timeline: list[CaptureRef] = field(default_factory=list)  # every capture, oldest first (kept for rows that
+    #   are not `unchanged`; an unchanged row's first and last capture say it all)
+    captures: int = 0  # how many captures the state was decided from
 
     def as_dict(self, timeline: bool = False) -> dict[str, Any]:
         """The row as JSON wants it; the timeline only when asked (it repeats what the catalog holds)."""
@@ -58,7 +60,8 @@ class AuditRow:
             "url": self.url, "site": self.site, "section": self.section, "state": self.state, "title": self.title,
             "first_capture": self.first_capture.as_dict(), "last_capture": self.last_capture.as_dict(),
             "new_url": self.new_url, "similarity": self.similarity, "changed_fields": list(self.changed_fields),
-            "evidence": list(self.evidence), "confirmed": self.confirmed, "captures": len(self.timeline),
+            "evidence": list(self.evidence), "confirmed": self.confirmed,
+            "captures": self.captures or len(self.timeline),
         }
         if self.diff is not None:
             out["diff"] = list(self.diff)

@@ -77,6 +77,6 @@ def summary_lines(report: AuditReport) -> Iterable[str]:
     confirmed = sum(1 for r in report.rows if r.state == "deleted" and r.confirmed)
     deleted = sum(1 for r in report.rows if r.state == "deleted")
     if deleted:
-        yield f"  deleted: {confirmed} of {deleted} confirmed (two not-found fetches at least AUDIT_CONFIRM_AFTER apart)"
+        yield f"  deleted: {confirmed} of {deleted} confirmed (two not-found fetches AUDIT_CONFIRM_AFTER apart)"
     for problem in report.unreadable:
         yield f"  could not read all of crawl {problem}"

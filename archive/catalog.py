@@ -278,7 +278,8 @@ class Catalog:
     # schema and file ------------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        # A long busy timeout: another crawl's update may be indexing a big crawl in its one transaction.
+        db = sqlite3.connect(self.path, timeout=600, isolation_level=None, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}

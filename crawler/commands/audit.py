@@ -9,6 +9,7 @@ catalog is updated first (`--no-update` skips that). An empty store or an unknow
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from typing import Any, ClassVar
 
@@ -65,6 +66,10 @@ class Command(ScrapyCommand):
                 return
             except StoreError as exc:
                 print(f"audit: cannot read the store: {exc}", file=sys.stderr)
+                self.exitcode = 1
+                return
+            except sqlite3.Error as exc:  # disk full, a file locked past the busy timeout
+                print(f"audit: the catalog {catalog.path} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
                 self.exitcode = 1
                 return
         for path in opts.output:

@@ -7,6 +7,7 @@ be deleted at any time, and `--rebuild` starts it over from the store alone.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from typing import Any, ClassVar
 
@@ -56,6 +57,10 @@ class Command(ScrapyCommand):
                 update = catalog.update(rebuild=opts.rebuild, progress=lambda m: print(m, file=sys.stderr))
             except StoreError as exc:
                 print(f"catalog: cannot read the store: {exc}", file=sys.stderr)
+                self.exitcode = 1
+                return
+            except sqlite3.Error as exc:  # disk full, a file locked past the busy timeout
+                print(f"catalog {catalog.path} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
                 self.exitcode = 1
                 return
             if update.rebuilt:
