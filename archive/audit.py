@@ -29,6 +29,7 @@ from w3lib.url import canonicalize_url
 
 from archive.auditmodel import AuditReport, AuditRow, CaptureRef, CrawlPoint, TextPair
 from archive.catalog import Catalog, CrawlInfo, utc_now
+from archive.words import words
 from crawler.errors import ConfigError
 
 DECISIVE = {"not-found": "deleted", "soft-404": "soft-deleted", "blocked": "blocked"}
@@ -166,7 +167,7 @@ def similarity(a: str | None, b: str | None) -> float:
         return 1.0
     if not a or not b:
         return 0.0
-    return round(difflib.SequenceMatcher(None, a.split(), b.split(), autojunk=False).ratio(), 4)
+    return round(difflib.SequenceMatcher(None, words(a), words(b), autojunk=False).ratio(), 4)
 
 
 def text_diff(a: str, b: str) -> list[str]:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from archive.auditmodel import STATES, AuditReport, AuditRow, CaptureRef, CrawlPoint
+from archive.words import WORD, unspaced
 
 # Caps that keep a 100k-URL audit a page a browser opens in a second (a few MB at most). What is left out is
 # counted on the page and is all in the JSON lines / CSV outputs.
@@ -57,7 +58,7 @@ CHART_HEIGHT = 320
 CHART_MARGIN = (18, 20, 62, 64)  # top, right, bottom, left: room for the axis labels
 
 PARAGRAPH = "\n\n"  # the token a blank line becomes in a word diff, so paragraphs survive the diff
-_WORDS = re.compile(r"\n\s*\n|\S+")
+_WORDS = re.compile(r"\n\s*\n|" + WORD)
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -232,7 +233,7 @@ def _join(tokens: Iterable[str], after: str | None) -> str:
     """Tokens as text, a space between words, none around paragraph breaks; `after` is the token before."""
     out, prev = [], after
     for tok in tokens:
-        if prev is not None and PARAGRAPH not in (tok, prev):
+        if prev is not None and PARAGRAPH not in (tok, prev) and not (unspaced(tok) or unspaced(prev)):
             out.append(" ")
         out.append(tok)
         prev = tok

@@ -10,10 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_twisted
 
+from archive.auditmodel import STATES
 from crawler.summary import read_jsonl_parts
+from tests.asyncio_helpers import on_asyncio
 from tests.auditflow import CRAWLS, Story, audit_rows, by_path, expected_states, run, scores, tell_story
 from tests.crawling import path_of, scrapy
+from tests.e2e.test_report import launch, look
 from tests.fixtureweb.process import FixtureWeb
 from tests.servers import CREDENTIALS, MotoServer, create_bucket
 
@@ -133,3 +137,17 @@ def test_the_same_audit_from_an_s3_store(story: Story, final: list[dict[str, Any
         assert proc.returncode == 0, proc.stderr[-3000:]
     from_s3 = [json.loads(line) for line in out.read_text().splitlines()]
     assert from_s3 == final
+
+
+@pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
+async def test_the_story_s_report_renders_in_chromium_and_loads_nothing(
+        story: Story, final: list[dict[str, Any]], tmp_path: Path) -> None:
+    report, screenshot = tmp_path / "report.html", tmp_path / "report.png"
+    run(story, ["audit", "--no-update", "-o", str(report)])
+    seen = await on_asyncio(look(report, screenshot, launch()))
+    assert seen["requests"] == []
+    assert seen["url_rows"] == sorted((r["state"] for r in final if r["state"] != "unchanged"), key=STATES.index)
+    assert seen["marks"] == len(CRAWLS) * len(seen["chart_states"]) and seen["recheck_labels"] == ["recheck"] * 2
+    assert len(seen["moved_new"]) == 4 and seen["dels"] + seen["inss"]
+    assert seen["timeline_rows"] >= 3 and seen["width"] <= 1280 and seen["csp_errors"] == []
+    screenshot.replace("/tmp/audit-story.png")  # for a person to look at

@@ -154,3 +154,10 @@ def test_helpers() -> None:
     assert not same_page("https://a.example/x", "https://a.example/y")
     assert similarity("a b c d", "a b c d") == 1.0 and similarity("", "a") == 0.0
     assert 0.7 < similarity("a b c d", "a b c e") < 0.8
+
+
+def test_similarity_counts_characters_in_scripts_without_spaces() -> None:
+    story_zh = "交通运输部发布了绿色金融发展规划，相关负责人在发布会上作了说明。"
+    edited = story_zh.replace("绿色", "数字")
+    # Split on spaces, the whole sentence is one word and any edit makes the texts 0 % alike.
+    assert 0.9 < similarity(story_zh, edited) < 1.0

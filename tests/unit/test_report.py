@@ -272,3 +272,13 @@ def test_write_report_leaves_only_the_finished_file(tmp_path: Path) -> None:
     write_report(audit([row("https://n.test/a", "new")]), target)
     assert [p.name for p in target.parent.iterdir()] == ["report.html"]
     assert target.read_text(encoding="utf-8").startswith("<!doctype html>")
+
+
+def test_a_chinese_edit_is_diffed_character_by_character_without_spaces_added() -> None:
+    from archive.report import word_diff  # noqa: PLC0415
+
+    before = "交通运输部发布了绿色金融发展规划。"
+    segments = word_diff(before, before.replace("绿色", "数字"), context=3)
+    assert ("delete", "绿色") in [(s.op, s.text) for s in segments]
+    assert ("insert", "数字") in [(s.op, s.text) for s in segments]
+    assert all(" " not in s.text for s in segments if s.op != "skip")
