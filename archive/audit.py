@@ -212,8 +212,9 @@ class Auditor:
         after = caps[caps.index(latest_good) + 1:] if latest_good is not None else caps
         is_new = caps[0].started > self.w0
         item = next((c.item for c in reversed(caps) if c.item is not None), None)
+        section = next((c.item.section for c in reversed(caps) if c.item is not None and c.item.section), None)
         row = AuditRow(url=url, site=site, state="unchanged", first_capture=(ref or caps[0]).ref(),
-                       last_capture=caps[-1].ref(), section=item.section if item else None,
+                       last_capture=caps[-1].ref(), section=section,
                        title=item.title if item else next((c.title for c in reversed(caps) if c.title), None),
                        captures=len(caps))
         if keep_timeline:

@@ -537,11 +537,13 @@ class Catalog:
         """The rows `article_history` gives for one URL."""
         return self.db.execute(HISTORY + " AND c.url = ? ORDER BY c.fetched_at, c.rowid", (site, url)).fetchall()
 
-    def article_urls(self, site: str) -> list[tuple[str, str, str]]:
-        """(url, first fetched, last fetched) of every article URL of `site`: what a recheck chooses from."""
+    def article_urls(self, site: str) -> list[tuple[str, str, str, str | None]]:
+        """(url, first fetched, last fetched, a section its items named) of every article URL of `site`:
+        what a recheck chooses from, and the section its items keep."""
         return self.db.execute(
-            "SELECT url, MIN(fetched_at), MAX(fetched_at) FROM captures WHERE site = ? AND kind IN "
-            "('article', 'recheck') GROUP BY url ORDER BY url", (site,)).fetchall()
+            "SELECT c.url, MIN(c.fetched_at), MAX(c.fetched_at), MAX(i.section) FROM captures c "
+            "LEFT JOIN items i ON i.crawl_id = c.crawl_id AND i.url = c.final_url "
+            "WHERE c.site = ? AND c.kind IN ('article', 'recheck') GROUP BY c.url ORDER BY c.url", (site,)).fetchall()
 
 
 def _spider_of(crawl_id: str) -> str:

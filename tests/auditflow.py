@@ -42,6 +42,7 @@ class Story:
     work: Path
     settings: dict[str, str]
     ids: tuple[str, ...] = CRAWLS
+    base_url: str = ""
     manifest: dict[str, Any] = field(default_factory=dict)  # the web's own account of state 2
     flaky: dict[str, str] = field(default_factory=dict)  # path -> how it failed in the first recheck
     steps: list[str] = field(default_factory=list)
@@ -78,7 +79,7 @@ def tell_story(web: FixtureWeb, work: Path, settings: dict[str, str] | None = No
     """Crawl, advance, crawl, recheck with faults, recheck again; the store is then ready to audit.
     `settings` default to a story of its own under `work` (isolated_settings); `first_only` stops after
     the first crawl."""
-    story = Story(work, settings if settings is not None else isolated_settings(work), ids)
+    story = Story(work, settings if settings is not None else isolated_settings(work), ids, web.base_url)
     site = ["-a", "site=demo", "-a", f"base_url={web.base_url}/"]
     web.set_state(1)
     say("crawl of the sample web in state 1")

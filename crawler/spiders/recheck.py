@@ -47,6 +47,7 @@ class RecheckSpider(NewsSpider):
         super().__init__(site, **kwargs)
         self.due, self.urls_file = due, urls_file
         self.chosen: list[str] = []
+        self.sections: dict[str, str] = {}  # what the catalog knew, so recheck items keep their section
 
     async def start(self) -> AsyncIterator[Request]:
         self.chosen = await deferred_to_future(deferToThread(self.choose))
@@ -54,7 +55,7 @@ class RecheckSpider(NewsSpider):
         logger.info("recheck of %s: %d URLs (%s)", self.site_name, len(self.chosen),
                     f"from {self.urls_file}" if self.urls_file else f"due={self.due}")
         for url in self.chosen:
-            yield self.request(url, self.parse_article, {"kind": "recheck"})
+            yield self.request(url, self.parse_article, {"kind": "recheck", "section": self.sections.get(url)})
 
     def choose(self) -> list[str]:
         """The URLs to fetch (in a thread: the catalog reads the store and writes SQLite)."""
@@ -67,10 +68,11 @@ class RecheckSpider(NewsSpider):
             for problem in update.problems:
                 logger.warning("catalog: %s", problem)
             known = catalog.article_urls(self.site_name)
+        self.sections = {url: section for url, _, _, section in known if section}
         now = datetime.now(UTC).timestamp()
         if self.due == "all":
-            return [url for url, _, _ in known]
-        return [url for url, first, last in known
+            return [url for url, _, _, _ in known]
+        return [url for url, first, last, _ in known
                 if is_due(_posix(first), _posix(last), now, audit_cfg.recheck_cadence)]
 
     def robots_parsed(self, robotparser: RobotParser, request: Request) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,28 @@ async def test_the_story_s_report_renders_in_chromium_and_loads_nothing(
     assert len(seen["moved_new"]) == 4 and seen["dels"] + seen["inss"]
     assert seen["timeline_rows"] >= 3 and seen["width"] <= 1280 and seen["csp_errors"] == []
     screenshot.replace("/tmp/audit-story.png")  # for a person to look at
+
+
+def test_a_recheck_of_a_urls_file_and_of_what_is_due(story: Story, tmp_path: Path) -> None:
+    shutil.copytree(story.store, tmp_path / "store")  # a copy: the other tests read the story's four crawls
+    settings = {**story.settings, "STORE_URI": f"file://{tmp_path / 'store'}", "STORE_SPOOL_DIR": str(tmp_path / "s"),
+                "ARCHIVE_DEDUP_INDEX_DIR": str(tmp_path / "index"), "AUDIT_CATALOG_DIR": str(tmp_path / "catalog")}
+    copy = Story(tmp_path, settings, story.ids, story.base_url)
+    site = ["-a", "site=demo", "-a", f"base_url={story.base_url}/"]
+    wanted = sorted(r["url"] for r in audit_rows(copy) if r["state"] == "unchanged")[:2]
+    (tmp_path / "urls.txt").write_text(f"# two of them\n{wanted[0]}\n\n{wanted[1]}\n{wanted[0]}\n")
+    run(copy, ["crawl", "recheck", *site, "-a", f"urls_file={tmp_path / 'urls.txt'}"], {"CRAWL_ID": "from-file"})
+    from archive.store import FileStore  # noqa: PLC0415
+
+    log = read_jsonl_parts(FileStore(tmp_path / "store"), "crawls/from-file/log")
+    assert sorted(e["url"] for e in log if e["kind"] == "recheck") == wanted
+    # On the default cadence nothing is due: every article was first seen minutes ago (the first step is 1 h).
+    run(copy, ["crawl", "recheck", *site], {"CRAWL_ID": "on-cadence"})
+    log = read_jsonl_parts(FileStore(tmp_path / "store"), "crawls/on-cadence/log")
+    assert [e for e in log if e["kind"] == "recheck"] == []
+    manifest = json.loads((tmp_path / "store" / "crawls" / "on-cadence" / "crawl.json").read_text())
+    assert manifest["stats"]["recheck/urls"] == 0 and manifest["spider"] == "recheck"
+    for bad, said in ((["-a", "due=sometimes"], "-a due='sometimes': expected one of cadence, all"),
+                      (["-a", f"urls_file={tmp_path / 'nope.txt'}"], "cannot read it")):
+        proc = scrapy(["crawl", "recheck", *site, *bad, *[a for k, v in settings.items() for a in ("-s", f"{k}={v}")]])
+        assert proc.returncode == 2 and said in proc.stderr
