@@ -19,7 +19,6 @@ not fetched inside the window is left out of it: earlier captures are its baseli
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -58,18 +57,25 @@ class AuditOptions:
                    **extra)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # compared by identity: list.index must not compare every field
 class Item:
     title: str | None
-    authors: tuple[str, ...]
+    authors: str | None  # as the catalog holds them (JSON): compared, never shown
     published: str | None
     modified: str | None
     section: str | None
     text_hash: str | None
-    simhash: int | None
+    simhash: str | None  # hex, as in the item
+
+    @property
+    def simhash_int(self) -> int | None:
+        try:
+            return int(self.simhash, 16) if self.simhash else None
+        except ValueError:
+            return None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Cap:
     """One capture of the URL, parsed from a catalog row."""
 
@@ -81,7 +87,7 @@ class Cap:
     reasons: tuple[str, ...]
     final_url: str | None
     kind: str | None
-    warc: dict[str, Any] | None
+    warc: tuple[str, int, int, str] | None  # filename, offset, length, record id
     redirected: bool
     item: Item | None
     title: str | None = None  # the page's <title>, from the crawl log (an item's title is the story's)
@@ -94,8 +100,10 @@ class Cap:
         return self.verdict is None and self.redirected and self.item is not None
 
     def ref(self) -> CaptureRef:
+        warc = dict(zip(("filename", "offset", "length", "record_id"), self.warc, strict=True)) if self.warc \
+            else None
         return CaptureRef(self.crawl_id, self.fetched_at, self.status, self.verdict, self.reasons, self.final_url,
-                          self.kind, self.warc)
+                          self.kind, warc)
 
 
 @dataclass
@@ -116,6 +124,7 @@ class _Story:
     started: str
     text_hash: str
     simhash: int | None
+    title: str | None = None
 
 
 def _iso(value: str) -> datetime:
@@ -175,25 +184,16 @@ def text_diff(a: str, b: str) -> list[str]:
     return list(difflib.unified_diff(a.split("\n\n"), b.split("\n\n"), "before", "after", n=1, lineterm=""))
 
 
-def _simhash(value: Any) -> int | None:
-    try:
-        return int(value, 16) if value else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _parse(rows: list[tuple[Any, ...]], started: dict[str, str]) -> list[Cap]:
     caps = []
     for r in rows:
         item = None
         if r[20] is not None or r[15] is not None:
-            authors = tuple(json.loads(r[16])) if r[16] else ()
-            item = Item(r[15], authors, r[17], r[18], r[19], r[20], _simhash(r[21]))
-        warc = {"filename": r[8], "offset": r[9], "length": r[10], "record_id": r[11]} if r[8] else None
-        caps.append(Cap(r[1], started.get(r[1], r[2]), r[2], r[3], r[4], tuple(json.loads(r[5])) if r[5] else (),
+            item = Item(r[15], r[16], r[17], r[18], r[19], r[20], r[21])
+        warc = (r[8], r[9], r[10], r[11]) if r[8] else None
+        caps.append(Cap(r[1], started.get(r[1], r[2]), r[2], r[3], r[4], tuple(r[5].split("\n")) if r[5] else (),
                         r[6], r[7], warc, bool(r[12]) and not same_page(r[0], r[6]), item, r[14]))
-    caps.sort(key=lambda c: (c.fetched_at, c.started))
-    return caps
+    return caps  # the catalog gives them by fetch time, crawl by crawl
 
 
 class Auditor:
@@ -201,24 +201,34 @@ class Auditor:
 
     def __init__(self, options: AuditOptions, texts: Callable[[str | None], str | None], window_start: str) -> None:
         self.options, self.texts, self.w0 = options, texts, window_start
+        # url -> (title, text key) before and after, for changed and moved rows (the report's side by side)
+        self.pairs: dict[str, tuple[tuple[str | None, str | None], tuple[str | None, str | None]]] = {}
+
+    def pair(self, url: str, before: Cap, after: Cap) -> None:
+        if self.options.texts and before.item is not None and after.item is not None:
+            self.pairs[url] = ((before.item.title, before.item.text_hash), (after.item.title, after.item.text_hash))
 
     def decide(self, url: str, site: str, caps: list[Cap], keep_timeline: bool = True) -> AuditRow:
         """The row of one URL (moves without redirects are found later, across URLs)."""
-        opts = self.options
-        base = [c for c in caps if c.started <= self.w0]
         good_caps = [c for c in caps if c.good]
-        ref = next((c for c in reversed(base) if c.good), None) or next((c for c in caps if c.good), None)
+        ref = next((c for c in reversed(good_caps) if c.started <= self.w0), None) or (good_caps[0] if good_caps
+                                                                                       else None)
         latest_good = good_caps[-1] if good_caps else None
-        after = caps[caps.index(latest_good) + 1:] if latest_good is not None else caps
-        is_new = caps[0].started > self.w0
         item = next((c.item for c in reversed(caps) if c.item is not None), None)
         section = next((c.item.section for c in reversed(caps) if c.item is not None and c.item.section), None)
         row = AuditRow(url=url, site=site, state="unchanged", first_capture=(ref or caps[0]).ref(),
                        last_capture=caps[-1].ref(), section=section,
                        title=item.title if item else next((c.title for c in reversed(caps) if c.title), None),
                        captures=len(caps))
-        if keep_timeline:
+        self._decide(row, caps, ref, latest_good)
+        if keep_timeline and row.state != "unchanged":  # an unchanged row's first and last capture say it all
             row.timeline = [c.ref() for c in caps]
+        return row
+
+    def _decide(self, row: AuditRow, caps: list[Cap], ref: Cap | None, latest_good: Cap | None) -> AuditRow:
+        opts = self.options
+        after = caps[caps.index(latest_good) + 1:] if latest_good is not None else caps
+        is_new = caps[0].started > self.w0
         decisive = [c for c in after if c.verdict in DECISIVE]
         if decisive:
             last = decisive[-1]
@@ -266,6 +276,7 @@ class Auditor:
         if score is not None and score >= self.options.redirect_similarity:
             row.state, row.new_url = "moved", latest.final_url
             row.evidence += [hops + f" (since {latest.fetched_at})", f"the same story there (similarity {score})"]
+            self.pair(row.url, ref, latest)
         else:
             row.state = "soft-deleted"
             row.evidence += [hops + f" (since {latest.fetched_at})", "another page there, not the story"
@@ -288,6 +299,7 @@ class Auditor:
             row.similarity = 1.0
             return
         row.state, row.changed_fields = "changed", fields
+        self.pair(row.url, ref, latest)
         before, after = self._text(ref), self._text(latest)
         row.similarity = similarity(before, after)
         if "text" in fields and before is not None and after is not None:
@@ -353,6 +365,7 @@ def _audit_site(catalog: Catalog, site: str, window_from: str | None, window_to:
     report.window_from = report.window_from or w0
     report.window_to = end or max((c.finished_at or c.started_at or "") for c in in_window)
     report.unreadable += [f"{c.crawl_id}: {p}" for c in in_window for p in c.problems]
+    first_crawl = crawls[0].started_at or "" if crawls else ""
     auditor = Auditor(options, catalog.text, w0)
     stories = _Stories(options.simhash_bits)
     pending: list[_Pending] = []
@@ -367,12 +380,17 @@ def _audit_site(catalog: Catalog, site: str, window_from: str | None, window_to:
             row.timeline = []  # the common case: first and last capture say it all, and memory stays flat
         rows[url] = row
         first_good = next((c for c in caps if c.good and c.item and c.item.text_hash), None)
+        # A story first seen in the site's first crawl cannot be where another one moved (that one was alive
+        # then, or its last good capture, which the new URL must follow, is later): not indexed.
+        if first_good is not None and first_good.started <= first_crawl:
+            first_good = None
         if first_good is not None and first_good.item is not None and first_good.item.text_hash:
-            stories.add(_Story(url, first_good.started, first_good.item.text_hash, first_good.item.simhash))
+            stories.add(_Story(url, first_good.started, first_good.item.text_hash, first_good.item.simhash_int,
+                               first_good.item.title))
         last_good = next((c for c in reversed(caps) if c.good and c.item and c.item.text_hash), None)
         if row.state in DEAD and row.new_url is None and last_good is not None and last_good.item is not None \
                 and last_good.item.text_hash:
-            pending.append(_Pending(row, last_good.item.text_hash, last_good.item.simhash, last_good.started))
+            pending.append(_Pending(row, last_good.item.text_hash, last_good.item.simhash_int, last_good.started))
         for crawl, counts in points:
             seen = [c for c in caps if c.started <= (crawl.started_at or "")]
             if seen:
@@ -383,53 +401,37 @@ def _audit_site(catalog: Catalog, site: str, window_from: str | None, window_to:
     report.series += [CrawlPoint(c.crawl_id, c.started_at or "", c.spider or "news", c.state == "complete", counts)
                       for c, counts in points]
     if options.texts:
-        _collect_texts(report, site, rows, catalog)
+        _collect_texts(report, auditor, catalog)
 
 
 def _find_moves(pending: list[_Pending], stories: _Stories, rows: dict[str, AuditRow], auditor: Auditor,
                 options: AuditOptions) -> None:
     """A dead URL whose story is at a URL first seen after its last good capture: moved, without a redirect."""
     for dead in pending:
-        best: tuple[float, str] | None = None
+        best: tuple[float, _Story] | None = None
         before = auditor.texts(dead.text_hash)
         for story in stories.candidates(dead.text_hash, dead.simhash):
             if story.url == dead.row.url or story.started <= dead.after:
                 continue
             score = 1.0 if story.text_hash == dead.text_hash else similarity(before, auditor.texts(story.text_hash))
             if score >= options.moved_similarity and (best is None or score > best[0]):
-                best = (score, story.url)
+                best = (score, story)
         if best is None:
             continue
-        row, target = dead.row, rows.get(best[1])
-        row.evidence.insert(0, f"the same story (similarity {best[0]}) is at {best[1]}, first seen "
+        score, found = best
+        if options.texts:
+            auditor.pairs[dead.row.url] = ((dead.row.title, dead.text_hash), (found.title, found.text_hash))
+        row, target = dead.row, rows.get(found.url)
+        row.evidence.insert(0, f"the same story (similarity {score}) is at {found.url}, first seen "
                                f"{target.first_capture.fetched_at if target else '?'}; no redirect")
-        row.state, row.new_url, row.similarity = "moved", best[1], best[0]
+        row.state, row.new_url, row.similarity = "moved", found.url, score
         if target is not None:
             target.evidence.append(f"the story moved here from {row.url}")
 
 
-def _collect_texts(report: AuditReport, site: str, rows: dict[str, AuditRow], catalog: Catalog) -> None:
+def _collect_texts(report: AuditReport, auditor: Auditor, catalog: Catalog) -> None:
     """Both texts behind changed and moved rows, for the report's side-by-side views (never in JSON)."""
-    wanted = [r.url for r in rows.values() if r.state in ("changed", "moved")]
-    wanted += [r.new_url for r in rows.values() if r.state == "moved" and r.new_url]
-    history = {url: catalog.history_of(site, url) for url in wanted}
-    for row in rows.values():
-        if row.state not in ("changed", "moved"):
-            continue
-        before = _item_text(history.get(row.url, []), row.first_capture.crawl_id, catalog)
-        after_url = row.new_url if row.state == "moved" and row.new_url else row.url
-        after_rows = history.get(after_url, [])
-        after = _item_text(after_rows, after_rows[-1][1] if after_rows else "", catalog, latest=True)
-        if before and after:
-            report.texts[row.url] = TextPair(before[0], before[1], after[0], after[1])
-
-
-def _item_text(rows: list[tuple[Any, ...]], crawl_id: str, catalog: Catalog,
-               latest: bool = False) -> tuple[str | None, str] | None:
-    ordered = list(reversed(rows)) if latest else rows
-    for r in ordered:
-        if (latest or r[1] == crawl_id) and r[20]:
-            text = catalog.text(r[20])
-            if text is not None:
-                return r[15], text
-    return None
+    for url, ((before_title, before_key), (after_title, after_key)) in auditor.pairs.items():
+        before, after = catalog.text(before_key), catalog.text(after_key)
+        if before is not None and after is not None:
+            report.texts[url] = TextPair(before_title, before, after_title, after)

@@ -14,7 +14,7 @@ STATES = ("deleted", "soft-deleted", "moved", "blocked", "unreachable", "changed
 CHANGE_FIELDS = ("title", "text", "authors", "published", "modified")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaptureRef:
     """One fetch of a URL as the catalog knows it, and where its record is in the archive."""
 
@@ -33,7 +33,7 @@ class CaptureRef:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class AuditRow:
     """The state of one URL of a site between two points in time."""
 

@@ -17,62 +17,82 @@ catalog at the same time; each crawl is indexed in one transaction, so a reader 
 
 from __future__ import annotations
 
-import gzip
-import io
+import heapq
 import json
 import logging
+import os
+import re
 import sqlite3
+import tempfile
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import sha1, sha256
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from archive.store import Store
 from crawler.errors import StoreError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 MARKER = "palimpsest-catalog"
 PART_DIRS = ("log", "items")
+READ_AHEAD = 4  # parts of a crawl fetched and parsed ahead of the one being written (a thread each)
 MAX_PART_PROBLEMS = 3  # bad lines reported per part (then counted): one broken part must not flood the report
 
 SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # state: complete | incomplete (manifest lists files still waiting) | partial (no crawl.json)
+    # first_row..last_row: the crawl's captures, a run of rowids sorted by URL (see captures).
     "CREATE TABLE crawls (crawl_id TEXT PRIMARY KEY, site TEXT, spider TEXT, started_at TEXT, finished_at TEXT,"
     " state TEXT NOT NULL, signature TEXT NOT NULL, captures INTEGER NOT NULL, items INTEGER NOT NULL,"
-    " problems TEXT NOT NULL, indexed_at TEXT NOT NULL)",
-    "CREATE TABLE captures (crawl_id TEXT NOT NULL, site TEXT, url TEXT NOT NULL, final_url TEXT, kind TEXT,"
-    " status INTEGER, verdict TEXT, reasons TEXT, score REAL, fetched_at TEXT NOT NULL, title TEXT,"
-    " content_digest TEXT, simhash TEXT, warc_filename TEXT, warc_offset INTEGER, warc_length INTEGER,"
-    " record_id TEXT, redirects TEXT, error TEXT)",
-    "CREATE TABLE items (crawl_id TEXT NOT NULL, url TEXT NOT NULL, canonical_url TEXT, section TEXT, title TEXT,"
-    " authors TEXT, published TEXT, modified TEXT, language TEXT, text_hash TEXT, simhash TEXT,"
-    " duplicate_of TEXT, warc_filename TEXT, warc_offset INTEGER)",
-    "CREATE TABLE texts (hash TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID",
+    " problems TEXT NOT NULL, indexed_at TEXT NOT NULL, first_row INTEGER, last_row INTEGER)",
+    # One row per crawl-log entry, with the article item its final URL gave in the same crawl (i_* columns,
+    # NULL when none); final_url is NULL when it is the URL. Each crawl's rows are one run of rowids in URL
+    # order, written once (appending is cheap, whatever the table's size): an audit merges the runs of a
+    # site's crawls, each read in sequence, instead of looking rows up one by one in an index.
+    "CREATE TABLE captures (site TEXT NOT NULL, url TEXT NOT NULL, fetched_at TEXT NOT NULL, crawl_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, final_url TEXT, kind TEXT, status INTEGER, verdict TEXT,"
+    " reasons TEXT /* one per line */, score REAL, title TEXT, content_digest TEXT, simhash TEXT,"
+    " warc_filename TEXT, warc_offset INTEGER, warc_length INTEGER, record_id TEXT, redirects TEXT, error TEXT,"
+    " i_title TEXT, i_authors TEXT, i_published TEXT, i_modified TEXT, i_section TEXT, i_text TEXT,"
+    " i_simhash TEXT, i_canonical_url TEXT, i_duplicate_of TEXT)",
+    "CREATE TABLE texts (hash TEXT PRIMARY KEY, body BLOB NOT NULL)",
 )
-INDEXES = (
-    "CREATE INDEX IF NOT EXISTS captures_url ON captures (site, url, fetched_at)",
-    "CREATE INDEX IF NOT EXISTS captures_crawl ON captures (crawl_id)",
-    "CREATE INDEX IF NOT EXISTS items_url ON items (crawl_id, url)",
-)
-CAPTURE_COLUMNS = ("crawl_id", "site", "url", "final_url", "kind", "status", "verdict", "reasons", "score",
-                   "fetched_at", "title", "content_digest", "simhash", "warc_filename", "warc_offset",
+CAPTURE_COLUMNS = ("site", "url", "fetched_at", "crawl_id", "seq", "final_url", "kind", "status", "verdict",
+                   "reasons", "score", "title", "content_digest", "simhash", "warc_filename", "warc_offset",
                    "warc_length", "record_id", "redirects", "error")
+ITEM_COLUMNS = ("i_title", "i_authors", "i_published", "i_modified", "i_section", "i_text", "i_simhash",
+                "i_canonical_url", "i_duplicate_of")
+# A worker writes what one part gave into an SQLite file of its own (these tables); the catalog copies the
+# files into per-crawl staging tables and writes the crawl's rows from them with one INSERT ... SELECT (items
+# joined, rows sorted by URL): no row crosses a process boundary or the Python-SQLite boundary in the writer.
+PART_TABLES = {
+    "log": f"CREATE TABLE log ({', '.join(CAPTURE_COLUMNS)})",
+    "items": f"CREATE TABLE items (url TEXT PRIMARY KEY, {', '.join(ITEM_COLUMNS)})",
+    "texts": "CREATE TABLE texts (hash TEXT PRIMARY KEY, body BLOB)",
+    "cdxj": "CREATE TABLE cdxj (filename TEXT, offset INTEGER, PRIMARY KEY (filename, offset)) WITHOUT ROWID",
+}
+_L = ", ".join(f"l.{c}" for c in CAPTURE_COLUMNS)
+_I = ", ".join(f"i.{c}" for c in ITEM_COLUMNS)
+WRITE_CRAWL = (f"INSERT INTO main.captures SELECT {_L}, {_I} FROM temp.log_stage l LEFT JOIN temp.items_stage i"
+               " ON i.url = COALESCE(l.final_url, l.url) ORDER BY l.site, l.url, l.fetched_at, l.seq")
+# What article_history gives per capture, in this order (archive/audit.py reads it by position).
 HISTORY = (
-    "SELECT c.url, c.crawl_id, c.fetched_at, c.status, c.verdict, c.reasons, c.final_url, c.kind,"
-    " c.warc_filename, c.warc_offset, c.warc_length, c.record_id, c.redirects, c.error, c.title,"
-    " i.title, i.authors, i.published, i.modified, i.section, i.text_hash, i.simhash, i.canonical_url "
-    "FROM captures c LEFT JOIN items i ON i.crawl_id = c.crawl_id AND i.url = c.final_url "
-    "WHERE c.site = ? AND c.kind IN ('article', 'recheck')")
-ITEM_COLUMNS = ("crawl_id", "url", "canonical_url", "section", "title", "authors", "published", "modified",
-                "language", "text_hash", "simhash", "duplicate_of", "warc_filename", "warc_offset")
+    "SELECT url, crawl_id, fetched_at, status, verdict, reasons, COALESCE(final_url, url), kind, warc_filename,"
+    " warc_offset, warc_length, record_id, redirects, error, title, i_title, i_authors, i_published, i_modified,"
+    " i_section, i_text, i_simhash, i_canonical_url FROM captures"
+    " WHERE rowid BETWEEN ? AND ? AND site = ? AND kind IN ('article', 'recheck')")
 
 
 class CatalogError(StoreError):
@@ -113,9 +133,18 @@ class PartRows:
 
     key: str
     captures: list[tuple[Any, ...]] = field(default_factory=list)
-    items: list[tuple[Any, ...]] = field(default_factory=list)
+    items: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)  # (item URL, ITEM_COLUMNS)
     texts: list[tuple[str, bytes]] = field(default_factory=list)
     pointers: set[tuple[str, int]] = field(default_factory=set)  # CDXJ records, (filename, offset)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PartFile:
+    """Where a worker wrote what one part gave (None: nothing), and what was wrong with the part."""
+
+    key: str
+    path: str | None
     problems: list[str] = field(default_factory=list)
 
 
@@ -125,21 +154,57 @@ def utc_now() -> str:
 
 # --- reading parts: pure functions of the bytes, so they can run in worker processes ----------------------
 
+GUNZIP_CHUNK = 1 << 20  # compressed bytes per step: a fault loses at most the lines of its last step
+
+
+def gunzip(data: bytes) -> tuple[bytes, str | None]:
+    """A gzip file's bytes (every member), and what was wrong with it: cut or corrupt midway, what came before
+    the fault is kept. zlib in steps, not GzipFile.readline (a third of a catalog build went to it)."""
+    out: list[bytes] = []
+    rest = memoryview(data)
+    while rest and any(rest[:64]):  # a run of zeros after the last member is padding, not a member
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        while rest and not inflater.eof:
+            step, rest = rest[:GUNZIP_CHUNK], rest[GUNZIP_CHUNK:]
+            try:
+                out.append(inflater.decompress(step))
+            except zlib.error as exc:
+                return b"".join(out), f"zlib.error: {exc}"
+        if not inflater.eof:
+            out.append(inflater.flush())
+            return b"".join(out), "EOFError: the gzip stream ends before its end marker"
+        rest = memoryview(inflater.unused_data + bytes(rest))
+    return b"".join(out), None
+
+
 def _lines(key: str, data: bytes, problems: list[str]) -> Iterator[bytes]:
-    """The lines of a gzip part; a part cut or corrupt midway yields what came before the fault."""
+    """The lines of a gzip part; a part cut or corrupt midway yields the whole lines before the fault."""
+    text, fault = gunzip(data)
+    lines = text.split(b"\n")
+    if fault is not None:
+        problems.append(f"{key}: not a whole gzip file ({fault}); the lines before the fault were read")
+        lines = lines[:-1]  # the line the fault cut
+    yield from (line for line in lines if line)
+
+
+def loads(line: bytes) -> Any:
+    """orjson (a third of json's time, which is most of a catalog build), and json for what orjson refuses
+    that json reads (NaN, Infinity)."""
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
-            yield from fh
-    except (OSError, EOFError, zlib.error) as exc:
-        problems.append(f"{key}: not a whole gzip file ({type(exc).__name__}: {exc}); the lines before the fault "
-                        "were read")
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _records(key: str, data: bytes, problems: list[str]) -> Iterator[dict[str, Any]]:
     bad = 0
     for number, line in enumerate(_lines(key, data, problems), 1):
         try:
-            record = json.loads(line)
+            record = loads(line)
         except ValueError as exc:
             record = None
             message = f"line {number}: not JSON ({exc})"
@@ -162,22 +227,30 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def parse_log_part(crawl_id: str, key: str, data: bytes) -> PartRows:
-    """Crawl-log entries -> capture rows. An entry without a URL or a time is no capture: skipped, reported."""
+def _part_number(key: str) -> int:
+    digits = "".join(ch for ch in key.rsplit("/", 1)[-1] if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def parse_log_part(crawl_id: str, key: str, data: bytes, site: str = "") -> PartRows:
+    """Crawl-log entries -> capture rows (CAPTURE_COLUMNS). An entry without a URL or a time is no capture:
+    skipped, reported. `seq` (part number, line) keeps two entries of one URL in one second apart."""
     out = PartRows(key)
-    dumps = json.dumps
+    dumps = _dumps
     skipped = 0
-    for e in _records(key, data, out.problems):
+    base = _part_number(key) << 32
+    for n, e in enumerate(_records(key, data, out.problems)):
         url, fetched = e.get("url"), e.get("fetched_at")
         if not isinstance(url, str) or not isinstance(fetched, str):
             skipped += 1
             continue
         warc = e["warc"] if isinstance(e.get("warc"), dict) else {}
-        reasons, redirects = e.get("reasons"), e.get("redirects")
+        reasons, redirects, final = e.get("reasons"), e.get("redirects"), e.get("final_url")
+        codes = "\n".join(map(str, reasons)) if isinstance(reasons, list) and reasons else None
         out.captures.append((
-            e.get("crawl_id") or crawl_id, e.get("site"), url, e.get("final_url"), e.get("kind"),
-            _int(e.get("status")), e.get("verdict"), dumps(reasons) if reasons else None, e.get("score"), fetched,
-            e.get("title"), e.get("content_digest"), e.get("simhash"), warc.get("filename"),
+            e.get("site") or site, url, fetched, e.get("crawl_id") or crawl_id, base + n,
+            None if final == url else final, e.get("kind"), _int(e.get("status")), e.get("verdict"), codes,
+            e.get("score"), e.get("title"), e.get("content_digest"), e.get("simhash"), warc.get("filename"),
             _int(warc.get("offset")), _int(warc.get("length")), warc.get("record_id"),
             dumps(redirects) if redirects else None, e.get("error"),
         ))
@@ -191,11 +264,20 @@ def text_key(text: str) -> str:
     return "sha1:" + sha1(text.encode()).hexdigest()
 
 
-def parse_item_part(crawl_id: str, key: str, data: bytes) -> PartRows:
-    """Article items -> item rows, and each distinct text once (zlib: the catalog holds every version)."""
+_SESSION: list[Any] = [None, set()]  # (update session, text keys this process already returned in it)
+
+
+def parse_item_part(crawl_id: str, key: str, data: bytes, session: str | None = None) -> PartRows:
+    """Article items -> item rows, and each distinct text once.
+
+    Most texts repeat crawl after crawl (an unchanged story); within one update `session` a process returns a
+    text only the first time it meets it, so it is compressed (zlib: the catalog keeps every version of every
+    story) once per worker, not once per crawl."""
     out = PartRows(key)
-    dumps = json.dumps
-    seen: set[str] = set()
+    dumps = _dumps
+    if session is None or _SESSION[0] != session:
+        _SESSION[:] = [session, set()]
+    seen: set[str] = _SESSION[1]
     for i in _records(key, data, out.problems):
         url = i.get("url")
         if not isinstance(url, str):
@@ -205,15 +287,29 @@ def parse_item_part(crawl_id: str, key: str, data: bytes) -> PartRows:
         if text and digest and digest not in seen:
             seen.add(digest)
             out.texts.append((digest, zlib.compress(text.encode(), 1)))
-        warc = i["warc"] if isinstance(i.get("warc"), dict) else {}
-        authors = i.get("authors")
-        out.items.append((
-            i.get("crawl_id") or crawl_id, url, i.get("canonical_url"), i.get("section"), i.get("title"),
-            dumps(authors, ensure_ascii=False) if authors else None, i.get("published"), i.get("modified"),
-            i.get("language"), digest, i.get("simhash"), i.get("duplicate_of"), warc.get("filename"),
-            _int(warc.get("offset")),
-        ))
+        authors, canonical = i.get("authors"), i.get("canonical_url")
+        out.items.append((url, (
+            i.get("title"), dumps(authors) if authors else None, i.get("published"),
+            i.get("modified"), i.get("section"), digest, i.get("simhash"), None if canonical == url else canonical,
+            i.get("duplicate_of"),
+        )))
     return out
+
+
+_CDXJ_FIELD = re.compile(rb'"(offset|length|filename)":\s*"?([^",}]*)')
+
+
+def _cdxj_fields(line: bytes) -> tuple[str, int, int] | None:
+    """filename, offset and length of a CDXJ line. Three fields of a JSON object, read by a regex (a third of
+    json.loads' time, on a million lines); a line it cannot read is parsed as JSON before it is called bad."""
+    fields = dict(_CDXJ_FIELD.findall(line.partition(b" {")[2]))
+    try:
+        if len(fields) == 3 and b"\\" not in fields[b"filename"]:
+            return fields[b"filename"].decode(), int(fields[b"offset"]), int(fields[b"length"])
+        parsed = json.loads(b"{" + line.partition(b" {")[2])
+        return str(parsed["filename"]), int(parsed["offset"]), int(parsed["length"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return None
 
 
 def parse_cdxj(key: str, data: bytes, warc_size: int | None) -> PartRows:
@@ -222,14 +318,11 @@ def parse_cdxj(key: str, data: bytes, warc_size: int | None) -> PartRows:
     stem = key.rsplit("/", 1)[-1].removesuffix(".cdxj")
     outside = foreign = bad = 0
     for line in data.splitlines():
-        _, _, body = line.partition(b" {")
-        try:
-            fields = json.loads(b"{" + body)
-            offset, length = int(fields["offset"]), int(fields["length"])
-            filename = str(fields["filename"])
-        except (ValueError, KeyError, TypeError):
+        found = _cdxj_fields(line)
+        if found is None:
             bad += 1
             continue
+        filename, offset, length = found
         if filename.removesuffix(".warc.gz").removesuffix(".warc") != stem:
             foreign += 1
         if warc_size is not None and offset + length > warc_size:
@@ -245,12 +338,44 @@ def parse_cdxj(key: str, data: bytes, warc_size: int | None) -> PartRows:
     return out
 
 
-def _parse(kind: str, crawl_id: str, key: str, data: bytes, warc_size: int | None) -> PartRows:
+def _parse(kind: str, crawl_id: str, key: str, data: bytes, warc_size: int | None, session: str,
+           site: str) -> PartRows:
     if kind == "log":
-        return parse_log_part(crawl_id, key, data)
+        return parse_log_part(crawl_id, key, data, site)
     if kind == "items":
-        return parse_item_part(crawl_id, key, data)
+        return parse_item_part(crawl_id, key, data, session)
     return parse_cdxj(key, data, warc_size)
+
+
+def parse_to_file(kind: str, crawl_id: str, key: str, data: bytes, warc_size: int | None, session: str, site: str,
+                  workdir: str) -> PartFile:
+    """Parse one part (in a worker process) into an SQLite file of its own in `workdir`: scratch, no journal."""
+    rows = _parse(kind, crawl_id, key, data, warc_size, session, site)
+    if not (rows.captures or rows.items or rows.pointers):
+        return PartFile(key, None, rows.problems)
+    fd, path = tempfile.mkstemp(suffix=".sqlite", dir=workdir)
+    os.close(fd)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("BEGIN")
+        if kind == "log":
+            db.execute(PART_TABLES["log"])
+            db.executemany(f"INSERT INTO log VALUES ({', '.join('?' * len(CAPTURE_COLUMNS))})", rows.captures)
+        elif kind == "items":
+            db.execute(PART_TABLES["items"])
+            db.execute(PART_TABLES["texts"])
+            db.executemany(f"INSERT OR IGNORE INTO items VALUES ({', '.join('?' * (1 + len(ITEM_COLUMNS)))})",
+                           [(url, *fields) for url, fields in rows.items])
+            db.executemany("INSERT OR IGNORE INTO texts VALUES (?, ?)", rows.texts)
+        else:
+            db.execute(PART_TABLES["cdxj"])
+            db.executemany("INSERT OR IGNORE INTO cdxj VALUES (?, ?)", rows.pointers)
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    return PartFile(key, path, rows.problems)
 
 
 # --- the catalog ------------------------------------------------------------------------------------------
@@ -273,6 +398,9 @@ class Catalog:
     def __init__(self, path: Path, store: Store, workers: int = 0) -> None:
         self.path, self.store, self.workers = path, store, workers
         self.rebuilt: str | None = None
+        self._session = ""
+        self._known: set[str] = set()  # crawl ids the catalog held when this update began
+        self._workdir = ""  # where workers write the part files of this update
         self.db = self._open()
 
     # schema and file ------------------------------------------------------------------------------------
@@ -289,6 +417,7 @@ class Catalog:
                                "another file") from exc
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache
+        db.execute("PRAGMA temp.cache_size=-131072")  # a crawl's staging tables (128 MiB) stay off the disk
         if not tables:
             self._create(db)
             return db
@@ -338,12 +467,14 @@ class Catalog:
         """Index the crawls the catalog does not hold yet (or holds as partial or changed); `rebuild` first
         forgets everything. Crawls gone from the store are forgotten."""
         began = time.monotonic()
+        self._session = f"{id(self)}-{began}"
         result = CatalogUpdate(rebuilt=self.rebuilt)
         if rebuild:
             self._drop(self.db)
             self._create(self.db)
             result.rebuilt = "started over (--rebuild)"
         known = {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT crawl_id, state, signature FROM crawls")}
+        self._known = set(known)
         in_store = list(self.store.children("crawls"))
         gone = sorted(set(known) - set(in_store))
         if gone:
@@ -352,23 +483,20 @@ class Catalog:
                     self._forget(crawl_id)
             result.crawls_removed = gone
         todo = [c for c in in_store if known.get(c, ("", ""))[0] != "complete"]
-        with _pool(self.workers) as pool, ThreadPoolExecutor(4) as io:
-            plans = io.map(self._plan, todo)  # listings and manifests fetched ahead, in threads
-            for plan in plans:
-                if known.get(plan.crawl_id, ("", ""))[1] == plan.signature:
-                    continue  # partial or incomplete, and nothing changed in the store since
+        with _pool(self.workers) as pool, ThreadPoolExecutor(READ_AHEAD + 2) as io, \
+                tempfile.TemporaryDirectory(prefix="palimpsest-catalog-") as workdir:
+            self._workdir = workdir
+            plans = [_Prep.of(plan) for plan in io.map(self._plan, todo)  # listings and manifests, in threads
+                     if known.get(plan.crawl_id, ("", ""))[1] != plan.signature]  # (partial, unchanged: skipped)
+            parts = _PartQueue(plans, lambda prep, kind, key: io.submit(self._read_part, pool, prep, kind, key))
+            for prep in plans:
                 if progress:
-                    progress(f"indexing {plan.crawl_id} ({len(plan.keys)} files)")
-                captures, items, problems = self._index(plan, pool, io)
-                result.crawls_indexed.append(plan.crawl_id)
+                    progress(f"indexing {prep.plan.crawl_id} ({len(prep.plan.keys)} files)")
+                captures, items, problems = self._index(prep, parts)
+                result.crawls_indexed.append(prep.plan.crawl_id)
                 result.captures += captures
                 result.items += items
-                result.problems += [f"{plan.crawl_id}: {p}" for p in problems]
-        if result.crawls_indexed:
-            with _Transaction(self.db):
-                for statement in INDEXES:
-                    self.db.execute(statement)
-            self.db.execute("ANALYZE")
+                result.problems += [f"{prep.plan.crawl_id}: {p}" for p in problems]
         result.seconds = time.monotonic() - began
         self.rebuilt = None
         return result
@@ -395,92 +523,97 @@ class Catalog:
                 problems.append(f"crawl.json cannot be read ({exc}): indexed as partial")
         return _Plan(crawl_id, keys, sizes, manifest, signature, problems)
 
-    def _index(self, plan: _Plan, pool: Executor, io: ThreadPoolExecutor) -> tuple[int, int, list[str]]:
-        problems = list(plan.problems)
-        prefix = f"crawls/{plan.crawl_id}/"
-        listed = {o.get("key"): o for o in (plan.manifest or {}).get("objects", []) if isinstance(o, dict)}
-        present = set(plan.keys)
-        for key in sorted(k for k in listed if isinstance(k, str)):
-            if key not in present:
-                problems.append(f"missing part {key}: the manifest lists it, the store does not have it")
-            elif isinstance(listed[key].get("size"), int) and listed[key]["size"] != plan.sizes[key]:
-                problems.append(f"part {key} is {plan.sizes[key]} bytes in the store, the manifest says "
-                                f"{listed[key]['size']}: cut or replaced")
-        parts = [(k.split("/")[2], k) for k in plan.keys
-                 if k.count("/") == 3 and k.split("/")[2] in (*PART_DIRS, "cdxj")
-                 and k.endswith((".jsonl.gz", ".cdxj"))]
-        warc_sizes = {k.rsplit("/", 1)[-1].removesuffix(".warc.gz"): size for k, size in plan.sizes.items()
-                      if k.endswith(".warc.gz")}
-
-        problems += [f"{key} indexes a WARC the store does not have" for kind, key in parts
-                     if kind == "cdxj" and key.rsplit("/", 1)[-1].removesuffix(".cdxj") not in warc_sizes]
-
-        def fetch(kind: str, key: str) -> Future[PartRows]:
-            return io.submit(self._read_part, pool, plan.crawl_id, kind, key, listed.get(key),
-                             warc_sizes.get(key.rsplit("/", 1)[-1].removesuffix(".cdxj")))
-
-        futures = [fetch(kind, key) for kind, key in parts]
-        site = (plan.manifest or {}).get("site")
-        captures = items = 0
-        pointers: set[tuple[str, int]] = set()
-        logged: list[tuple[str, int]] = []
-        have_cdxj = any(kind == "cdxj" for kind, _ in parts)
-        first_fetch: str | None = None
+    def _index(self, prep: _Prep, parts: _PartQueue) -> tuple[int, int, list[str]]:
+        """Stage every part of one crawl as the queue brings them (later crawls' parts are being read and
+        parsed meanwhile), then write its rows in one transaction."""
+        plan, problems = prep.plan, list(prep.problems)
+        site = prep.site
+        self._stage_tables()
+        for part in parts.of(prep):
+            problems += part.problems
+            if part.path is not None:
+                self._stage(part.path)
         with _Transaction(self.db):
-            self._forget(plan.crawl_id)
-            for future in futures:
-                rows = future.result()
-                problems += rows.problems
-                if rows.captures:
-                    self.db.executemany(f"INSERT INTO captures VALUES ({', '.join('?' * len(CAPTURE_COLUMNS))})",
-                                        rows.captures)
-                    captures += len(rows.captures)
-                    site = site or rows.captures[0][1]
-                    earliest = min(r[9] for r in rows.captures)
-                    first_fetch = earliest if first_fetch is None else min(first_fetch, earliest)
-                    logged += [(r[13], r[14]) for r in rows.captures if r[13] is not None and r[14] is not None]
-                if rows.items:
-                    self.db.executemany(f"INSERT INTO items VALUES ({', '.join('?' * len(ITEM_COLUMNS))})",
-                                        rows.items)
-                    self.db.executemany("INSERT OR IGNORE INTO texts VALUES (?, ?)", rows.texts)
-                    items += len(rows.items)
-                pointers |= rows.pointers
-            if have_cdxj:
-                unlisted = sum(1 for p in logged if p not in pointers)
-                if unlisted:
-                    problems.append(f"{unlisted} crawl-log entries point at WARC records no CDXJ of the crawl lists")
-            manifest = plan.manifest
-            if manifest is None:
-                state = "partial"
-                problems.insert(0, "no crawl.json: partial (still running, or it died before the end)")
-            else:
-                state = "complete" if manifest.get("complete", True) else "incomplete"
-                if state == "incomplete":
-                    problems.insert(0, f"incomplete: {len(manifest.get('waiting') or [])} files were still in the "
-                                       "spool when it ended")
-            self.db.execute("INSERT INTO crawls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
-                plan.crawl_id, site, (manifest or {}).get("spider") or _spider_of(plan.crawl_id),
-                (manifest or {}).get("started_at") or first_fetch, (manifest or {}).get("finished_at"), state,
-                plan.signature, captures, items, json.dumps(problems), utc_now()))
+            if plan.crawl_id in self._known:
+                self._forget(plan.crawl_id)
+            start = self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM main.captures").fetchone()[0] + 1
+            self.db.execute(WRITE_CRAWL)
+            end = self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM main.captures").fetchone()[0]
+            self.db.execute("INSERT OR IGNORE INTO main.texts SELECT hash, body FROM temp.texts_stage")
+            captures, items, first_fetch, logged_site = self._staged_counts()
+            problems += self._staged_problems(items, any(kind == "cdxj" for kind, _ in prep.parts), (start, end))
+            state = _crawl_state(plan.manifest, problems)
+            manifest = plan.manifest or {}
+            self.db.execute("INSERT INTO crawls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                plan.crawl_id, site or logged_site or None, manifest.get("spider") or _spider_of(plan.crawl_id),
+                manifest.get("started_at") or first_fetch, manifest.get("finished_at"), state,
+                plan.signature, captures, items, json.dumps(problems), utc_now(),
+                start if end >= start else None, end if end >= start else None))
+        self._stage_tables()
         for problem in problems:
-            logger.warning("catalog: %s%s: %s", prefix, "", problem)
+            logger.warning("catalog: crawls/%s: %s", plan.crawl_id, problem)
         return captures, items, problems
 
-    def _read_part(self, pool: Executor, crawl_id: str, kind: str, key: str, listed: dict[str, Any] | None,
-                   warc_size: Any) -> PartRows:
+    def _read_part(self, pool: Executor, prep: _Prep, kind: str, key: str) -> PartFile:
         """Fetch one part (a thread: S3 GETs overlap), check it against the manifest, parse it (a process)."""
         try:
             data = self.store.get_bytes(key)
         except StoreError as exc:
-            return PartRows(key, problems=[f"missing part {key}: {exc}"])
+            return PartFile(key, None, [f"missing part {key}: {exc}"])
+        listed = prep.listed.get(key)
         if listed is not None and listed.get("sha256") and sha256(data).hexdigest() != listed["sha256"]:
-            return PartRows(key, problems=[f"corrupt part {key}: its sha256 is not the manifest's; skipped"])
-        size = warc_size if isinstance(warc_size, int) else None
-        return pool.submit(_parse, kind, crawl_id, key, data, size).result()
+            return PartFile(key, None, [f"corrupt part {key}: its sha256 is not the manifest's; skipped"])
+        size = prep.warc_sizes.get(key.rsplit("/", 1)[-1].removesuffix(".cdxj")) if kind == "cdxj" else None
+        return pool.submit(parse_to_file, kind, prep.plan.crawl_id, key, data, size, self._session, prep.site,
+                           self._workdir).result()
+
+    def _stage_tables(self) -> None:
+        """Empty staging tables for the next crawl (temporary: this connection's, on disk past the cache)."""
+        for name, create in PART_TABLES.items():
+            staged = create.replace(f"CREATE TABLE {name} (", f"CREATE TEMP TABLE IF NOT EXISTS {name}_stage (", 1)
+            self.db.execute(staged)
+            self.db.execute(f"DELETE FROM temp.{name}_stage")
+
+    def _stage(self, path: str) -> None:
+        """Copy one worker's part file into the staging tables, then delete it."""
+        self.db.execute("ATTACH DATABASE ? AS part", (path,))
+        try:
+            tables = {r[0] for r in self.db.execute("SELECT name FROM part.sqlite_master WHERE type = 'table'")}
+            for name in tables & set(PART_TABLES):
+                verb = "INSERT" if name == "log" else "INSERT OR IGNORE"  # an item URL once (the first), a text once
+                self.db.execute(f"{verb} INTO temp.{name}_stage SELECT * FROM part.{name}")
+        finally:
+            self.db.execute("DETACH DATABASE part")
+            os.unlink(path)
+
+    def _staged_counts(self) -> tuple[int, int, str | None, str | None]:
+        captures, first_fetch, site = self.db.execute(
+            "SELECT COUNT(*), MIN(fetched_at), MAX(site) FROM temp.log_stage").fetchone()
+        items = self.db.execute("SELECT COUNT(*) FROM temp.items_stage").fetchone()[0]
+        return captures, items, first_fetch, site
+
+    def _staged_problems(self, items: int, have_cdxj: bool, run: tuple[int, int]) -> list[str]:
+        """Crawl-log entries whose record no CDXJ lists; items no crawl-log entry led to."""
+        out = []
+        if have_cdxj:
+            unlisted = self.db.execute(
+                "SELECT COUNT(*) FROM temp.log_stage l WHERE l.warc_filename IS NOT NULL AND l.warc_offset IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM temp.cdxj_stage c WHERE c.filename = l.warc_filename"
+                " AND c.offset = l.warc_offset)").fetchone()[0]
+            if unlisted:
+                out.append(f"{unlisted} crawl-log entries point at WARC records no CDXJ of the crawl lists")
+        matched = self.db.execute(  # the crawl's rows were just written, at the end of captures
+            "SELECT COUNT(DISTINCT COALESCE(final_url, url)) FROM main.captures WHERE rowid BETWEEN ? AND ?"
+            " AND (i_text IS NOT NULL OR i_title IS NOT NULL)", run).fetchone()[0]
+        if items - matched:
+            out.append(f"{items - matched} items whose URL is no crawl-log entry's final URL: not in the audit")
+        return out
 
     def _forget(self, crawl_id: str) -> None:
-        self.db.execute("DELETE FROM captures WHERE crawl_id = ?", (crawl_id,))
-        self.db.execute("DELETE FROM items WHERE crawl_id = ?", (crawl_id,))
+        """Drop a crawl's rows: its run of rowids."""
+        run = self.db.execute("SELECT first_row, last_row FROM crawls WHERE crawl_id = ?", (crawl_id,)).fetchone()
+        if run and run[0] is not None:
+            self.db.execute("DELETE FROM captures WHERE rowid BETWEEN ? AND ?", run)
         self.db.execute("DELETE FROM crawls WHERE crawl_id = ?", (crawl_id,))
 
     # reading --------------------------------------------------------------------------------------------
@@ -517,33 +650,102 @@ class Catalog:
 
     def article_history(self, site: str, until: str | None = None) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
         """(url, captures oldest first) for every article URL of `site` (kinds article and recheck), in URL
-        order, each capture joined with the item its final URL gave in the same crawl (None columns if none).
-        Streams: one URL's rows in memory at a time."""
-        query = HISTORY + (" AND c.fetched_at <= ?" if until else "") + " ORDER BY c.url, c.fetched_at, c.rowid"
-        cursor = self.db.execute(query, (site, until) if until else (site,))
-        current: str | None = None
-        rows: list[tuple[Any, ...]] = []
-        while batch := cursor.fetchmany(5000):
-            for row in batch:
-                if row[0] != current:
-                    if current is not None:
-                        yield current, rows
-                    current, rows = row[0], []
-                rows.append(row)
-        if current is not None:
-            yield current, rows
+        order, each capture with the item its final URL gave in the same crawl (None columns if none).
 
-    def history_of(self, site: str, url: str) -> list[tuple[Any, ...]]:
-        """The rows `article_history` gives for one URL."""
-        return self.db.execute(HISTORY + " AND c.url = ? ORDER BY c.fetched_at, c.rowid", (site, url)).fetchall()
+        A merge of the site's crawls, each one run of rows already in URL order, read in sequence: one URL's
+        rows in memory at a time, and a buffer per crawl."""
+        runs = self.db.execute("SELECT first_row, last_row FROM crawls WHERE site = ? AND first_row IS NOT NULL"
+                               " ORDER BY started_at, crawl_id", (site,)).fetchall()
+        query = HISTORY + (" AND fetched_at <= ?" if until else "") + " ORDER BY rowid"
+        batch = max(16, 20_000 // max(1, len(runs)))  # rows held per crawl: bounded memory however many crawls
+
+        def stream(first: int, last: int) -> Iterator[tuple[Any, ...]]:
+            cursor = self.db.execute(query, (first, last, site, until) if until else (first, last, site))
+            while rows := cursor.fetchmany(batch):
+                yield from rows
+
+        merged = heapq.merge(*(stream(a, b) for a, b in runs), key=itemgetter(0, 2))  # url, fetched_at
+        for url, group in groupby(merged, key=itemgetter(0)):
+            yield url, list(group)
 
     def article_urls(self, site: str) -> list[tuple[str, str, str, str | None]]:
         """(url, first fetched, last fetched, a section its items named) of every article URL of `site`:
         what a recheck chooses from, and the section its items keep."""
         return self.db.execute(
-            "SELECT c.url, MIN(c.fetched_at), MAX(c.fetched_at), MAX(i.section) FROM captures c "
-            "LEFT JOIN items i ON i.crawl_id = c.crawl_id AND i.url = c.final_url "
-            "WHERE c.site = ? AND c.kind IN ('article', 'recheck') GROUP BY c.url ORDER BY c.url", (site,)).fetchall()
+            "SELECT url, MIN(fetched_at), MAX(fetched_at), MAX(i_section) FROM captures "
+            "WHERE site = ? AND kind IN ('article', 'recheck') GROUP BY url ORDER BY url", (site,)).fetchall()
+
+
+@dataclass
+class _Prep:
+    """A crawl to index: its parts, what its manifest lists, its WARCs' sizes, what is wrong before reading."""
+
+    plan: _Plan
+    parts: list[tuple[str, str]]  # (log | items | cdxj, key)
+    listed: dict[Any, dict[str, Any]]
+    warc_sizes: dict[str, int]
+    site: str
+    problems: list[str]
+
+    @classmethod
+    def of(cls, plan: _Plan) -> _Prep:
+        listed = {o.get("key"): o for o in (plan.manifest or {}).get("objects", []) if isinstance(o, dict)}
+        parts = [(k.split("/")[2], k) for k in plan.keys if k.count("/") == 3
+                 and k.split("/")[2] in (*PART_DIRS, "cdxj") and k.endswith((".jsonl.gz", ".cdxj"))]
+        warc_sizes = {k.rsplit("/", 1)[-1].removesuffix(".warc.gz"): size for k, size in plan.sizes.items()
+                      if k.endswith(".warc.gz")}
+        problems = [*plan.problems, *_object_problems(plan, listed)]
+        problems += [f"{key} indexes a WARC the store does not have" for kind, key in parts
+                     if kind == "cdxj" and key.rsplit("/", 1)[-1].removesuffix(".cdxj") not in warc_sizes]
+        return cls(plan, parts, listed, warc_sizes, str((plan.manifest or {}).get("site") or ""), problems)
+
+
+class _PartQueue:
+    """The parts of every crawl to index, READ_AHEAD of them being read and parsed ahead of the writer, across
+    crawl boundaries: while one crawl's rows are written, the workers parse the next one's."""
+
+    def __init__(self, preps: list[_Prep], submit: Callable[[_Prep, str, str], Future[PartFile]]) -> None:
+        self.jobs = iter([(prep, kind, key) for prep in preps for kind, key in prep.parts])
+        self.submit = submit
+        self.ahead: deque[tuple[_Prep, Future[PartFile]]] = deque()
+
+    def _pump(self) -> None:
+        while len(self.ahead) < READ_AHEAD:
+            job = next(self.jobs, None)
+            if job is None:
+                return
+            self.ahead.append((job[0], self.submit(*job)))
+
+    def of(self, prep: _Prep) -> Iterator[PartFile]:
+        """The parts of `prep`, in order; the crawls before it must have been taken already."""
+        self._pump()
+        while self.ahead and self.ahead[0][0] is prep:
+            yield self.ahead.popleft()[1].result()
+            self._pump()
+
+
+def _object_problems(plan: _Plan, listed: dict[Any, dict[str, Any]]) -> list[str]:
+    """What the manifest lists and the store lacks, or holds at another size."""
+    out = []
+    for key in sorted(k for k in listed if isinstance(k, str)):
+        if key not in plan.sizes:
+            out.append(f"missing part {key}: the manifest lists it, the store does not have it")
+        elif isinstance(listed[key].get("size"), int) and listed[key]["size"] != plan.sizes[key]:
+            out.append(f"part {key} is {plan.sizes[key]} bytes in the store, the manifest says "
+                       f"{listed[key]['size']}: cut or replaced")
+    return out
+
+
+def _crawl_state(manifest: dict[str, Any] | None, problems: list[str]) -> str:
+    """complete | incomplete | partial; the latter two say so first among the crawl's problems."""
+    if manifest is None:
+        problems.insert(0, "no crawl.json: partial (still running, or it died before the end)")
+        return "partial"
+    if manifest.get("complete", True):
+        return "complete"
+    problems.insert(0, f"incomplete: {len(manifest.get('waiting') or [])} files were still in the spool when it "
+                       "ended")
+    return "incomplete"
 
 
 def _spider_of(crawl_id: str) -> str:
