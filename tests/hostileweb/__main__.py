@@ -29,6 +29,10 @@ def main(argv: list[str] | None = None) -> None:
     unknown = set(only) - {case.name for case in CASES}
     if unknown:
         parser.error(f"--only: no such case: {', '.join(sorted(unknown))}")
+    # Built before READY, not on the first request: compressing 1 GiB takes seconds, and more on a loaded
+    # machine, which a crawl's DOWNLOAD_TIMEOUT would count against the server (a bomb must arrive whole).
+    for encoding in compressed.BOMB_ENCODINGS:
+        compressed.bomb(encoding)
     server = HostileServer(args.port, only)
     print(f"READY {server.base_url}", flush=True)
     try:

@@ -1,5 +1,5 @@
 """Compressed bodies: decompression bombs (built by streaming, never holding what they inflate to) and broken
-encodings. Each is built once, on first use, and kept: a few MB at most."""
+encodings. Each is built once and kept (the bombs at start-up, the rest on first use): a few MB at most."""
 
 from __future__ import annotations
 
@@ -56,6 +56,8 @@ _BUILDERS: dict[str, Callable[[list[bytes]], bytes]] = {
     "br": _brotli_stream,
     "zstd": _zstd_stream,
 }
+
+BOMB_ENCODINGS = tuple(_BUILDERS)
 
 
 @cache
