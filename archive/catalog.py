@@ -399,7 +399,6 @@ class Catalog:
         self.path, self.store, self.workers = path, store, workers
         self.rebuilt: str | None = None
         self._session = ""
-        self._known: set[str] = set()  # crawl ids the catalog held when this update began
         self._workdir = ""  # where workers write the part files of this update
         self.db = self._open()
 
@@ -440,7 +439,10 @@ class Catalog:
         return db
 
     def _create(self, db: sqlite3.Connection) -> None:
+        """The schema, unless another process made it first (two updates may open a new catalog at once)."""
         with _Transaction(db):
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+                return
             for statement in SCHEMA:
                 db.execute(statement)
             db.executemany("INSERT INTO meta VALUES (?, ?)", [
@@ -474,7 +476,6 @@ class Catalog:
             self._create(self.db)
             result.rebuilt = "started over (--rebuild)"
         known = {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT crawl_id, state, signature FROM crawls")}
-        self._known = set(known)
         in_store = list(self.store.children("crawls"))
         gone = sorted(set(known) - set(in_store))
         if gone:
@@ -534,7 +535,13 @@ class Catalog:
             if part.path is not None:
                 self._stage(part.path)
         with _Transaction(self.db):
-            if plan.crawl_id in self._known:
+            # Another update (a second crawl's, the scheduler's) may have indexed this crawl since ours began:
+            # what the catalog holds now decides, not what it held then.
+            held = self.db.execute("SELECT signature, captures, items, problems FROM crawls WHERE crawl_id = ?",
+                                   (plan.crawl_id,)).fetchone()
+            if held is not None and held[0] == plan.signature:
+                return held[1], held[2], json.loads(held[3])
+            if held is not None:
                 self._forget(plan.crawl_id)
             start = self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM main.captures").fetchone()[0] + 1
             self.db.execute(WRITE_CRAWL)
@@ -610,7 +617,7 @@ class Catalog:
         return out
 
     def _forget(self, crawl_id: str) -> None:
-        """Drop a crawl's rows: its run of rowids."""
+        """Drop a crawl's rows: its run of rowids, and its entry."""
         run = self.db.execute("SELECT first_row, last_row FROM crawls WHERE crawl_id = ?", (crawl_id,)).fetchone()
         if run and run[0] is not None:
             self.db.execute("DELETE FROM captures WHERE rowid BETWEEN ? AND ?", run)

@@ -193,3 +193,45 @@ def test_the_recheck_cadence_decays_then_repeats() -> None:
     assert is_due(first, first + 1.5 * hour, first + 7 * hour, steps)
     assert is_due(first, first + 31 * day, first + 61 * day, steps) and not is_due(first, first + 61 * day,
                                                                                    first + 62 * day, steps)
+
+
+def test_two_updates_of_one_catalog_at_once_index_each_crawl_once(tmp_path: Path) -> None:
+    """The scheduler runs several crawls of one store: their catalog updates may overlap."""
+    import threading  # noqa: PLC0415
+
+    store = tmp_path / "store"
+    for n in range(6):
+        write_crawl(store, f"news-{n}", T0 + n * DAY, fetches(50))
+    errors: list[BaseException] = []
+
+    def update() -> None:
+        try:
+            with catalog(tmp_path) as cat:
+                cat.update()
+        except BaseException as exc:  # reported below, with the other thread's
+            errors.append(exc)
+
+    threads = [threading.Thread(target=update) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with catalog(tmp_path) as cat:
+        assert cat.summary()[0]["captures"] == 300 and len(cat.crawls()) == 6
+        assert cat.db.execute("SELECT COUNT(*) FROM captures").fetchone()[0] == 300
+
+
+def test_a_crawl_bigger_than_the_cache_is_written_in_url_order(tmp_path: Path) -> None:
+    """Each crawl is one run of rows in URL order (the audit merges runs): however its parts came."""
+    base = write_crawl(tmp_path / "store", "news-1", T0, fetches(30))
+    log = base / "log" / "part-00000.jsonl.gz"
+    lines = gzip.decompress(log.read_bytes()).splitlines(keepends=True)
+    log.write_bytes(gzip.compress(b"".join(lines[:15])))
+    (base / "log" / "part-00001.jsonl.gz").write_bytes(gzip.compress(b"".join(reversed(lines[15:]))))
+    (base / "crawl.json").unlink()
+    with catalog(tmp_path) as cat:
+        cat.update()
+        urls = [r[0] for r in cat.db.execute("SELECT url FROM captures ORDER BY rowid")]
+        assert urls == sorted(urls) and len(urls) == 30
+        assert [url for url, _ in cat.article_history("news")] == sorted(set(urls))
