@@ -33,6 +33,7 @@ from crawler.errors import ConfigError
 
 DECISIVE = {"not-found": "deleted", "soft-404": "soft-deleted", "blocked": "blocked"}
 DEAD = ("deleted", "soft-deleted")
+MOVE_MIN_WORDS = 40  # a dead story's text must be this long before its copy elsewhere counts as a move
 SIMHASH_BANDS = 4  # 4 x 16 bits: two texts within 3 bits share a band; further ones are checked by hand
 
 
@@ -408,17 +409,24 @@ def _find_moves(pending: list[_Pending], stories: _Stories, rows: dict[str, Audi
                 options: AuditOptions) -> None:
     """A dead URL whose story is at a URL first seen after its last good capture: moved, without a redirect."""
     for dead in pending:
-        best: tuple[float, _Story] | None = None
         before = auditor.texts(dead.text_hash)
+        if before is None or len(words(before)) < MOVE_MIN_WORDS:
+            continue  # a caption, a paywall teaser, a template's few lines: the same at many URLs, no proof
+        found_at: list[tuple[float, _Story]] = []
         for story in stories.candidates(dead.text_hash, dead.simhash):
             if story.url == dead.row.url or story.started <= dead.after:
                 continue
             score = 1.0 if story.text_hash == dead.text_hash else similarity(before, auditor.texts(story.text_hash))
-            if score >= options.moved_similarity and (best is None or score > best[0]):
-                best = (score, story)
-        if best is None:
+            if score >= options.moved_similarity:
+                found_at.append((score, story))
+        if not found_at:
             continue
-        score, found = best
+        found_at.sort(key=lambda pair: -pair[0])
+        if len(found_at) > 1 and found_at[1][0] == found_at[0][0]:
+            dead.row.evidence.append(f"the same story is at {len(found_at)} later URLs (e.g. {found_at[0][1].url}, "
+                                     f"{found_at[1][1].url}): a copy, not a move that can be told")
+            continue
+        score, found = found_at[0]
         if options.texts:
             auditor.pairs[dead.row.url] = ((dead.row.title, dead.text_hash), (found.title, found.text_hash))
         row, target = dead.row, rows.get(found.url)

@@ -161,3 +161,12 @@ def test_similarity_counts_characters_in_scripts_without_spaces() -> None:
     edited = story_zh.replace("绿色", "数字")
     # Split on spaces, the whole sentence is one word and any edit makes the texts 0 % alike.
     assert 0.9 < similarity(story_zh, edited) < 1.0
+
+
+def test_a_short_text_or_one_found_at_several_new_urls_is_no_proof_of_a_move(tmp_path: Path) -> None:
+    gone = Fetch("a", status=404, verdict="not-found", reasons=["status-404"])
+    short = Fetch("a", text="Photo: the harbour at dawn.", title="Gallery")
+    rows = audit(tmp_path / "short", [[short], [gone, Fetch("b", text=short.text, title="Gallery")]])
+    assert rows["a"].state == "deleted"
+    rows = audit(tmp_path / "twice", [[ok("a", 1)], [gone, ok("b", 1), ok("c", 1)]])
+    assert rows["a"].state == "deleted" and any("a copy, not a move" in e for e in rows["a"].evidence)
