@@ -144,7 +144,7 @@ def resolve_point(value: str | None, crawls: list[CrawlInfo], end: bool, flag: s
     for crawl in crawls:
         if crawl.crawl_id == value:
             if end:
-                return crawl.finished_at or crawl.started_at
+                return max(filter(None, (crawl.finished_at, crawl.last_fetch, crawl.started_at)), default=None)
             return crawl.started_at
     try:
         if len(value) == 10:

@@ -44,7 +44,7 @@ from crawler.errors import StoreError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MARKER = "palimpsest-catalog"
 PART_DIRS = ("log", "items")
 READ_AHEAD = 4  # parts of a crawl fetched and parsed ahead of the one being written (a thread each)
@@ -56,12 +56,14 @@ SCHEMA = (
     # first_row..last_row: the crawl's captures, a run of rowids sorted by URL (see captures).
     "CREATE TABLE crawls (crawl_id TEXT PRIMARY KEY, site TEXT, spider TEXT, started_at TEXT, finished_at TEXT,"
     " state TEXT NOT NULL, signature TEXT NOT NULL, captures INTEGER NOT NULL, items INTEGER NOT NULL,"
-    " problems TEXT NOT NULL, indexed_at TEXT NOT NULL, first_row INTEGER, last_row INTEGER)",
+    " problems TEXT NOT NULL, indexed_at TEXT NOT NULL, first_row INTEGER, last_row INTEGER, last_fetch TEXT)",
     # One row per crawl-log entry, with the article item its final URL gave in the same crawl (i_* columns,
     # NULL when none); final_url is NULL when it is the URL. Each crawl's rows are one run of rowids in URL
     # order, written once (appending is cheap, whatever the table's size): an audit merges the runs of a
     # site's crawls, each read in sequence, instead of looking rows up one by one in an index.
-    "CREATE TABLE captures (site TEXT NOT NULL, url TEXT NOT NULL, fetched_at TEXT NOT NULL, crawl_id TEXT NOT NULL,"
+    # id: the rowid, declared so that VACUUM keeps it (the crawls' runs are ranges of it).
+    "CREATE TABLE captures (id INTEGER PRIMARY KEY, site TEXT NOT NULL, url TEXT NOT NULL,"
+    " fetched_at TEXT NOT NULL, crawl_id TEXT NOT NULL,"
     " seq INTEGER NOT NULL, final_url TEXT, kind TEXT, status INTEGER, verdict TEXT,"
     " reasons TEXT /* one per line */, score REAL, title TEXT, content_digest TEXT, simhash TEXT,"
     " warc_filename TEXT, warc_offset INTEGER, warc_length INTEGER, record_id TEXT, redirects TEXT, error TEXT,"
@@ -85,14 +87,15 @@ PART_TABLES = {
 }
 _L = ", ".join(f"l.{c}" for c in CAPTURE_COLUMNS)
 _I = ", ".join(f"i.{c}" for c in ITEM_COLUMNS)
-WRITE_CRAWL = (f"INSERT INTO main.captures SELECT {_L}, {_I} FROM temp.log_stage l LEFT JOIN temp.items_stage i"
+WRITE_CRAWL = (f"INSERT INTO main.captures ({', '.join((*CAPTURE_COLUMNS, *ITEM_COLUMNS))}) SELECT {_L}, {_I}"
+               " FROM temp.log_stage l LEFT JOIN temp.items_stage i"
                " ON i.url = COALESCE(l.final_url, l.url) ORDER BY l.site, l.url, l.fetched_at, l.seq")
 # What article_history gives per capture, in this order (archive/audit.py reads it by position).
 HISTORY = (
     "SELECT url, crawl_id, fetched_at, status, verdict, reasons, COALESCE(final_url, url), kind, warc_filename,"
     " warc_offset, warc_length, record_id, redirects, error, title, i_title, i_authors, i_published, i_modified,"
     " i_section, i_text, i_simhash, i_canonical_url FROM captures"
-    " WHERE rowid BETWEEN ? AND ? AND site = ? AND kind IN ('article', 'recheck')")
+    " WHERE id BETWEEN ? AND ? AND crawl_id = ? AND site = ? AND kind IN ('article', 'recheck')")
 
 
 class CatalogError(StoreError):
@@ -112,6 +115,7 @@ class CrawlInfo:
     captures: int
     items: int
     problems: list[str]
+    last_fetch: str | None = None  # its last capture: where `--to CRAWL_ID` ends when it has no finished_at
 
 
 @dataclass
@@ -146,6 +150,7 @@ class PartFile:
     key: str
     path: str | None
     problems: list[str] = field(default_factory=list)
+    unread: bool = False  # the store failed to give it (not a fault of the part): worth another try
 
 
 def utc_now() -> str:
@@ -347,6 +352,41 @@ def _parse(kind: str, crawl_id: str, key: str, data: bytes, warc_size: int | Non
     return parse_cdxj(key, data, warc_size)
 
 
+_BIND_FAILURES = (sqlite3.Error, OverflowError, UnicodeEncodeError, ValueError, TypeError)
+
+
+def _bindable(value: Any) -> Any:
+    """A value SQLite takes: a number too big, a list where a string was due, a lone surrogate become text."""
+    if value is None or isinstance(value, float | bytes) or (isinstance(value, int) and -(2**63) <= value < 2**63):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode()
+    return json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "replace").decode()
+
+
+def _insert(db: sqlite3.Connection, statement: str, rows: list[tuple[Any, ...]], key: str,
+            problems: list[str]) -> None:
+    """All rows at once; when one will not bind (a malformed entry from another tool), row by row with the
+    bad values made bindable, and the part says how many it had to change."""
+    db.execute("SAVEPOINT batch")
+    try:
+        db.executemany(statement, rows)
+        db.execute("RELEASE batch")
+        return
+    except _BIND_FAILURES:
+        db.execute("ROLLBACK TO batch")  # the rows before the bad one went in: out again
+        db.execute("RELEASE batch")
+    fixed = 0
+    for row in rows:
+        try:
+            db.execute(statement, row)
+        except _BIND_FAILURES:
+            db.execute(statement, tuple(_bindable(v) for v in row))
+            fixed += 1
+    problems.append(f"{key}: {fixed} records had values of the wrong type (a list for a title, a number past "
+                    "64 bits, a lone surrogate): kept as text")
+
+
 def parse_to_file(kind: str, crawl_id: str, key: str, data: bytes, warc_size: int | None, session: str, site: str,
                   workdir: str) -> PartFile:
     """Parse one part (in a worker process) into an SQLite file of its own in `workdir`: scratch, no journal."""
@@ -362,13 +402,14 @@ def parse_to_file(kind: str, crawl_id: str, key: str, data: bytes, warc_size: in
         db.execute("BEGIN")
         if kind == "log":
             db.execute(PART_TABLES["log"])
-            db.executemany(f"INSERT INTO log VALUES ({', '.join('?' * len(CAPTURE_COLUMNS))})", rows.captures)
+            _insert(db, f"INSERT INTO log VALUES ({', '.join('?' * len(CAPTURE_COLUMNS))})", rows.captures,
+                    key, rows.problems)
         elif kind == "items":
             db.execute(PART_TABLES["items"])
             db.execute(PART_TABLES["texts"])
-            db.executemany(f"INSERT OR IGNORE INTO items VALUES ({', '.join('?' * (1 + len(ITEM_COLUMNS)))})",
-                           [(url, *fields) for url, fields in rows.items])
-            db.executemany("INSERT OR IGNORE INTO texts VALUES (?, ?)", rows.texts)
+            _insert(db, f"INSERT OR IGNORE INTO items VALUES ({', '.join('?' * (1 + len(ITEM_COLUMNS)))})",
+                    [(url, *fields) for url, fields in rows.items], key, rows.problems)
+            _insert(db, "INSERT OR IGNORE INTO texts VALUES (?, ?)", rows.texts, key, rows.problems)
         else:
             db.execute(PART_TABLES["cdxj"])
             db.executemany("INSERT OR IGNORE INTO cdxj VALUES (?, ?)", rows.pointers)
@@ -400,6 +441,7 @@ class Catalog:
         self.rebuilt: str | None = None
         self._session = ""
         self._workdir = ""  # where workers write the part files of this update
+        self._last_fetch: str | None = None
         self.db = self._open()
 
     # schema and file ------------------------------------------------------------------------------------
@@ -477,6 +519,9 @@ class Catalog:
             result.rebuilt = "started over (--rebuild)"
         known = {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT crawl_id, state, signature FROM crawls")}
         in_store = list(self.store.children("crawls"))
+        if known and not in_store:
+            raise CatalogError(f"{self.store.uri} lists no crawls, and the catalog {self.path} holds {len(known)}: "
+                               "is the store mounted and the URI right? (`scrapy catalog --rebuild` forgets them)")
         gone = sorted(set(known) - set(in_store))
         if gone:
             with _Transaction(self.db):
@@ -530,17 +575,19 @@ class Catalog:
         plan, problems = prep.plan, list(prep.problems)
         site = prep.site
         self._stage_tables()
+        retry = False
         for part in parts.of(prep):
             problems += part.problems
+            retry = retry or part.unread
             if part.path is not None:
                 self._stage(part.path)
         with _Transaction(self.db):
             # Another update (a second crawl's, the scheduler's) may have indexed this crawl since ours began:
             # what the catalog holds now decides, not what it held then.
-            held = self.db.execute("SELECT signature, captures, items, problems FROM crawls WHERE crawl_id = ?",
+            held = self.db.execute("SELECT signature, captures, items, problems, state FROM crawls WHERE crawl_id = ?",
                                    (plan.crawl_id,)).fetchone()
-            if held is not None and held[0] == plan.signature:
-                return held[1], held[2], json.loads(held[3])
+            if held is not None and (held[0] == plan.signature or (held[4] == "complete" and plan.manifest is None)):
+                return held[1], held[2], json.loads(held[3])  # the same, or newer (complete) than what we read
             if held is not None:
                 self._forget(plan.crawl_id)
             start = self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM main.captures").fetchone()[0] + 1
@@ -551,11 +598,14 @@ class Catalog:
             problems += self._staged_problems(items, any(kind == "cdxj" for kind, _ in prep.parts), (start, end))
             state = _crawl_state(plan.manifest, problems)
             manifest = plan.manifest or {}
-            self.db.execute("INSERT INTO crawls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+            if retry:  # a read that failed: indexed as far as it went, and read again by the next update
+                problems.insert(0, "some parts could not be read this time: incomplete, read again next update")
+                state = "incomplete" if state == "complete" else state
+            self.db.execute("INSERT INTO crawls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
                 plan.crawl_id, site or logged_site or None, manifest.get("spider") or _spider_of(plan.crawl_id),
                 manifest.get("started_at") or first_fetch, manifest.get("finished_at"), state,
-                plan.signature, captures, items, json.dumps(problems), utc_now(),
-                start if end >= start else None, end if end >= start else None))
+                ("retry:" if retry else "") + plan.signature, captures, items, json.dumps(problems), utc_now(),
+                start if end >= start else None, end if end >= start else None, self._last_fetch))
         self._stage_tables()
         for problem in problems:
             logger.warning("catalog: crawls/%s: %s", plan.crawl_id, problem)
@@ -566,7 +616,7 @@ class Catalog:
         try:
             data = self.store.get_bytes(key)
         except StoreError as exc:
-            return PartFile(key, None, [f"missing part {key}: {exc}"])
+            return PartFile(key, None, [f"part {key} could not be read: {exc}"], unread=True)
         listed = prep.listed.get(key)
         if listed is not None and listed.get("sha256") and sha256(data).hexdigest() != listed["sha256"]:
             return PartFile(key, None, [f"corrupt part {key}: its sha256 is not the manifest's; skipped"])
@@ -594,8 +644,8 @@ class Catalog:
             os.unlink(path)
 
     def _staged_counts(self) -> tuple[int, int, str | None, str | None]:
-        captures, first_fetch, site = self.db.execute(
-            "SELECT COUNT(*), MIN(fetched_at), MAX(site) FROM temp.log_stage").fetchone()
+        captures, first_fetch, self._last_fetch, site = self.db.execute(
+            "SELECT COUNT(*), MIN(fetched_at), MAX(fetched_at), MAX(site) FROM temp.log_stage").fetchone()
         items = self.db.execute("SELECT COUNT(*) FROM temp.items_stage").fetchone()[0]
         return captures, items, first_fetch, site
 
@@ -626,10 +676,10 @@ class Catalog:
     # reading --------------------------------------------------------------------------------------------
     def crawls(self, site: str | None = None) -> list[CrawlInfo]:
         """Crawls in the order they started."""
-        query = ("SELECT crawl_id, site, spider, started_at, finished_at, state, captures, items, problems "
+        query = ("SELECT crawl_id, site, spider, started_at, finished_at, state, captures, items, problems, last_fetch "
                  "FROM crawls" + (" WHERE site = ?" if site else "") + " ORDER BY started_at, crawl_id")
         rows = self.db.execute(query, (site,) if site else ()).fetchall()
-        return [CrawlInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8])) for r in rows]
+        return [CrawlInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]), r[9]) for r in rows]
 
     def sites(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT site FROM crawls WHERE site IS NOT NULL ORDER BY 1")]
@@ -661,17 +711,18 @@ class Catalog:
 
         A merge of the site's crawls, each one run of rows already in URL order, read in sequence: one URL's
         rows in memory at a time, and a buffer per crawl."""
-        runs = self.db.execute("SELECT first_row, last_row FROM crawls WHERE site = ? AND first_row IS NOT NULL"
-                               " ORDER BY started_at, crawl_id", (site,)).fetchall()
-        query = HISTORY + (" AND fetched_at <= ?" if until else "") + " ORDER BY rowid"
+        runs = self.db.execute("SELECT first_row, last_row, crawl_id FROM crawls WHERE site = ? AND first_row IS NOT"
+                               " NULL ORDER BY started_at, crawl_id", (site,)).fetchall()
+        query = HISTORY + (" AND fetched_at <= ?" if until else "") + " ORDER BY id"
         batch = max(16, 20_000 // max(1, len(runs)))  # rows held per crawl: bounded memory however many crawls
 
-        def stream(first: int, last: int) -> Iterator[tuple[Any, ...]]:
-            cursor = self.db.execute(query, (first, last, site, until) if until else (first, last, site))
+        def stream(first: int, last: int, crawl_id: str) -> Iterator[tuple[Any, ...]]:
+            args = (first, last, crawl_id, site, until) if until else (first, last, crawl_id, site)
+            cursor = self.db.execute(query, args)
             while rows := cursor.fetchmany(batch):
                 yield from rows
 
-        merged = heapq.merge(*(stream(a, b) for a, b in runs), key=itemgetter(0, 2))  # url, fetched_at
+        merged = heapq.merge(*(stream(a, b, c) for a, b, c in runs), key=itemgetter(0, 2))  # url, fetched_at
         for url, group in groupby(merged, key=itemgetter(0)):
             yield url, list(group)
 

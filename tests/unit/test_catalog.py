@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from archive.cadence import is_due, last_due_point
 from archive.catalog import Catalog, CatalogError
 from archive.store import FileStore
+from crawler.errors import StoreError
 from tests.auditstore import T0, Fetch, snapshot, story, write_crawl
 
 DAY = timedelta(days=1)
@@ -235,3 +237,67 @@ def test_a_crawl_bigger_than_the_cache_is_written_in_url_order(tmp_path: Path) -
         urls = [r[0] for r in cat.db.execute("SELECT url FROM captures ORDER BY rowid")]
         assert urls == sorted(urls) and len(urls) == 30
         assert [url for url, _ in cat.article_history("news")] == sorted(set(urls))
+
+
+def test_values_of_the_wrong_type_are_kept_as_text_and_said(tmp_path: Path) -> None:
+    """Another tool's log: a list for a title, a number past 64 bits, a lone surrogate. Nothing aborts."""
+    base = write_crawl(tmp_path / "store", "news-1", T0, fetches(3), manifest=False)
+    log = base / "log" / "part-00000.jsonl.gz"
+    entries = [json.loads(line) for line in gzip.decompress(log.read_bytes()).splitlines()]
+    entries[0]["title"] = ["a", "list"]
+    entries[1]["status"] = 2**70
+    entries[2]["error"] = "\ud800 lone"
+    log.write_bytes(gzip.compress(b"".join(json.dumps(e).encode() + b"\n" for e in entries)))
+    with catalog(tmp_path) as cat:
+        cat.update()
+        assert cat.crawls()[0].captures == 3
+        assert any("3 records had values of the wrong type" in p for p in cat.crawls()[0].problems)
+        titles = {r[0] for r in cat.db.execute("SELECT title FROM captures")}
+        assert '["a", "list"]' in titles
+
+
+def test_a_store_that_lists_nothing_does_not_empty_the_catalog(tmp_path: Path) -> None:
+    write_crawl(tmp_path / "store", "news-1", T0, fetches())
+    with catalog(tmp_path) as cat:
+        cat.update()
+    (tmp_path / "store").rename(tmp_path / "unmounted")
+    with catalog(tmp_path) as cat, pytest.raises(CatalogError, match="lists no crawls"):
+        cat.update()
+    (tmp_path / "unmounted").rename(tmp_path / "store")
+    with catalog(tmp_path) as cat:
+        assert cat.update().crawls_removed == [] and len(cat.crawls()) == 1
+
+
+def test_a_part_the_store_failed_to_give_is_read_again_next_update(tmp_path: Path) -> None:
+    write_crawl(tmp_path / "store", "news-1", T0, fetches())
+
+    class Flaky(FileStore):
+        failing = True
+
+        def get_bytes(self, key: str) -> bytes:
+            if self.failing and "/log/" in key:
+                raise StoreError("503 Slow Down")
+            return super().get_bytes(key)
+
+    store = Flaky(tmp_path / "store")
+    with Catalog(tmp_path / "catalog.sqlite", store) as cat:
+        cat.update()
+        assert cat.crawls()[0].state == "incomplete" and cat.crawls()[0].captures == 0
+        store.failing = False
+        assert cat.update().crawls_indexed == ["news-1"]
+        assert cat.crawls()[0].state == "complete" and cat.crawls()[0].captures == 3
+
+
+def test_vacuum_keeps_every_crawl_s_run(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    for n in range(3):
+        write_crawl(store, f"news-{n}", T0 + n * DAY, fetches(5))
+    with catalog(tmp_path) as cat:
+        cat.update()
+    shutil.rmtree(store / "crawls" / "news-0")  # forgotten: a hole before the other crawls' runs
+    with catalog(tmp_path) as cat:
+        assert cat.update().crawls_removed == ["news-0"]
+        before = [(u, len(rows)) for u, rows in cat.article_history("news")]
+        cat.db.execute("VACUUM")
+        assert [(u, len(rows)) for u, rows in cat.article_history("news")] == before
+        assert len(before) == 5 and all(n == 2 for _, n in before)
