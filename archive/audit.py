@@ -95,10 +95,11 @@ class Cap:
 
     @property
     def good(self) -> bool:
-        """The story was there: `ok`, or a redirect to a URL fetched in the same crawl that gave its item."""
+        """The story was there: `ok`, or no verdict of its own but the item its final URL gave in the same crawl
+        (a redirect to a URL the crawl had fetched already, `/a` -> `/a/` and http -> https included)."""
         if self.verdict == "ok":
             return True
-        return self.verdict is None and self.redirected and self.item is not None
+        return self.verdict is None and self.item is not None
 
     def ref(self) -> CaptureRef:
         warc = dict(zip(("filename", "offset", "length", "record_id"), self.warc, strict=True)) if self.warc \
@@ -155,7 +156,7 @@ def resolve_point(value: str | None, crawls: list[CrawlInfo], end: bool, flag: s
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
             moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     except ValueError:
-        raise AuditError(f"{flag} {value!r} is neither a crawl id of this site nor an ISO 8601 date "
+        raise AuditError(f"{flag} {value!r} is neither a crawl id of the store nor an ISO 8601 date "
                          "(2026-12-01 or 2026-12-01T06:00:00Z)") from None
     return _fmt(moment)
 
@@ -265,14 +266,27 @@ class Auditor:
         if latest_good.redirected and not same_page(ref.final_url, latest_good.final_url):
             return self._redirected(row, ref, latest_good)
         self._compare(row, ref, latest_good)
-        if is_new:
-            row.state = "new"
+        if is_new:  # first seen inside the window; edited since, it is `changed` (and says it is new)
+            row.state = "new" if row.state == "unchanged" else row.state
             row.evidence.insert(0, f"first seen {caps[0].fetched_at} ({caps[0].crawl_id})")
         return row
 
+    def story_similarity(self, a: Cap, b: Cap) -> float | None:
+        """The texts' similarity; without both texts (a near-duplicate item stores none), 1.0 for the same
+        text key, else the simhashes' share of equal bits; None when nothing can be compared."""
+        if a.item is None or b.item is None:
+            return None
+        if a.item.text_hash and a.item.text_hash == b.item.text_hash:
+            return 1.0
+        before, after = self._text(a), self._text(b)
+        if before is not None and after is not None:
+            return similarity(before, after)
+        x, y = a.item.simhash_int, b.item.simhash_int
+        return round(1 - (x ^ y).bit_count() / 64, 4) if x is not None and y is not None else None
+
     def _redirected(self, row: AuditRow, ref: Cap, latest: Cap) -> AuditRow:
         hops = f"redirects to {latest.final_url}"
-        score = similarity(self._text(ref), self._text(latest)) if ref.item and latest.item else None
+        score = self.story_similarity(ref, latest)
         row.similarity = score
         if score is not None and score >= self.options.redirect_similarity:
             row.state, row.new_url = "moved", latest.final_url
@@ -302,7 +316,7 @@ class Auditor:
         row.state, row.changed_fields = "changed", fields
         self.pair(row.url, ref, latest)
         before, after = self._text(ref), self._text(latest)
-        row.similarity = similarity(before, after)
+        row.similarity = self.story_similarity(ref, latest)
         if "text" in fields and before is not None and after is not None:
             row.diff = text_diff(before, after)
         row.evidence.append(f"{', '.join(fields)} changed between {ref.fetched_at} and {latest.fetched_at}")
@@ -323,10 +337,13 @@ class _Stories:
                 index.setdefault((story.simhash >> (16 * band)) & 0xFFFF, []).append(story)
 
     def candidates(self, text_hash: str, simhash: int | None) -> Iterable[_Story]:
-        yield from self.by_hash.get(text_hash, ())
+        """Each URL once: by the same text key, then by simhash bands."""
+        seen: set[str] = set()
+        for story in self.by_hash.get(text_hash, ()):
+            seen.add(story.url)
+            yield story
         if simhash is None:
             return
-        seen: set[str] = set()
         for band, index in enumerate(self.bands):
             for story in index.get((simhash >> (16 * band)) & 0xFFFF, ()):
                 if story.url not in seen and story.simhash is not None \
@@ -345,23 +362,38 @@ def run_audit(catalog: Catalog, site: str | None, window_from: str | None, windo
         raise AuditError(f"no crawls of site {site!r} in {catalog.store.uri} (its sites: {', '.join(sites)})")
     report = AuditReport(sites=[site] if site else sites, window_from=None, window_to=None, generated_at=utc_now(),
                          store_uri=catalog.store.uri, rows=[])
-    for name in report.sites:
-        _audit_site(catalog, name, window_from, window_to, options, report)
+    catalog.db.execute("BEGIN")  # one snapshot of the catalog: another update may commit while we read
+    try:
+        every = catalog.crawls()  # a crawl id names a point in time for every site
+        for name in report.sites:
+            try:
+                _audit_site(catalog, name, window_from, window_to, options, report, every)
+            except NoCrawlInWindowError as exc:
+                if site is not None:
+                    raise
+                report.unreadable.append(str(exc))
+    finally:
+        catalog.db.execute("COMMIT")
     return report
 
 
+class NoCrawlInWindowError(AuditError):
+    """A site has no crawl in the window (an error when it is the one asked for, a note among several)."""
+
+
 def _audit_site(catalog: Catalog, site: str, window_from: str | None, window_to: str | None,
-                options: AuditOptions, report: AuditReport) -> None:
-    crawls = catalog.crawls(site)
-    start = resolve_point(window_from, crawls, end=False, flag="--from")
-    end = resolve_point(window_to, crawls, end=True, flag="--to")
+                options: AuditOptions, report: AuditReport, every: list[CrawlInfo]) -> None:
+    crawls = [c for c in every if c.site == site]
+    start = resolve_point(window_from, every, end=False, flag="--from")
+    end = resolve_point(window_to, every, end=True, flag="--to")
     if start and end and end < start:
         raise AuditError(f"--to {window_to} is before --from {window_from}")
     started = {c.crawl_id: c.started_at or "" for c in crawls}
     in_window = [c for c in crawls if (not start or (c.started_at or "") >= start)
                  and (not end or (c.started_at or "") <= end)]
     if not in_window:
-        raise AuditError(f"no crawl of site {site!r} started between {start or 'the first'} and {end or 'the last'}")
+        raise NoCrawlInWindowError(f"no crawl of site {site!r} started between {start or 'the first'} and "
+                                   f"{end or 'the last'}")
     w0 = start or in_window[0].started_at or ""
     report.window_from = report.window_from or w0
     report.window_to = end or max((c.finished_at or c.started_at or "") for c in in_window)
@@ -431,7 +463,8 @@ def _find_moves(pending: list[_Pending], stories: _Stories, rows: dict[str, Audi
             auditor.pairs[dead.row.url] = ((dead.row.title, dead.text_hash), (found.title, found.text_hash))
         row, target = dead.row, rows.get(found.url)
         row.evidence.insert(0, f"the same story (similarity {score}) is at {found.url}, first seen "
-                               f"{target.first_capture.fetched_at if target else '?'}; no redirect")
+                               f"{target.first_capture.fetched_at if target else '?'}; found by its text, no "
+                               "redirect leads there")
         row.state, row.new_url, row.similarity = "moved", found.url, score
         if target is not None:
             target.evidence.append(f"the story moved here from {row.url}")

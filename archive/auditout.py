@@ -52,7 +52,7 @@ def write_csv(report: AuditReport, out: IO[str]) -> None:
                          "title": row.title, "new_url": row.new_url, "similarity": row.similarity,
                          "changed_fields": " | ".join(row.changed_fields), "evidence": " | ".join(row.evidence),
                          "confirmed": row.confirmed, **_capture("first", row.first_capture),
-                         **_capture("last", row.last_capture), "captures": len(row.timeline) or None})
+                         **_capture("last", row.last_capture), "captures": row.captures or len(row.timeline)})
 
 
 def write(report: AuditReport, path: str, timeline: bool = False) -> None:

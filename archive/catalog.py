@@ -446,16 +446,22 @@ class Catalog:
 
     # schema and file ------------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # A long busy timeout: another crawl's update may be indexing a big crawl in its one transaction.
-        db = sqlite3.connect(self.path, timeout=600, isolation_level=None, check_same_thread=False)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # A long busy timeout: another crawl's update may be indexing a big crawl in its one transaction.
+            db = sqlite3.connect(self.path, timeout=600, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise CatalogError(f"cannot open the catalog {self.path}: {exc} (AUDIT_CATALOG / AUDIT_CATALOG_DIR)") \
+                from exc
         try:
             db.execute("PRAGMA journal_mode=WAL")
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise CatalogError(f"{self.path} is not a catalog ({exc}): delete it, or set AUDIT_CATALOG to "
-                               "another file") from exc
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+                raise CatalogError(f"{self.path} is not a catalog ({exc}): delete it, or set AUDIT_CATALOG to "
+                                   "another file") from exc
+            raise CatalogError(f"cannot open the catalog {self.path}: {exc}") from exc
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache
         db.execute("PRAGMA temp.cache_size=-131072")  # a crawl's staging tables (128 MiB) stay off the disk

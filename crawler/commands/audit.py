@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from typing import Any, ClassVar
+from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
+from scrapy.settings import SETTINGS_PRIORITIES
 
 from archive.audit import AuditOptions, run_audit
 from archive.auditout import output_format, summary_lines, write, write_jsonl
@@ -25,7 +26,6 @@ from crawler.secrets import redact_config_error
 
 class Command(ScrapyCommand):
     requires_project = True
-    default_settings: ClassVar[dict[str, Any]] = {"LOG_LEVEL": "WARNING"}
 
     def short_desc(self) -> str:
         return "Audit a site's archived articles: deleted, soft-deleted, moved, changed, unreachable, new"
@@ -42,10 +42,19 @@ class Command(ScrapyCommand):
         parser.add_argument("--timeline", action="store_true", help="every capture of each URL in the JSON rows")
         parser.add_argument("--no-update", action="store_true", help="audit the catalog as it is")
 
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        assert self.settings is not None
+        if (self.settings.getpriority("LOG_LEVEL") or 0) < SETTINGS_PRIORITIES["cmdline"]:
+            self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")  # its output is the point, not Scrapy's
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         try:
             kinds = [output_format(path) for path in opts.output]
+            for path in opts.output:  # said now, not after the whole audit has run
+                if not Path(path).resolve().parent.is_dir():
+                    raise ConfigError(f"-o {path}: no directory {Path(path).resolve().parent}")
             catalog = open_catalog(self.settings)
             options = AuditOptions.from_config(audit_config(self.settings), series="html" in kinds,
                                                texts="html" in kinds)
@@ -73,7 +82,12 @@ class Command(ScrapyCommand):
                 self.exitcode = 1
                 return
         for path in opts.output:
-            write(report, path, opts.timeline)
+            try:
+                write(report, path, opts.timeline)
+            except OSError as exc:
+                print(f"audit: cannot write {path}: {exc}", file=sys.stderr)
+                self.exitcode = 1
+                continue
             print(f"wrote {path}", file=sys.stderr)
         if not opts.output:
             write_jsonl(report, sys.stdout, opts.timeline)

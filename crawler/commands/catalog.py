@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from typing import Any, ClassVar
 
 from scrapy.commands import ScrapyCommand
-from scrapy.settings import BaseSettings
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from archive.catalog import Catalog
 from archive.store import open_store
@@ -31,7 +30,6 @@ def open_catalog(settings: BaseSettings) -> Catalog:
 
 class Command(ScrapyCommand):
     requires_project = True
-    default_settings: ClassVar[dict[str, Any]] = {"LOG_LEVEL": "WARNING"}
 
     def short_desc(self) -> str:
         return "Update the catalog of every capture in the store (incremental) and print what it holds"
@@ -39,6 +37,12 @@ class Command(ScrapyCommand):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.add_argument("--rebuild", action="store_true", help="forget everything and index the store again")
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        assert self.settings is not None
+        if (self.settings.getpriority("LOG_LEVEL") or 0) < SETTINGS_PRIORITIES["cmdline"]:
+            self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")  # its output is the point, not Scrapy's
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None

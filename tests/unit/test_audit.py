@@ -170,3 +170,61 @@ def test_a_short_text_or_one_found_at_several_new_urls_is_no_proof_of_a_move(tmp
     assert rows["a"].state == "deleted"
     rows = audit(tmp_path / "twice", [[ok("a", 1)], [gone, ok("b", 1), ok("c", 1)]])
     assert rows["a"].state == "deleted" and any("a copy, not a move" in e for e in rows["a"].evidence)
+
+
+def test_a_redirect_to_the_same_page_seen_already_is_the_story_not_a_failure(tmp_path: Path) -> None:
+    """`/a` -> `/a/` (or http -> https) fetched after `/a/` itself: no verdict of its own, the item of `/a/`."""
+    seen_first = ok("a/", 1)
+    hop = Fetch("a", status=301, verdict=None, reasons=["redirect-to-seen-url"], final_path="a/")
+    rows = audit(tmp_path, [[ok("a", 1)], [seen_first, hop], [seen_first, hop]])
+    assert rows["a"].state == "unchanged"
+
+
+def test_a_story_without_its_text_is_compared_by_its_simhash_not_called_zero(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    write_crawl(store, "news-0", T0, [ok("a", 1)])
+    base = write_crawl(store, "news-1", T0 + DAY, [ok("a", 1, final_path="new/a")])
+    items = base / "items" / "part-00000.jsonl.gz"
+    import gzip  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    [item] = [json.loads(line) for line in gzip.decompress(items.read_bytes()).splitlines()]
+    item.update(text="", content_digest="sha1:other", duplicate_of=BASE + "x", simhash="00000000000000ff")
+    items.write_bytes(gzip.compress(json.dumps(item).encode() + b"\n"))
+    (base / "crawl.json").unlink()  # the manifest's sha256 would call the edited part corrupt
+    with Catalog(tmp_path / "c.sqlite", FileStore(store)) as catalog:
+        catalog.update()
+        db = catalog.db
+        db.execute("UPDATE captures SET i_simhash = '00000000000000fe' WHERE crawl_id = 'news-0'")
+        report = run_audit(catalog, "news", None, None, OPTIONS)
+    [row] = report.rows
+    assert row.state == "moved" and row.similarity == round(1 - 1 / 64, 4)
+
+
+def test_an_edited_new_story_is_changed_and_says_it_is_new(tmp_path: Path) -> None:
+    rows = audit(tmp_path, [[ok("a", 1)], [ok("a", 1), ok("b", 2)], [ok("a", 1), Fetch("b", text=story(2) + " More.",
+                                                                                      title="Title 2")]])
+    assert rows["b"].state == "changed" and rows["b"].evidence[0].startswith("first seen")
+
+
+def test_to_a_crawl_without_a_manifest_reaches_its_last_capture(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    write_crawl(store, "news-0", T0, [ok("a", 1), ok("b", 2)])
+    gone = [Fetch(p, status=404, verdict="not-found", reasons=["status-404"]) for p in ("a", "b")]
+    write_crawl(store, "news-1", T0 + DAY, gone, manifest=False)
+    with Catalog(tmp_path / "c.sqlite", FileStore(store)) as catalog:
+        catalog.update()
+        report = run_audit(catalog, "news", None, "news-1", OPTIONS)
+    assert {r.state for r in report.rows} == {"deleted"}
+
+
+def test_a_move_found_by_both_its_text_key_and_its_simhash_is_one_candidate(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    gone = Fetch("a", status=404, verdict="not-found", reasons=["status-404"])
+    write_crawl(store, "news-0", T0, [ok("a", 1)])
+    write_crawl(store, "news-1", T0 + DAY, [gone, ok("b", 1)])
+    with Catalog(tmp_path / "c.sqlite", FileStore(store)) as catalog:
+        catalog.update()
+        catalog.db.execute("UPDATE captures SET i_simhash = '0123456789abcdef'")
+        rows = {r.url.removeprefix(BASE): r for r in run_audit(catalog, "news", None, None, OPTIONS).rows}
+    assert rows["a"].state == "moved" and rows["a"].new_url == BASE + "b"
