@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from archive.catalog import loads as catalog_loads  # noqa: E402
+from archive.catalogparts import loads as catalog_loads  # noqa: E402
 from archive.parts import PartWriter  # noqa: E402
 from archive.store import sha256_file  # noqa: E402
 from archive.warcfile import iipc_name  # noqa: E402
