@@ -203,6 +203,7 @@ class Auditor:
 
     def __init__(self, options: AuditOptions, texts: Callable[[str | None], str | None], window_start: str) -> None:
         self.options, self.texts, self.w0 = options, texts, window_start
+        self.detail = True  # False while the chart's states are decided (state only)
         # url -> (title, text key) before and after, for changed and moved rows (the report's side by side)
         self.pairs: dict[str, tuple[tuple[str | None, str | None], tuple[str | None, str | None]]] = {}
 
@@ -314,6 +315,8 @@ class Auditor:
             row.similarity = 1.0
             return
         row.state, row.changed_fields = "changed", fields
+        if not self.detail:
+            return  # the state is all the chart needs: no texts read, no similarity, no diff
         self.pair(row.url, ref, latest)
         before, after = self._text(ref), self._text(latest)
         row.similarity = self.story_similarity(ref, latest)
@@ -424,17 +427,30 @@ def _audit_site(catalog: Catalog, site: str, window_from: str | None, window_to:
         if row.state in DEAD and row.new_url is None and last_good is not None and last_good.item is not None \
                 and last_good.item.text_hash:
             pending.append(_Pending(row, last_good.item.text_hash, last_good.item.simhash_int, last_good.started))
-        for crawl, counts in points:
-            seen = [c for c in caps if c.started <= (crawl.started_at or "")]
-            if seen:
-                state = auditor.decide(url, site, seen, keep_timeline=False).state
-                counts[state] = counts.get(state, 0) + 1
+        _count_points(auditor, url, site, caps, points)
     _find_moves(pending, stories, rows, auditor, options)
     report.rows += rows.values()
     report.series += [CrawlPoint(c.crawl_id, c.started_at or "", c.spider or "news", c.state == "complete", counts)
                       for c, counts in points]
     if options.texts:
         _collect_texts(report, auditor, catalog)
+
+
+def _count_points(auditor: Auditor, url: str, site: str, caps: list[Cap],
+                  points: list[tuple[CrawlInfo, dict[str, int]]]) -> None:
+    """The URL's state as of each crawl of the chart: decided again only where it has new captures (a state
+    changes only with a capture), carried forward elsewhere, and without texts (state only)."""
+    state, decided = None, 0
+    auditor.detail = False
+    try:
+        for crawl, counts in points:
+            seen = [c for c in caps if c.started <= (crawl.started_at or "")]
+            if seen and len(seen) != decided:
+                state, decided = auditor.decide(url, site, seen, keep_timeline=False).state, len(seen)
+            if state is not None:
+                counts[state] = counts.get(state, 0) + 1
+    finally:
+        auditor.detail = True
 
 
 def _find_moves(pending: list[_Pending], stories: _Stories, rows: dict[str, AuditRow], auditor: Auditor,

@@ -69,19 +69,19 @@ def gunzip(data: bytes) -> tuple[bytes, str | None]:
     """A gzip file's bytes (every member), and what was wrong with it: cut or corrupt midway, what came before
     the fault is kept. zlib in steps, not GzipFile.readline (a third of a catalog build went to it)."""
     out: list[bytes] = []
-    rest = memoryview(data)
-    while rest and any(rest[:64]):  # a run of zeros after the last member is padding, not a member
+    view, pos = memoryview(data), 0
+    while pos < len(view) and any(view[pos:pos + 64]):  # zeros after the last member are padding, not a member
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        while rest and not inflater.eof:
-            step, rest = rest[:GUNZIP_CHUNK], rest[GUNZIP_CHUNK:]
+        while pos < len(view) and not inflater.eof:
+            step = view[pos:pos + GUNZIP_CHUNK]
             try:
                 out.append(inflater.decompress(step))
             except zlib.error as exc:
                 return b"".join(out), f"zlib.error: {exc}"
+            pos += len(step) - len(inflater.unused_data)  # a member that ends inside the step leaves the rest
         if not inflater.eof:
             out.append(inflater.flush())
             return b"".join(out), "EOFError: the gzip stream ends before its end marker"
-        rest = memoryview(inflater.unused_data + bytes(rest))
     return b"".join(out), None
 
 

@@ -301,3 +301,14 @@ def test_vacuum_keeps_every_crawl_s_run(tmp_path: Path) -> None:
         cat.db.execute("VACUUM")
         assert [(u, len(rows)) for u, rows in cat.article_history("news")] == before
         assert len(before) == 5 and all(n == 2 for _, n in before)
+
+
+def test_gunzip_reads_every_member_and_keeps_what_came_before_a_cut() -> None:
+    from archive.catalogparts import gunzip  # noqa: PLC0415
+
+    members = b"".join(gzip.compress(b"line %d\n" % i) for i in range(3000))  # another tool's part, member by line
+    text, fault = gunzip(members)
+    assert fault is None and len(text.splitlines()) == 3000
+    text, fault = gunzip(members[:-5])
+    assert fault is not None and text.startswith(b"line 0\n") and len(text.splitlines()) == 3000
+    assert gunzip(gzip.compress(b"a\n") + b"\0" * 512) == (b"a\n", None)  # padding after the last member
