@@ -162,12 +162,14 @@ def resolve_point(value: str | None, crawls: list[CrawlInfo], end: bool, flag: s
 
 
 def same_page(a: str | None, b: str | None) -> bool:
-    """Two URLs of one page: canonical form, scheme and a trailing slash aside (http->https is no move)."""
+    """Two URLs of one page: canonical form, scheme, a leading `www.` and a trailing slash aside (a site that
+    moves to https or to www. moved no story)."""
     if not a or not b:
         return a == b
 
     def key(url: str) -> str:
-        return canonicalize_url(url).split("://", 1)[-1].rstrip("/")
+        rest = canonicalize_url(url).split("://", 1)[-1]
+        return rest.removeprefix("www.").rstrip("/")
 
     return a == b or key(a) == key(b)
 

@@ -151,6 +151,7 @@ def test_the_series_counts_states_crawl_by_crawl(tmp_path: Path) -> None:
 
 def test_helpers() -> None:
     assert same_page("http://a.example/x/", "https://a.example/x")
+    assert same_page("https://a.example/x", "https://www.a.example/x")
     assert not same_page("https://a.example/x", "https://a.example/y")
     assert similarity("a b c d", "a b c d") == 1.0 and similarity("", "a") == 0.0
     assert 0.7 < similarity("a b c d", "a b c e") < 0.8
