@@ -13,20 +13,16 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from scrapy.commands import ScrapyCommand
-from scrapy.settings import SETTINGS_PRIORITIES
-
 from archive.audit import AuditOptions, run_audit
 from archive.auditout import output_format, summary_lines, write, write_jsonl
+from crawler.cli import QuietCommand
 from crawler.commands.catalog import open_catalog
 from crawler.config import audit_config
 from crawler.errors import ConfigError, StoreError
 from crawler.secrets import redact_config_error
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-
+class Command(QuietCommand):
     def short_desc(self) -> str:
         return "Audit a site's archived articles: deleted, soft-deleted, moved, changed, unreachable, new"
 
@@ -41,12 +37,6 @@ class Command(ScrapyCommand):
                             help="write to FILE: .jsonl, .csv or .html (a self-contained report); repeatable")
         parser.add_argument("--timeline", action="store_true", help="every capture of each URL in the JSON rows")
         parser.add_argument("--no-update", action="store_true", help="audit the catalog as it is")
-
-    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
-        super().process_options(args, opts)
-        assert self.settings is not None
-        if (self.settings.getpriority("LOG_LEVEL") or 0) < SETTINGS_PRIORITIES["cmdline"]:
-            self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")  # its output is the point, not Scrapy's
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None

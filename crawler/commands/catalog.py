@@ -10,11 +10,11 @@ import argparse
 import sqlite3
 import sys
 
-from scrapy.commands import ScrapyCommand
-from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
+from scrapy.settings import BaseSettings
 
 from archive.catalog import Catalog
 from archive.store import open_store
+from crawler.cli import QuietCommand
 from crawler.config import audit_config, check_unknown_settings, store_config
 from crawler.errors import ConfigError, StoreError
 from crawler.secrets import redact_config_error, redact_url
@@ -28,21 +28,13 @@ def open_catalog(settings: BaseSettings) -> Catalog:
     return Catalog(audit_cfg.catalog_path(store.uri), store, audit_cfg.workers)
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-
+class Command(QuietCommand):
     def short_desc(self) -> str:
         return "Update the catalog of every capture in the store (incremental) and print what it holds"
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.add_argument("--rebuild", action="store_true", help="forget everything and index the store again")
-
-    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
-        super().process_options(args, opts)
-        assert self.settings is not None
-        if (self.settings.getpriority("LOG_LEVEL") or 0) < SETTINGS_PRIORITIES["cmdline"]:
-            self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")  # its output is the point, not Scrapy's
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None

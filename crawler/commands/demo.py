@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scrapy.commands import ScrapyCommand
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from archive.store import open_store
 from crawler.browser import describe
+from crawler.cli import QuietCommand
 from crawler.config import render_config, store_config
 from crawler.errors import ConfigError
 from crawler.preflight import check
@@ -35,9 +35,7 @@ PASSED_ON = ("STORE_URI", "STORE_SPOOL_DIR", "ARCHIVE_DEDUP_INDEX_DIR", "AUDIT_C
              "AUDIT_CONFIRM_AFTER", "RENDER_ENABLED", "RENDER_BROWSER_PATH")
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-
+class Command(QuietCommand):
     def short_desc(self) -> str:
         return "Crawl, change, recheck and audit the bundled sample news web; print where everything went"
 
@@ -46,13 +44,6 @@ class Command(ScrapyCommand):
         parser.add_argument("--crawl-only", action="store_true", help="only the first crawl, no audit")
         parser.add_argument("--out", default="data/audit", metavar="DIR",
                             help="where the audit report and rows go (default: data/audit)")
-
-    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
-        super().process_options(args, opts)
-        assert self.settings is not None
-        if (self.settings.getpriority("LOG_LEVEL") or 0) < SETTINGS_PRIORITIES["cmdline"]:
-            # The demo's output is its summary; Scrapy's INFO chatter stays available with -L INFO.
-            self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         # The sample web and the story live with the tests that define them; only the demo needs them here.

@@ -12,11 +12,10 @@ import json
 import sys
 from pathlib import Path
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
-from scrapy.settings import SETTINGS_PRIORITIES
 from w3lib.url import safe_url_string
 
+from crawler.cli import QuietCommand
 from crawler.errors import ConfigError
 from crawler.preflight import check
 from crawler.run import CrawlRun
@@ -35,9 +34,7 @@ def read_urls(args: list[str], urls_file: str | None) -> list[str]:
     return urls
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-
+class Command(QuietCommand):
     def syntax(self) -> str:
         return "[options] URL [URL ...]"
 
@@ -47,12 +44,6 @@ class Command(ScrapyCommand):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.add_argument("--urls-file", metavar="FILE", help="one URL per line; blank lines and # comments")
-
-    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
-        super().process_options(args, opts)
-        assert self.settings is not None
-        if (self.settings.getpriority("LOG_LEVEL") or 0) < SETTINGS_PRIORITIES["cmdline"]:
-            self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")  # stdout is for the JSON lines
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         urls = read_urls(args, opts.urls_file)
