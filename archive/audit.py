@@ -414,8 +414,6 @@ def _audit_site(catalog: Catalog, site: str, window_from: str | None, window_to:
         if caps[-1].started < w0:
             continue  # not fetched inside the window: nothing to say about it there
         row = auditor.decide(url, site, caps)
-        if row.state == "unchanged":
-            row.timeline = []  # the common case: first and last capture say it all, and memory stays flat
         rows[url] = row
         first_good = next((c for c in caps if c.good and c.item and c.item.text_hash), None)
         # A story first seen in the site's first crawl cannot be where another one moved (that one was alive

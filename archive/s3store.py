@@ -131,16 +131,8 @@ class S3Store:
         point order, so the stream is already sorted, and millions of keys never sit in one list. Errors
         (raised while iterating, as this is a generator) are StoreAccessErrors like every other call's.
         """
-        full = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
-        strip = len(self.prefix) + 1 if self.prefix else 0
-        try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=full, PaginationConfig={"PageSize": self.page_size})
-            for page in pages:
-                for obj in page.get("Contents", []):
-                    yield obj["Key"][strip:]
-        except S3_FAILURES as exc:
-            raise _failure(f"listing {prefix or '/'} in {self.uri}", exc) from exc
+        for key, _ in self.listing(prefix):
+            yield key
 
     def children(self, prefix: str) -> Iterator[str]:
         """Names one level below `prefix/` (S3's common prefixes, with a delimiter): the crawl ids under
@@ -155,7 +147,8 @@ class S3Store:
         except S3_FAILURES as exc:
             raise _failure(f"listing {prefix} in {self.uri}", exc) from exc
 
-    def listing(self, prefix: str) -> Iterator[tuple[str, int]]:
+    def listing(self, prefix: str = "") -> Iterator[tuple[str, int]]:
+        """(key, size) of the objects under `prefix`, as `keys` (the sizes come with the listing)."""
         full = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
         strip = len(self.prefix) + 1 if self.prefix else 0
         try:
