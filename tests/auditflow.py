@@ -52,7 +52,8 @@ class Story:
         return Path(self.settings["STORE_URI"].removeprefix("file://"))
 
 
-def _args(settings: dict[str, str]) -> list[str]:
+def setting_args(settings: dict[str, str]) -> list[str]:
+    """`-s KEY=VALUE` for each setting."""
     return [arg for key, value in settings.items() for arg in ("-s", f"{key}={value}")]
 
 
@@ -60,7 +61,7 @@ def run(story: Story, args: list[str], extra: dict[str, str] | None = None,
         env: dict[str, str] | None = None) -> str:
     """One `scrapy` step; its stderr, or StepFailedError with the tail of it."""
     settings = {"NETWORK_ALLOW": SAMPLE_WEB_NETWORK, **story.settings, **(extra or {})}
-    proc = scrapy([*args, *_args(settings)], env=env)
+    proc = scrapy([*args, *setting_args(settings)], env=env)
     story.steps.append(" ".join(args))
     if proc.returncode != 0:
         raise StepFailedError(f"scrapy {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")

@@ -16,7 +16,17 @@ import pytest_twisted
 from archive.auditmodel import STATES
 from crawler.summary import read_jsonl_parts
 from tests.asyncio_helpers import on_asyncio
-from tests.auditflow import CRAWLS, Story, audit_rows, by_path, expected_states, run, scores, tell_story
+from tests.auditflow import (
+    CRAWLS,
+    Story,
+    audit_rows,
+    by_path,
+    expected_states,
+    run,
+    scores,
+    setting_args,
+    tell_story,
+)
 from tests.crawling import path_of, scrapy
 from tests.e2e.test_report import launch, look
 from tests.fixtureweb.process import FixtureWeb
@@ -106,17 +116,16 @@ def test_outputs_by_extension_agree(story: Story, final: list[dict[str, Any]]) -
 
 def test_an_empty_store_or_an_unknown_site_exits_2(story: Story, tmp_path: Path) -> None:
     empty = {**story.settings, "STORE_URI": f"file://{tmp_path / 'empty'}", "AUDIT_CATALOG_DIR": str(tmp_path)}
-    proc = scrapy(["audit", *[a for k, v in empty.items() for a in ("-s", f"{k}={v}")]])
+    proc = scrapy(["audit", *setting_args(empty)])
     assert proc.returncode == 2 and "holds no crawls" in proc.stderr
-    proc = scrapy(["audit", "--site", "nowhere", *[a for k, v in story.settings.items() for a in ("-s", f"{k}={v}")]])
+    proc = scrapy(["audit", "--site", "nowhere", *setting_args(story.settings)])
     assert proc.returncode == 2 and "no crawls of site 'nowhere'" in proc.stderr and "demo" in proc.stderr
-    proc = scrapy(["audit", "--from", "last tuesday", *[a for k, v in story.settings.items()
-                                                       for a in ("-s", f"{k}={v}")]])
+    proc = scrapy(["audit", "--from", "last tuesday", *setting_args(story.settings)])
     assert proc.returncode == 2 and "neither a crawl id" in proc.stderr
 
 
 def test_the_catalog_command_says_what_it_holds(story: Story) -> None:
-    proc = scrapy(["catalog", "--rebuild", *[a for k, v in story.settings.items() for a in ("-s", f"{k}={v}")]])
+    proc = scrapy(["catalog", "--rebuild", *setting_args(story.settings)])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "this update: 4 crawls indexed" in proc.stdout
     assert "demo: 4 crawls (4 complete)" in proc.stdout and "captures" in proc.stdout
@@ -133,7 +142,7 @@ def test_the_same_audit_from_an_s3_store(story: Story, final: list[dict[str, Any
         settings = {**story.settings, "STORE_URI": f"s3://{bucket}/arch", "STORE_S3_ADDRESSING": "path",
                     "AUDIT_CATALOG_DIR": str(tmp_path / "catalog")}
         out = tmp_path / "s3.jsonl"
-        proc = scrapy(["audit", "-o", str(out), *[a for k, v in settings.items() for a in ("-s", f"{k}={v}")]],
+        proc = scrapy(["audit", "-o", str(out), *setting_args(settings)],
                       env=env)
         assert proc.returncode == 0, proc.stderr[-3000:]
     from_s3 = [json.loads(line) for line in out.read_text().splitlines()]
@@ -175,5 +184,5 @@ def test_a_recheck_of_a_urls_file_and_of_what_is_due(story: Story, tmp_path: Pat
     assert manifest["stats"]["recheck/urls"] == 0 and manifest["spider"] == "recheck"
     for bad, said in ((["-a", "due=sometimes"], "-a due='sometimes': expected one of cadence, all"),
                       (["-a", f"urls_file={tmp_path / 'nope.txt'}"], "cannot read it")):
-        proc = scrapy(["crawl", "recheck", *site, *bad, *[a for k, v in settings.items() for a in ("-s", f"{k}={v}")]])
+        proc = scrapy(["crawl", "recheck", *site, *bad, *setting_args(settings)])
         assert proc.returncode == 2 and said in proc.stderr
