@@ -72,6 +72,10 @@ def make_client(endpoint_url: str | None, region: str | None, addressing: str, c
     return boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region or None, config=config)
 
 
+def _error_code(exc: BaseException) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
+
+
 def _failure(action: str, exc: BaseException) -> StoreAccessError:
     return StoreAccessError(f"{action} failed: {type(exc).__name__}: {exc}", exc)
 
@@ -121,6 +125,19 @@ class S3Store:
         try:
             body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except S3_FAILURES as exc:
+            raise _failure(f"reading {key} from {self.uri}", exc) from exc
+        return body
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key),
+                                            Range=f"bytes={start}-{start + length - 1}")
+            body: bytes = answer["Body"].read()
+        except S3_FAILURES as exc:
+            if _error_code(exc) == "InvalidRange":  # starts at or past the end: nothing there, as a file gives
+                return b""
             raise _failure(f"reading {key} from {self.uri}", exc) from exc
         return body
 

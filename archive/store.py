@@ -57,6 +57,11 @@ class Store(Protocol):
 
     def get_bytes(self, key: str) -> bytes: ...
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """`length` bytes of `key` from `start` (fewer at the end of the object): one WARC record, one
+        chunk of a streamed copy, without reading the whole object."""
+        ...
+
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Keys under `prefix`, sorted (by code point, which is S3's UTF-8 byte order), produced lazily."""
         ...
@@ -180,6 +185,14 @@ class FileStore:
     def get_bytes(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
+        except OSError as exc:
+            raise StoreAccessError(f"cannot read {key} from {self.uri}: {exc}", exc) from exc
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        try:
+            with self._path(key).open("rb") as fh:
+                fh.seek(start)
+                return fh.read(length)
         except OSError as exc:
             raise StoreAccessError(f"cannot read {key} from {self.uri}: {exc}", exc) from exc
 

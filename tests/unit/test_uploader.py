@@ -192,6 +192,9 @@ class GatedStore:
     def get_bytes(self, key: str) -> bytes:
         return self.inner.get_bytes(key)
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        return self.inner.get_range(key, start, length)
+
     def keys(self, prefix: str = "") -> Iterator[str]:
         return self.inner.keys(prefix)
 
