@@ -2,7 +2,8 @@
 
 `ArchiveReader(paths).captures()` yields every capture (response, resource, conversion, revisit resolved to the payload
 it points to) and records each problem it meets (file, offset, what is wrong) in `problems`, then goes on
-with the next file: a broken file costs its own unreadable part, never the whole read.
+with the next file: a broken file costs its own unreadable part, never the whole read. A `.wacz` path stands
+for the WARCs in its `archive/`, each named `x.wacz#archive/NAME.warc.gz`.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import struct
+import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import brotli
 from warcio.archiveiterator import ArchiveIterator
@@ -89,6 +92,48 @@ def decode_content(payload: bytes, encoding: str) -> bytes:
     return data
 
 
+def wacz_member_offset(path: Path, member: str) -> tuple[int, int]:
+    """(offset of `member`'s data in the zip file at `path`, its size): where a WARC record at offset O of a
+    stored member starts in the WACZ (data offset + O), for range reads. Read from the member's local header,
+    whose extra field may differ in length from the central directory's. ValueError for a deflated member
+    (its bytes are not the WARC's), KeyError for a missing one, zipfile.BadZipFile for a broken zip."""
+    with zipfile.ZipFile(path) as zf, Path(path).open("rb") as fh:
+        info = zf.getinfo(member)
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(f"{Path(path).name}: member {member} is compressed, its records cannot be read by range")
+        fh.seek(info.header_offset)
+        header = fh.read(30)
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"{Path(path).name}: no local header for {member} at {info.header_offset}")
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        return info.header_offset + 30 + name_length + extra_length, info.file_size
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One WARC or ARC to read: a file, or a member of a WACZ."""
+
+    path: Path
+    member: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.path.name}#{self.member}" if self.member else self.path.name
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[IO[bytes]]:
+        if self.member is None:
+            with self.path.open("rb") as fh:
+                yield fh
+            return
+        with zipfile.ZipFile(self.path) as zf, zf.open(self.member) as fh:
+            yield fh
+
+
+def _is_wacz(path: Path) -> bool:
+    return path.suffix.lower() == ".wacz"
+
+
 class ArchiveReader:
     """Iterates captures across files; revisits are resolved against the files given."""
 
@@ -96,36 +141,52 @@ class ArchiveReader:
         self.paths = [Path(p) for p in paths]
         self.problems: list[Problem] = []
         self.records: dict[str, int] = {}  # records read per file name, captures or not
-        self._originals: dict[tuple[str, str], tuple[Path, int]] = {}
+        self._originals: dict[tuple[str, str], tuple[_Source, int]] = {}
         self._indexed = False
 
     def captures(self) -> Iterator[Capture]:
         for path in self.paths:
-            yield from self._file_captures(path)
+            for source in self._sources(path, report=True):
+                yield from self._file_captures(source)
 
-    def _file_captures(self, path: Path) -> Iterator[Capture]:
-        for offset, record, payload in self._records(path, report=True):
+    def _sources(self, path: Path, report: bool) -> list[_Source]:
+        """The file itself, or for a WACZ its `archive/` members (a zip that cannot be read is a problem)."""
+        if not _is_wacz(path):
+            return [_Source(path)]
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = [n for n in zf.namelist() if n.startswith("archive/") and not n.endswith("/")]
+        except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+            if report:
+                self.problems.append(Problem(path.name, None, f"not a readable WACZ ({type(exc).__name__}: {exc})"))
+            return []
+        if report and not names:
+            self.problems.append(Problem(path.name, None, "WACZ without WARCs (nothing under archive/)"))
+        return [_Source(path, name) for name in names]
+
+    def _file_captures(self, source: _Source) -> Iterator[Capture]:
+        for offset, record, payload in self._records(source, report=True):
             if record.rec_type not in CAPTURE_TYPES:
                 continue
-            capture = _capture(path, offset, record, payload)
+            capture = capture_of(source.path, offset, record, payload, name=source.name)
             if capture.digest and record.rec_type != "revisit":
-                self._originals.setdefault((capture.url, capture.digest), (path, offset))
+                self._originals.setdefault((capture.url, capture.digest), (source, offset))
             if record.rec_type == "revisit":
                 self._resolve(capture, record)
             yield capture
 
-    def _records(self, path: Path, report: bool) -> Iterator[tuple[int, Any, bytes]]:
+    def _records(self, source: _Source, report: bool) -> Iterator[tuple[int, Any, bytes]]:
         """(offset, record, payload) for each readable record; problems are noted when `report`."""
         def note(offset: int | None, message: str) -> None:
             if report:
-                self.problems.append(Problem(path.name, offset, message))
+                self.problems.append(Problem(source.name, offset, message))
 
-        try:
-            fh = path.open("rb")
-        except OSError as exc:
-            note(None, f"cannot open: {exc}")
-            return
-        with fh:
+        with contextlib.ExitStack() as stack:
+            try:
+                fh = stack.enter_context(source.open())
+            except (OSError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as exc:
+                note(None, f"cannot open: {exc}")
+                return
             iterator = ArchiveIterator(fh, arc2warc=True)
             records = iter(iterator)
             previous: int | None = None
@@ -138,7 +199,7 @@ class ArchiveReader:
                         offset = iterator.get_record_offset()  # reads on to the end of the record
                 except StopIteration:
                     return
-                except (ArchiveLoadFailed, ValueError, OSError, EOFError, zlib.error) as exc:
+                except (ArchiveLoadFailed, ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
                     note(previous if previous is not None else 0,
                          f"unreadable after this point ({type(exc).__name__}: {' '.join(str(exc).split())})")
                     return
@@ -149,7 +210,7 @@ class ArchiveReader:
                     note(offset, f"invalid record length {declared!r}")
                 previous = offset
                 if report:
-                    self.records[path.name] = self.records.get(path.name, 0) + 1
+                    self.records[source.name] = self.records.get(source.name, 0) + 1
                 yield offset, record, payload
 
     def _resolve(self, capture: Capture, record: Any) -> None:
@@ -163,34 +224,36 @@ class ArchiveReader:
             self.problems.append(Problem(capture.filename, capture.offset,
                                          f"revisit of {refers} ({capture.digest}): original not in these files"))
             return
-        path, offset = found
-        for _, original, payload in self._records(path, report=False):
+        source, offset = found
+        for _, original, payload in self._records(source, report=False):
             if original.rec_headers.get_header("WARC-Payload-Digest") == capture.digest and \
                     _target(original) == refers:
-                capture.payload, capture.resolved_from = payload, (path.name, offset)
+                capture.payload, capture.resolved_from = payload, (source.name, offset)
                 return
 
     def _index_all(self) -> None:
         """Index every original in the files given, for revisits that point ahead or across files."""
         self._indexed = True
         for path in self.paths:
-            for offset, record, _ in self._records(path, report=False):
-                digest = record.rec_headers.get_header("WARC-Payload-Digest")
-                if record.rec_type in ("response", "resource", "conversion") and digest:
-                    self._originals.setdefault((_target(record), digest), (path, offset))
+            for source in self._sources(path, report=False):
+                for offset, record, _ in self._records(source, report=False):
+                    digest = record.rec_headers.get_header("WARC-Payload-Digest")
+                    if record.rec_type in ("response", "resource", "conversion") and digest:
+                        self._originals.setdefault((_target(record), digest), (source, offset))
 
 
 def _target(record: Any) -> str:
     return str(record.rec_headers.get_header("WARC-Target-URI") or "")
 
 
-def _capture(path: Path, offset: int, record: Any, payload: bytes) -> Capture:
+def capture_of(path: Path, offset: int, record: Any, payload: bytes, name: str | None = None) -> Capture:
+    """The Capture of one record; `name` (e.g. `x.wacz#archive/y.warc.gz`) is its file's name, else the path's."""
     headers = record.rec_headers
     http = record.http_headers if record.rec_type in ("response", "revisit") else None
     status = int(http.get_statuscode()) if http is not None and http.get_statuscode().isdigit() else None
     return Capture(
         url=_target(record), date=headers.get_header("WARC-Date") or "", record_type=record.rec_type,
-        status=status, http_headers=http, payload=payload, filename=path.name, offset=offset,
+        status=status, http_headers=http, payload=payload, filename=name or path.name, offset=offset,
         record_id=headers.get_header("WARC-Record-ID"), digest=headers.get_header("WARC-Payload-Digest"),
         truncated=headers.get_header("WARC-Truncated"), warc_headers=dict(headers.headers),
     )
