@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 # Metadata records get their own target URI, so replaying the page at its timestamp returns the page.
 METADATA_URI = "urn:palimpsest:crawl-log:"
+# request.meta: when the response was captured, for a response answered from the archive (`scrapy reprocess`);
+# the entry's `fetched_at` is then the capture's date, not the time it was read back.
+ARCHIVED_AT = "archived_at"
 
 
 class CrawlLogMiddleware:
@@ -80,7 +83,9 @@ class CrawlLogMiddleware:
                               annotate)
 
     async def process_exception(self, request: Request, exception: Exception) -> None:
-        entry = self._entry(request, from_exception(exception))
+        # A failure that knows its own verdict (crawler/replayhandler.py: `not-archived`) brings it along.
+        known = getattr(exception, "verdict", None)
+        entry = self._entry(request, known if isinstance(known, Verdict) else from_exception(exception))
         entry["error"] = f"{type(exception).__name__}: {exception}"
         self._over_limits(request, entry)
         await self._put(entry)
@@ -140,7 +145,7 @@ class CrawlLogMiddleware:
             "redirects": redirect_chain(request),
             "status": response.status if response is not None else None,
             "mime": mime_of(response) if response is not None else None,
-            "fetched_at": iso_datetime(datetime.now(UTC)),
+            "fetched_at": request.meta.get(ARCHIVED_AT) or iso_datetime(datetime.now(UTC)),
             "verdict": verdict.verdict,
             "reasons": list(verdict.reasons),
             "score": verdict.score,

@@ -80,9 +80,11 @@ def matches(entry: dict[str, Any], probe: Fingerprint) -> bool:
 class HostProbes:
     """Probe fingerprints by URL shape, fetched once per TTL; concurrent pages of one shape share a fetch."""
 
-    def __init__(self, fetch: Callable[[str], Awaitable[Fingerprint]], ttl: float) -> None:
-        """`fetch(url)` returns the probe's fingerprint; a failed fetch returns one with status None."""
-        self.fetch, self.ttl = fetch, ttl
+    def __init__(self, fetch: Callable[[str], Awaitable[Fingerprint]], ttl: float,
+                 make_url: Callable[[str], str] = probe_url) -> None:
+        """`fetch(url)` returns the probe's fingerprint; a failed fetch returns one with status None.
+        `make_url(page_url)` gives the probe's URL (`scrapy reprocess` asks for the one the archive holds)."""
+        self.fetch, self.ttl, self.make_url = fetch, ttl, make_url
         self._cache: dict[tuple[str, str, str], Fingerprint] = {}
         self._pending: dict[tuple[str, str, str], asyncio.Future[Fingerprint]] = {}
         self.fetched = 0
@@ -98,7 +100,7 @@ class HostProbes:
         self._pending[key] = future
         try:
             self.fetched += 1
-            result = await self.fetch(probe_url(url))
+            result = await self.fetch(self.make_url(url))
             self._cache[key] = result
             future.set_result(result)
             return result
