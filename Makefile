@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STORE_URI ?=
 
-.PHONY: setup browser demo test lint pytest bench interop lock clean
+.PHONY: setup browser replayweb demo test lint pytest bench interop lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,13 +20,30 @@ setup: $(STAMP)
 browser: setup
 	tools/ensure-chromium.sh
 
+## replayweb: ReplayWeb.page's ui.js and sw.js for `scrapy replay`'s browsing replay (npm, pinned by integrity)
+replayweb:
+	tools/ensure-replayweb.sh .replayweb
+
+## Memento client for the interoperability test of `scrapy replay` (its own venv: it is not ours to pin)
+$(VENV)-memento/.installed:
+	$(PYTHON) -m venv $(VENV)-memento
+	$(VENV)-memento/bin/python -m pip install --quiet memento_client==0.6.1
+	touch $@
+
+## py-wacz, whose `wacz validate` checks our WACZ packages in the tests (its own venv: it pins old dependencies)
+$(VENV)-wacz/.installed:
+	$(PYTHON) -m venv $(VENV)-wacz
+	$(VENV)-wacz/bin/python -m pip install --quiet wacz==0.6.0
+	touch $@
+
 ## demo: crawl the bundled sample news web into ./data/store (or STORE_URI=...) and say where it went
 demo: setup
 	-tools/ensure-chromium.sh  # without one, the demo says which pages it could not render
+	-tools/ensure-replayweb.sh .replayweb  # without it, `scrapy replay` still serves raw replay and Memento
 	$(BIN)/scrapy demo $(if $(STORE_URI),-s STORE_URI=$(STORE_URI))
 
 ## test: lint, type-check, then the whole test suite
-test: setup browser lint pytest
+test: setup browser replayweb $(VENV)-memento/.installed $(VENV)-wacz/.installed lint pytest
 
 lint: setup
 	$(BIN)/ruff check .
@@ -58,4 +75,4 @@ lock:
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^palimpsest' > constraints.txt
 
 clean:
-	rm -rf $(VENV) $(VENV)-pywb data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV)-pywb $(VENV)-memento $(VENV)-wacz .replayweb data .mypy_cache .ruff_cache .pytest_cache

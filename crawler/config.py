@@ -25,7 +25,7 @@ from crawler.validation import problem, validate
 # One prefix per subsystem (DESIGN.md section 5). A key under one of them that settings/base.py does not
 # define is a mistake (`-s ARCHIVE_DEDUPE=False`): Scrapy would keep it and nothing would ever read it.
 PREFIXES = ("ARCHIVE_", "STORE_", "SOFT404_", "RENDER_", "AUDIT_", "REPLAY_", "SCHEDULE_", "CRAWL_", "PIPELINE_",
-            "NETWORK_", "LIMIT_")
+            "NETWORK_", "LIMIT_", "REPROCESS_")
 # The module that defines, defaults and documents every setting of ours: the list of known keys.
 DEFAULTS_MODULE = "settings.base"
 
@@ -104,6 +104,7 @@ class ArchiveConfig(_SettingsModel):
     digest: Literal["sha1", "sha256"] = Field(alias="ARCHIVE_DIGEST")
     dedup_index_dir: str = Field(alias="ARCHIVE_DEDUP_INDEX_DIR")
     queue: int = Field(alias="ARCHIVE_QUEUE", ge=1)
+    wacz: bool = Field(alias="ARCHIVE_WACZ")
 
 
 class Soft404Config(_SettingsModel):
@@ -152,6 +153,39 @@ class AuditConfig(_SettingsModel):
             return Path(self.catalog)
         tag = hashlib.sha1(store_uri.rstrip("/").encode()).hexdigest()[:16]
         return self.catalog_dir / f"catalog-{tag}.sqlite"
+
+
+class ReplayConfig(_SettingsModel):
+    """REPLAY_*: the replay server, its capture index and the browsing replay's assets."""
+
+    bind: str = Field(alias="REPLAY_BIND", min_length=1)
+    port: int = Field(alias="REPLAY_PORT", ge=0, le=65535)
+    browse_port: int = Field(alias="REPLAY_BROWSE_PORT", ge=0, le=65535)
+    index: str = Field(alias="REPLAY_INDEX")
+    index_dir: Path = Field(alias="REPLAY_INDEX_DIR")
+    refresh: float = Field(alias="REPLAY_REFRESH", gt=0)
+    assets_dir: Path = Field(alias="REPLAY_ASSETS_DIR")
+    cache_dir: Path = Field(alias="REPLAY_CACHE_DIR")
+
+    @field_validator("refresh", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    def index_path(self, store_uri: str) -> Path:
+        """One capture index per store, as the catalog (REPLAY_INDEX names another file)."""
+        if self.index:
+            return Path(self.index)
+        tag = hashlib.sha1(store_uri.rstrip("/").encode()).hexdigest()[:16]
+        return self.index_dir / f"replay-{tag}.sqlite"
+
+
+class ReprocessConfig(_SettingsModel):
+    """REPROCESS_*: `scrapy reprocess`, spiders and pipelines re-run over archived captures."""
+
+    index: str = Field(alias="REPROCESS_INDEX")
+    at: str = Field(alias="REPROCESS_AT", pattern=r"^(\d{4,14})?$")
+    concurrency: int = Field(alias="REPROCESS_CONCURRENCY", ge=1, le=1024)
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -290,6 +324,14 @@ def pipeline_config(settings: Any) -> PipelineConfig:
 
 def audit_config(settings: Any) -> AuditConfig:
     return _load(AuditConfig, settings)
+
+
+def replay_config(settings: Any) -> ReplayConfig:
+    return _load(ReplayConfig, settings)
+
+
+def reprocess_config(settings: Any) -> ReprocessConfig:
+    return _load(ReprocessConfig, settings)
 
 
 def crawl_config(settings: Any) -> CrawlConfig:

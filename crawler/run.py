@@ -14,6 +14,7 @@ import json
 import logging
 import platform
 import socket
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -138,10 +139,12 @@ def crawl_services(crawler_: Crawler) -> CrawlServices:
 
 
 class CrawlRun:
-    """Extension: opens the crawl's archive service, and closes it and writes the manifest at the end."""
+    """Extension: opens the crawl's archive service, and closes it and writes the manifest at the end (and,
+    with ARCHIVE_WACZ, the crawl's WACZ after it)."""
 
-    def __init__(self, crawler_: Crawler, services: CrawlServices) -> None:
+    def __init__(self, crawler_: Crawler, services: CrawlServices, wacz: bool = False) -> None:
         self.crawler = crawler_
+        self.wacz = wacz
         self.identity, self.store, self.archive = services.identity, services.store, services.archive
         self.crawl_id, self.site, self.prefix = self.identity.crawl_id, self.identity.site, self.identity.prefix
         self.manifest: dict[str, Any] | None = None
@@ -149,7 +152,7 @@ class CrawlRun:
 
     @classmethod
     def from_crawler(cls, crawler_: Crawler) -> CrawlRun:
-        run = cls(crawler_, crawl_services(crawler_))
+        run = cls(crawler_, crawl_services(crawler_), wacz=archive_config(crawler_.settings).wacz)
         run.archive.open()  # SpoolLockedError when another process runs this crawl id: nothing is touched
         crawler_.signals.connect(run.spider_closed, signal=signals.spider_closed)
         return run
@@ -166,6 +169,8 @@ class CrawlRun:
         stats.set_value("store/waiting", len(outcome.waiting))
         self.manifest = self._manifest(spider, reason, finished, outcome)
         await deferred_to_future(deferToThread(self._write_manifest, self.manifest))
+        if self.wacz and self.manifest["complete"]:
+            await deferred_to_future(deferToThread(self._store_wacz))
         self.archive.release()
         if outcome.waiting:
             logger.error("crawl %s is incomplete: %d files could not be stored in %s and wait in %s "
@@ -180,6 +185,7 @@ class CrawlRun:
         stats = {k: (iso_datetime(v) if isinstance(v, datetime) else v)
                  for k, v in sorted(self.crawler.stats.get_stats().items())}
         site = getattr(spider, "site", None)
+        extra: dict[str, Any] = getattr(spider, "manifest_fields", None) or {}  # `scrapy reprocess`: its sources
         return {
             "crawl_id": self.crawl_id,
             "site": self.site,
@@ -199,7 +205,31 @@ class CrawlRun:
             "stats": stats,
             "objects": [{"key": o.key, "size": o.size, "sha256": o.sha256}
                         for o in sorted(outcome.objects, key=lambda o: o.key)],
+            **extra,
         }
+
+    def _store_wacz(self) -> None:
+        """Package the finished crawl and store it at `wacz_key`; built in the crawl's spool under a dot name
+        (recovery passes over dot files) while the spool is still locked. A failure costs the WACZ only: the
+        crawl is stored and complete, and `scrapy wacz` can package it later."""
+        from archive.wacz import WaczError, wacz_key, write_wacz  # noqa: PLC0415 (only when ARCHIVE_WACZ is on)
+
+        stats = self.crawler.stats
+        path = self.archive.spool / f".{self.crawl_id}.wacz"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            summary = write_wacz(self.store, self.crawl_id, path)
+            self.store.put_file(wacz_key(self.crawl_id), path)
+        except (WaczError, StoreError, OSError, ValueError, zipfile.BadZipFile) as exc:
+            stats.inc_value("archive/wacz/failed")
+            logger.error("crawl %s: its WACZ could not be made or stored (%s: %s); `scrapy wacz %s` can make "
+                         "it later", self.crawl_id, type(exc).__name__, exc, self.crawl_id)
+            path.unlink(missing_ok=True)
+            return
+        stats.inc_value("archive/wacz/stored")
+        stats.set_value("archive/wacz/bytes", summary.bytes)
+        logger.info("crawl %s packaged as %s/%s: %s", self.crawl_id, redact_url(self.store.uri),
+                    wacz_key(self.crawl_id), summary.line())
 
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
         """Into the store; when the store is down, into the spool, where `scrapy store-sync` finds it."""

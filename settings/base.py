@@ -107,6 +107,8 @@ ARCHIVE_QUEUE = 64
 # Digest of payloads and blocks: "sha1" (what CDX tools and pywb expect) or "sha256". Deduplication only
 # matches digests of the same algorithm, so keep one per store.
 ARCHIVE_DIGEST = "sha1"
+# At the end of a complete crawl, also package it as a WACZ at crawls/CRAWL_ID/wacz/CRAWL_ID.wacz (`scrapy wacz`).
+ARCHIVE_WACZ = False
 
 # --- SOFT404_*: telling live pages from pages that only look alive ----------------------------------------
 # Probe each host (per URL shape) with a URL that cannot exist, and compare doubtful pages with its answer.
@@ -192,3 +194,31 @@ AUDIT_MOVED_SIMILARITY = 0.9
 AUDIT_REDIRECT_SIMILARITY = 0.5
 # Simhash distance (bits of 64) under which two texts are compared as candidates for a move.
 AUDIT_SIMHASH_BITS = 6
+
+# --- REPLAY_*: `scrapy replay`, reading the archive back (archive/replay.py) -----------------------------------
+# Where the replay server listens: loopback unless told otherwise (it serves everything the archive holds).
+REPLAY_BIND = "127.0.0.1"
+# The server's own pages, raw replay (/web/TSid_/URL), Memento TimeGate and TimeMaps (0: any free port).
+REPLAY_PORT = 8090
+# Browsing replay (ReplayWeb.page) runs on a second origin, so archived scripts never share an origin with
+# the replay UI (0: any free port).
+REPLAY_BROWSE_PORT = 8091
+# The capture index (SQLite, every CDXJ line of the store). Empty: one file per store under REPLAY_INDEX_DIR.
+REPLAY_INDEX = ""
+REPLAY_INDEX_DIR = "./data/catalog"
+# How often the server looks for new crawls in the store (finished crawls are not read again). Units: s, m, h.
+REPLAY_REFRESH = "60s"
+# ReplayWeb.page's ui.js and sw.js (installed by `make replayweb`, pinned by version and integrity hash).
+REPLAY_ASSETS_DIR = "./.replayweb"
+# WACZ files built on demand for browsing a crawl the store holds no WACZ of (ARCHIVE_WACZ off).
+REPLAY_CACHE_DIR = "./data/replay-cache"
+
+# --- REPROCESS_*: `scrapy reprocess SOURCE...`, spiders and pipelines re-run over archived captures -------------
+# The capture index of the sources (SQLite). Empty: a temporary file for the run, deleted after; a path keeps
+# it, so the next run of the same store reads only the crawls and files that changed.
+REPROCESS_INDEX = ""
+# Each URL is answered from its capture nearest to this UTC time (YYYYMMDDhhmmss, or a prefix such as 2026).
+# Empty: the earliest start among the sources, i.e. a crawl's own first capture of each URL.
+REPROCESS_AT = ""
+# Requests answered from the archive at once (no politeness: nothing goes to the network).
+REPROCESS_CONCURRENCY = 32

@@ -14,6 +14,7 @@ Each step is a `scrapy` subprocess, as a scheduler runs them. `-s STORE_URI=...`
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,6 +94,7 @@ class Command(QuietCommand):
         print(f"  report (open it in a browser): {report.resolve()}")
         print(f"  rows (JSON lines):             {rows.resolve()}")
         print(f"  catalog: `scrapy catalog`; the audit again: `scrapy audit --site demo --from {ids[0]}`")
+        print(browse_hint(self.settings.get("STORE_URI"), story_article(rows)))
 
     def _passed_on(self) -> dict[str, str]:
         assert self.settings is not None
@@ -101,6 +103,30 @@ class Command(QuietCommand):
         passed.setdefault("STORE_URI", self.settings.get("STORE_URI"))
         passed["LOG_LEVEL"] = self.settings.get("LOG_LEVEL")
         return {k: str(v) for k, v in passed.items()}
+
+
+def story_article(rows: Path) -> tuple[str, str] | None:
+    """An article of the audit rows that changed between the crawls (url, first capture's timestamp)."""
+    with rows.open() as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("state") == "changed" and row.get("first_capture"):
+                return row["url"], str(row["first_capture"]["fetched_at"])
+    return None
+
+
+def browse_hint(store_uri: str, article: tuple[str, str] | None) -> str:
+    """How to read back what the demo archived: the replay server and a page to open in it."""
+    lines = ["browse what was archived (the sample web is stopped; everything comes from the store):",
+             f"  scrapy replay{'' if store_uri == 'file://./data/store' else f' -s STORE_URI={store_uri}'}"
+             "    (then open http://127.0.0.1:8090/ : crawls, search, a calendar per URL)"]
+    if article:
+        url, fetched = article
+        stamp = "".join(ch for ch in fetched if ch.isdigit())[:14]
+        lines += [f"  an article that changed between the crawls: http://127.0.0.1:8090/calendar?url={url}",
+                  f"  as first archived, in the browser: http://127.0.0.1:8091/browse/{stamp}/{url}",
+                  f"  as served (raw), with Memento headers: http://127.0.0.1:8090/web/{stamp}id_/{url}"]
+    return "\n".join(lines)
 
 
 def say(message: str) -> None:

@@ -43,6 +43,8 @@ class FixtureWeb:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()  # or the pipe is left to the garbage collector (a ResourceWarning)
         self.proc = None
 
     def manifest(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import re
 import socket
 import struct
 import threading
+import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,11 +24,20 @@ from tests.fixtureweb.content import PER_PAGE, SECTION_BY_KEY, SECTIONS, Article
 from tests.fixtureweb.sized import SizedState
 from tests.fixtureweb.state import ServedState, WebState, build_states
 
-# A 1x1 transparent PNG, served for every article image.
-PIXEL_PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
+
+def _png(width: int, height: int) -> bytes:
+    """A small opaque PNG (a colour band and a stripe), served for every article image: big enough to be seen
+    in a replay screenshot, the same bytes every run."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    rows = b"".join(b"\0" + b"".join(bytes((40, 90, 160) if y % 40 < 30 else (230, 170, 40)) for _ in range(width))
+                    for y in range(height))
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes((8, 2, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+
+
+ARTICLE_PNG = _png(320, 120)
 # A 256 KiB download, for size limits: deterministic bytes that do not compress.
 REPORT_PDF = b"%PDF-1.4\n" + random.Random(7).randbytes(256 * 1024)
 _STORY = re.compile(r"^/api/story/(\d+)\.json$")
@@ -234,7 +244,7 @@ class Web:
         if path == "/media/annual-report.pdf":
             return Reply(200, REPORT_PDF, "application/pdf", compressible=False)
         if path.startswith("/img/"):
-            return Reply(200, PIXEL_PNG, "image/png", compressible=False)
+            return Reply(200, ARTICLE_PNG, "image/png", compressible=False)
         if path == "/search":
             return Reply(200, pages.search_page(parse_qs(query).get("q", [""])[0]).encode())
         cal = _CAL.match(path)

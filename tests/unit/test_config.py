@@ -107,9 +107,9 @@ def test_an_unknown_key_without_a_close_match_lists_its_prefix_s_settings() -> N
     [line] = _unknown(_project_settings(RENDER_QQQXYZZY=1))
     assert line.startswith("the command line (-s): key 'RENDER_QQQXYZZY': unknown setting (the RENDER_* settings are ")
     assert "did you mean" not in line and "RENDER_TIMEOUT" in line
-    [line] = _unknown(_project_settings(REPLAY_QQQXYZZY=1))
-    assert line == ("the command line (-s): key 'REPLAY_QQQXYZZY': unknown setting"
-                    " (settings/base.py defines no REPLAY_* setting)")
+    [line] = _unknown(_project_settings(SCHEDULE_ZZWQQQXYZZY=1))
+    assert line == ("the command line (-s): key 'SCHEDULE_ZZWQQQXYZZY': unknown setting"
+                    " (settings/base.py defines no SCHEDULE_* setting)")
 
 
 def test_every_unknown_key_is_reported_at_once_one_line_each_with_where_it_was_set() -> None:
