@@ -25,6 +25,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from archive.captureindex import CaptureIndex, CaptureRow, SourceRow, row_from_cdxj, store_signature
 from archive.cdxj import INDEXED_TYPES, media_type, url_key
+from archive.reader import wacz_member_offset
 from archive.store import Store
 from crawler.errors import StoreError
 
@@ -203,17 +204,10 @@ def warc_ts(value: str) -> str | None:
 
 def wacz_members(path: Path) -> dict[str, tuple[int, int]]:
     """name -> (data offset in the zip file, size) of each stored member under archive/."""
-    out: dict[str, tuple[int, int]] = {}
-    with zipfile.ZipFile(path) as zf, path.open("rb") as fh:
-        for info in zf.infolist():
-            if not info.filename.startswith("archive/") or info.compress_type != zipfile.ZIP_STORED:
-                continue
-            fh.seek(info.header_offset)
-            local = fh.read(30)
-            name_length = int.from_bytes(local[26:28], "little")
-            extra_length = int.from_bytes(local[28:30], "little")
-            out[info.filename] = (info.header_offset + 30 + name_length + extra_length, info.file_size)
-    return out
+    with zipfile.ZipFile(path) as zf:
+        names = [i.filename for i in zf.infolist()
+                 if i.filename.startswith("archive/") and i.compress_type == zipfile.ZIP_STORED]
+    return {name: wacz_member_offset(path, name) for name in names}
 
 
 def _wacz_rows(path: Path, problems: list[str]) -> Iterator[CaptureRow]:
