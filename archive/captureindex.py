@@ -95,6 +95,11 @@ def ts_datetime(ts: str) -> datetime:
     return datetime(int(t[0:4]), int(t[4:6]), int(t[6:8]), int(t[8:10]), int(t[10:12]), int(t[12:14]), tzinfo=UTC)
 
 
+def pad_ts(digits: str) -> str:
+    """4 to 14 digits -> 14: the earliest second they name (`2026` is 2026-01-01 00:00:00)."""
+    return digits + "0101000000"[len(digits) - 4:] if len(digits) < 14 else digits[:14]
+
+
 def ts_of(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")
 

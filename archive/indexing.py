@@ -23,7 +23,7 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from archive.captureindex import CaptureIndex, CaptureRow, SourceRow, row_from_cdxj, store_signature
+from archive.captureindex import CaptureIndex, CaptureRow, SourceRow, pad_ts, row_from_cdxj, store_signature
 from archive.cdxj import INDEXED_TYPES, media_type, url_key
 from archive.reader import wacz_member_offset
 from archive.store import Store
@@ -198,8 +198,7 @@ def warc_ts(value: str) -> str | None:
     digits = "".join(ch for ch in value.split(".", 1)[0] if ch.isdigit())
     if len(digits) < 4:
         return None
-    digits = digits[:14]
-    return digits + "0101000000"[len(digits) - 4:] if len(digits) < 14 else digits
+    return pad_ts(digits)
 
 
 def wacz_members(path: Path) -> dict[str, tuple[int, int]]:
@@ -224,6 +223,4 @@ def _wacz_rows(path: Path, problems: list[str]) -> Iterator[CaptureRow]:
         return
     sizes = {name.removeprefix("archive/"): size for name, (_, size) in members.items()}
     for blob in blobs:
-        for row in _cdxj_rows(path.name, blob, str(path), sizes, problems):
-            yield CaptureRow(row.urlkey, row.ts, row.url, row.status, row.mime, row.digest, row.source,
-                             "archive/" + row.filename, row.offset, row.length, row.verdict, row.reasons)
+        yield from _cdxj_rows(path.name, blob, str(path), sizes, problems, prefix="archive/")

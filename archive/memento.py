@@ -14,7 +14,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from archive.captureindex import CaptureRow, ts_datetime
+from archive.captureindex import CaptureRow, pad_ts, ts_datetime
 
 LINK_FORMAT = "application/link-format"
 _TIMESTAMP = re.compile(r"^\d{4,14}$")
@@ -44,7 +44,7 @@ def parse_timestamp(value: str) -> str:
     """A wayback timestamp of 4 to 14 digits -> 14 digits (the earliest second it names); else BadRequestError."""
     if not _TIMESTAMP.match(value):
         raise BadRequestError(f"timestamp {value!r} must be 4 to 14 digits (YYYY[MM[DD[hh[mm[ss]]]]])")
-    padded = value + "0101000000"[len(value) - 4:] if len(value) < 14 else value
+    padded = pad_ts(value)
     try:
         ts_datetime(padded)
     except ValueError as exc:

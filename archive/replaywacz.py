@@ -17,10 +17,10 @@ from typing import Any
 from archive.captureindex import CaptureIndex
 from archive.store import Store
 from archive.wacz import WaczError, wacz_key, write_wacz
+from archive.waczindex import chunks
 from crawler.errors import StoreError
 
 logger = logging.getLogger(__name__)
-CHUNK = 8 * 1024 * 1024
 
 
 class WaczCache:
@@ -52,8 +52,8 @@ class WaczCache:
         try:
             if stored is not None:
                 with partial.open("wb") as out:
-                    for start in range(0, stored, CHUNK):
-                        out.write(self.store.get_range(key, start, CHUNK))
+                    for data in chunks(self.store, key, stored):
+                        out.write(data)
             else:
                 write_wacz(self.store, crawl_id, partial, partial=True)
             partial.replace(target)

@@ -16,6 +16,7 @@ from archive.indexing import WARC_SUFFIXES, index_files, update_from_store, warc
 from archive.memento import BadRequestError, Uris, check_url, memento_links, parse_timestamp, timemap_link
 from archive.records import RecordError, RecordReader
 from archive.store import FileStore
+from archive.wacz import write_wacz
 
 PAGE = b"<html><body><h1>Story</h1><p>" + b"text " * 50 + b"</p></body></html>"
 
@@ -154,3 +155,18 @@ def test_timestamps_urls_and_memento_links() -> None:
     assert 'rel="first last memento"' in memento_links(uris, "http://e.com/", rows[:1], rows[0])
     timemap = timemap_link(uris, "http://e.com/", rows)
     assert timemap.count("memento") == 3 and 'rel="self"; type="application/link-format"' in timemap
+
+
+def test_a_wacz_is_indexed_from_its_own_index_and_read_by_range(store: FileStore, tmp_path: Path) -> None:
+    (store.root / "crawls/c1/cdxj/c1.cdxj").write_text(cdxj(list(warc_rows(store.root / "crawls/c1/warc/c1.warc.gz",
+                                                                      "c1", []))))
+    package = tmp_path / "c1.wacz"
+    write_wacz(store, "c1", package)
+    index = CaptureIndex(tmp_path / "files.sqlite", "files")
+    update = index_files(index, [package])
+    assert update.indexed == [str(package.resolve())]
+    rows = index.of_source(str(package.resolve()))
+    assert rows and all(r.filename == "archive/c1.warc.gz" for r in rows)
+    revisit = index.nearest("http://example.com/a", "20260401000000")
+    assert revisit is not None and revisit.is_revisit
+    assert RecordReader(index).read(revisit).capture.payload == PAGE  # range read inside the zip, revisit resolved
