@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from archive.cdxj import url_key
+from archive.sqlitewal import connect_wal
 from archive.store import Store
 
 logger = logging.getLogger(__name__)
@@ -181,8 +182,7 @@ class CaptureIndex:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             try:
-                db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-                db.execute("PRAGMA journal_mode=WAL")
+                db = connect_wal(self.path, timeout=30, check_same_thread=False)
                 db.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.DatabaseError as exc:
                 raise CaptureIndexError(f"cannot open the capture index {self.path}: {exc} (REPLAY_INDEX)") from exc

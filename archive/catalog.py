@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.catalogparts import CAPTURE_COLUMNS, ITEM_COLUMNS, PART_TABLES, PartFile, parse_to_file
+from archive.sqlitewal import connect_wal
 from archive.store import Store
 from crawler.errors import StoreError
 
@@ -149,12 +150,17 @@ class Catalog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # A long busy timeout: another crawl's update may be indexing a big crawl in its one transaction.
-            db = sqlite3.connect(self.path, timeout=600, isolation_level=None, check_same_thread=False)
-        except (OSError, sqlite3.Error) as exc:
+            db = connect_wal(self.path, timeout=600, autocommit_mode=True, check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+                raise CatalogError(f"{self.path} is not a catalog ({exc}): delete it, or set AUDIT_CATALOG to "
+                                   "another file") from exc
+            raise CatalogError(f"cannot open the catalog {self.path}: {exc} (AUDIT_CATALOG / AUDIT_CATALOG_DIR)") \
+                from exc
+        except OSError as exc:
             raise CatalogError(f"cannot open the catalog {self.path}: {exc} (AUDIT_CATALOG / AUDIT_CATALOG_DIR)") \
                 from exc
         try:
-            db.execute("PRAGMA journal_mode=WAL")
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
             db.close()

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from archive.sqlitewal import connect_wal
+
 logger = logging.getLogger(__name__)
 
 SCHEMA = (
@@ -49,8 +51,7 @@ class DigestIndex:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = connect_wal(path, timeout=60, autocommit_mode=True, check_same_thread=False)
         self.db.execute("PRAGMA synchronous=NORMAL")  # a cache: losing the last commits costs re-archiving
         for statement in SCHEMA:
             self.db.execute(statement)
