@@ -47,9 +47,9 @@ os.register_at_fork(after_in_child=_close_in_child)
 class SpoolLock:
     """Exclusive, non-blocking lock on one crawl directory of the spool."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, name: str = LOCK_NAME) -> None:
         self.directory = directory
-        self.path = directory / LOCK_NAME
+        self.path = directory / name
         self._fd: int | None = None
 
     @property

@@ -188,6 +188,39 @@ class ReprocessConfig(_SettingsModel):
     concurrency: int = Field(alias="REPROCESS_CONCURRENCY", ge=1, le=1024)
 
 
+class ScheduleConfig(_SettingsModel):
+    """SCHEDULE_*: `scrapy schedule` (crawler/schedule.py)."""
+
+    sites: tuple[str, ...] = Field(alias="SCHEDULE_SITES")
+    state: Path = Field(alias="SCHEDULE_STATE")
+    log_dir: Path = Field(alias="SCHEDULE_LOG_DIR")
+    max_runs: int = Field(alias="SCHEDULE_MAX_RUNS", ge=1, le=256)
+    run_timeout: float = Field(alias="SCHEDULE_RUN_TIMEOUT", gt=0)
+    stop_timeout: float = Field(alias="SCHEDULE_STOP_TIMEOUT", ge=0)
+    missed: Literal["once", "skip"] = Field(alias="SCHEDULE_MISSED")
+    grace: float = Field(alias="SCHEDULE_GRACE", ge=0)
+    retry: tuple[float, ...] = Field(alias="SCHEDULE_RETRY")
+
+    @field_validator("run_timeout", "stop_timeout", "grace", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @field_validator("sites", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> tuple[str, ...]:
+        return tuple(value.replace(",", " ").split()) if isinstance(value, str) else tuple(value)
+
+    @field_validator("retry", mode="before")
+    @classmethod
+    def _steps(cls, value: Any) -> tuple[float, ...]:
+        items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+        steps = tuple(parse_duration(v) for v in items)
+        if any(step <= 0 for step in steps):
+            raise ValueError("expected durations above zero, e.g. [\"5m\", \"15m\", \"1h\"] (or [] for no retry)")
+        return steps
+
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -336,6 +369,10 @@ def reprocess_config(settings: Any) -> ReprocessConfig:
 
 def crawl_config(settings: Any) -> CrawlConfig:
     return _load(CrawlConfig, settings)
+
+
+def schedule_config(settings: Any) -> ScheduleConfig:
+    return _load(ScheduleConfig, settings)
 
 
 def render_config(settings: Any) -> RenderConfig:

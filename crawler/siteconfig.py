@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from crawler.config import parse_duration
+from crawler.cronspec import normalize_cron
 from crawler.errors import ConfigError
 from crawler.validation import validate
 
@@ -126,6 +128,12 @@ class SiteConfig(_Strict):
                                           "for a paywalled feed, a Cookie); archived and dumped as [redacted]")
     allow_private_networks: bool = Field(False, description="let this site's crawl connect to loopback, private "
                                                             "and link-local addresses (crawler/netguard.py)")
+    # `scrapy schedule` (crawler/schedule.py): when this site is crawled and its archived articles rechecked.
+    schedule: str | None = Field(None, description="cron expression of the site's crawls, in its timezone")
+    recheck: str | None = Field(None, description="cron expression (or hourly, daily, weekly) of its rechecks")
+    enabled: bool = Field(True, description="false: the scheduler runs nothing of this site")
+    jitter: float = Field(60.0, ge=0, le=86400, description="each scheduled run starts up to this many seconds "
+                                                            "after its cron time (fixed per site and job)")
 
     @field_validator("base_url")
     @classmethod
@@ -133,6 +141,16 @@ class SiteConfig(_Strict):
         if not urlsplit(value).netloc:
             raise ValueError("base_url must be an absolute http(s) URL")
         return value
+
+    @field_validator("schedule", "recheck")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_cron(value)
+
+    @field_validator("jitter", mode="before")
+    @classmethod
+    def _jitter(cls, value: object) -> float:
+        return parse_duration(value)
 
     @field_validator("timezone")
     @classmethod

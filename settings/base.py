@@ -222,3 +222,26 @@ REPROCESS_INDEX = ""
 REPROCESS_AT = ""
 # Requests answered from the archive at once (no politeness: nothing goes to the network).
 REPROCESS_CONCURRENCY = 32
+
+# --- SCHEDULE_*: `scrapy schedule`, each site crawled and rechecked on its own cron (crawler/schedule.py) ------
+# Which sites' schedules run (names of site configs in CRAWL_SITES_DIR); empty: every site with a `schedule`
+# or a `recheck` and `enabled = true`.
+SCHEDULE_SITES: list[str] = []
+# The scheduler's state (SQLite): runs, outcomes, exit codes, how far each cron has been looked at. One
+# scheduler per state file (it is locked); a restarted scheduler resumes from it.
+SCHEDULE_STATE = "./data/schedule/schedule.sqlite"
+# One log file per run (`CRAWL_ID.log`); a failed run's last lines are also kept in the state.
+SCHEDULE_LOG_DIR = "./data/schedule/logs"
+# Runs at once, all sites together; a due run beyond waits for a free one. One site never runs twice at once.
+SCHEDULE_MAX_RUNS = 2
+# A run still going after this long is interrupted (SIGINT), then killed SCHEDULE_STOP_TIMEOUT later. Units: s, m, h.
+SCHEDULE_RUN_TIMEOUT = "6h"
+# How long an interrupted run (timeout, or the scheduler stopping) gets to close its files before SIGKILL.
+SCHEDULE_STOP_TIMEOUT = "60s"
+# Slots that passed while the scheduler was not running: "once" runs the newest of them at start, "skip" none.
+SCHEDULE_MISSED = "once"
+# A slot noticed this late (a busy machine, a restart) still counts as on time, not as missed.
+SCHEDULE_GRACE = "5m"
+# A failed run is retried after each of these waits in turn, then not before its job's next slot.
+SCHEDULE_RETRY = ["5m", "15m", "1h"]
+
