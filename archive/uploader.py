@@ -6,15 +6,17 @@ and files submitted later are not stuck behind one that keeps failing. This is t
 the S3 client makes one attempt per request (see `archive.s3store.make_client`), because ours spans a
 whole outage and can see the deadline, where botocore's per-request retries multiplied with ours.
 
-A file is retried until it is stored or until `give_up` seconds have passed since its first failed
-attempt; then `on_failed(key, exc)` is called once and the file stays in the spool, untouched, where the
-next run (or `scrapy store-sync`) finds it. One clock is shared in an outage: a file whose first attempt
-comes while the store is already failing is timed from the start of that outage, as it would have failed
-then too. No attempt starts later than `backoff` after a file's deadline (one waiting for a busy worker
-past it is given up without a request), and during `close()` a file not yet tried while the store has
-been failing for `give_up` seconds is given up without a request. So once `close()` is called it returns
-within `give_up + backoff` + two attempts' time (an attempt: a few requests, each bounded by the client's
-connect + read timeouts), whatever the number of files or the kind of failure.
+While the crawl runs, no file is given up: a file that keeps failing stays in the spool and is retried
+with capped backoff (every `max_backoff` at most), so a store that comes back after an outage of any
+length gets every file. `give_up` bounds the end: once `close()` is called, a file is given up when
+`give_up` seconds have passed since its first failed attempt; then `on_failed(key, exc)` is called once
+and the file stays in the spool, untouched, where the next run (or `scrapy store-sync`) finds it. One clock
+is shared in an outage: a file whose first attempt comes while the store is already failing is timed from
+the start of that outage, as it would have failed then too. While closing, files past their deadline are
+not each tried again: one of them is (a probe); if the store answers, the others go too, else they are
+given up without a request. So once `close()` is called it returns within `give_up + backoff` + two
+attempts' time (an attempt: a few requests, each bounded by the client's connect + read timeouts), whatever
+the number of files or the kind of failure.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class _Upload:
     attempts: int = 0
     clock: float | None = None  # when its give_up period started: its first failure, or its outage's start
     error: Exception | None = None
+    overdue: bool = False  # failed past its deadline while the crawl ran: retried every max_backoff
 
 
 class Uploader:
@@ -74,6 +77,7 @@ class Uploader:
         self._outage_since: float | None = None  # first failure since the last success, any file
         self._last_error: Exception | None = None
         self._closing = False
+        self._probed = False  # while closing, in an outage past give_up: one overdue file was tried again
         self._seq = itertools.count()
         self._threads = [threading.Thread(target=self._work, name=f"upload-{n}", daemon=True) for n in range(workers)]
         for thread in self._threads:
@@ -106,6 +110,9 @@ class Uploader:
         workers, and return the keys given up, whose files are still in the spool. Call it off the reactor."""
         with self._cond:
             self._closing = True
+            now = time.monotonic()  # overdue files wait up to max_backoff: their last try is now, not later
+            self._due = [(now if upload.overdue else when, seq, upload) for when, seq, upload in self._due]
+            heapq.heapify(self._due)
             self._cond.notify_all()
         for thread in self._threads:
             thread.join()
@@ -144,25 +151,25 @@ class Uploader:
                 self._finish(upload, failed=StoreAccessError(f"storing {upload.key} failed: {exc!r}", exc))
                 continue
             with self._cond:
-                self._outage_since, upload.error = None, None
+                self._outage_since, upload.error, self._probed = None, None, False
             self._finish(upload, stored=stored)
 
     def _expired(self, upload: _Upload) -> StoreAccessError | None:
-        """Give a file up without a request when its time is over before a worker reached it: its deadline
-        passed (plus `backoff` of slack) while it waited, or, while closing, it was never tried and the
-        store has been failing for `give_up` seconds. Otherwise N files x one timeout would hold shutdown."""
+        """While closing, give a file up without a request when the store has been failing for longer than
+        its deadline allows, unless the store answered since, or this is the one probe of such files (see
+        the module docstring): otherwise N files x one timeout would hold shutdown. Never before closing."""
         now = time.monotonic()
         with self._cond:
-            if upload.clock is not None:
-                if now <= upload.clock + self.give_up + self.backoff or upload.error is None:
-                    return None
-                why, cause = f"its deadline passed while it waited (last: {upload.error})", upload.error
-            elif self._closing and self._outage_since is not None and self._last_error is not None \
-                    and now - self._outage_since >= self.give_up:
-                why = f"not tried: the store has been failing for {now - self._outage_since:.0f}s"
-                why, cause = f"{why} (last: {self._last_error})", self._last_error
-            else:
+            if not self._closing or self._outage_since is None or self._last_error is None:
                 return None
+            clock = upload.clock if upload.clock is not None else self._outage_since
+            if now <= clock + self.give_up + self.backoff:
+                return None
+            if not self._probed:
+                self._probed = True
+                return None
+            cause = upload.error or self._last_error
+            why = f"the store has been failing for {now - self._outage_since:.0f}s (last: {cause})"
         logger.error("giving up on %s (kept in the spool): %s", upload.key, why)
         return StoreAccessError(f"storing {upload.key}: {why}", failure_name(cause))
 
@@ -179,16 +186,22 @@ class Uploader:
             deadline = upload.clock + self.give_up
             delay = min(self.max_backoff, self.backoff * 2 ** (upload.attempts - 1))
             delay = random.uniform(delay / 2, delay)  # jitter: files failed together do not retry together
-            if now < deadline and upload.path.exists():
+            retrying = upload.path.exists() and (now < deadline or not self._closing)
+            if retrying and now < deadline:
                 retry = min(now + delay, deadline)  # the last attempt starts at the deadline, not after it
                 level = logging.WARNING if upload.attempts == 1 else logging.INFO  # an outage: one warning a file
-                logger.log(level, "storing %s failed (attempt %d, retry in %.1fs, giving up in %.0fs): %s",
-                           upload.key, upload.attempts, retry - now, deadline - now, exc)
+                logger.log(level, "storing %s failed (attempt %d, retry in %.1fs, giving up in %.0fs once the "
+                           "crawl ends): %s", upload.key, upload.attempts, retry - now, deadline - now, exc)
+            elif retrying:  # past its deadline, the crawl still running: it waits in the spool, tried now and then
+                retry = now + random.uniform(self.max_backoff / 2, self.max_backoff)
+                if not upload.overdue:
+                    logger.warning("storing %s has failed for %.0fs: it stays in the spool and is tried every "
+                                   "%.0fs while the crawl runs (%s)", upload.key, now - upload.clock,
+                                   self.max_backoff, exc)
+                upload.overdue = True
+            if retrying:
                 heapq.heappush(self._due, (retry, upload.seq, upload))
                 self._cond.notify()
-                retrying = True
-            else:
-                retrying = False
         failure = exc if isinstance(exc, StoreAccessError) else StoreAccessError(f"storing {upload.key}: {exc}", exc)
         if retrying:
             if self.on_retry is not None:

@@ -159,8 +159,10 @@ STORE_S3_CONNECT_TIMEOUT = 10
 # Seconds S3 may take to answer one request (read timeout; one multipart part must fit in it). botocore makes
 # one attempt per request: the uploader is the one retry policy (it spans an outage and keeps a deadline).
 STORE_S3_TIMEOUT = 60
-# Seconds a file keeps being retried after its first failed upload; then it stays in the spool, the manifest
-# says `complete: false` and lists it, and the crawl exits non-zero (`scrapy store-sync` stores it later).
+# While the crawl runs no upload is given up: a failing file waits in the spool, retried at least every
+# STORE_UPLOAD_MAX_BACKOFF. Once the crawl ends, a file failing for this many seconds (since its first failure)
+# stays in the spool, the manifest says `complete: false` and lists it, and the crawl exits non-zero
+# (`scrapy store-sync` stores it later).
 STORE_S3_GIVE_UP = 600
 # Threads moving finished files into the store.
 STORE_UPLOAD_WORKERS = 4

@@ -122,6 +122,28 @@ def test_a_403_past_give_up_is_given_up_once_and_the_file_stays_in_the_spool(
     assert give_up <= elapsed < close_bound(give_up)
 
 
+def test_an_outage_longer_than_give_up_mid_crawl_loses_nothing_once_the_store_is_back(
+        proxy: FaultyS3, tmp_path: Path) -> None:
+    """give_up bounds the end of a crawl, not its middle: files that failed for longer than give_up while
+    the crawl ran wait in the spool and are stored when the store answers again."""
+    give_up = 0.5
+    store, outcomes = s3_store(proxy.endpoint, "outage"), Outcomes()
+    files = spool_files(tmp_path, 4)
+    proxy.fault("500")
+    uploader = outcomes.uploader(store, give_up=give_up)
+    for key, (path, _) in list(files.items())[:2]:
+        uploader.submit(key, path)
+    until(lambda: len(outcomes.retried) >= 8, timeout=60)
+    time.sleep(give_up + MAX_BACKOFF)  # well past every file's deadline, the crawl still running
+    for key, (path, _) in list(files.items())[2:]:
+        uploader.submit(key, path)  # files of a store that has been failing for longer than give_up
+    assert outcomes.failed == [] and sorted(uploader.waiting()) == sorted(files)
+    proxy.fault("pass")
+    until(lambda: len(outcomes.stored) == len(files), timeout=60)
+    assert uploader.close() == [] and outcomes.failed == []
+    assert all(store.get_bytes(key) == data for key, (_, data) in files.items())
+
+
 def test_a_dead_endpoint_costs_close_no_more_than_give_up(aws_env: None, tmp_path: Path) -> None:
     give_up = 1.0
     store, outcomes = s3_store(dead_endpoint(), "dead"), Outcomes()
