@@ -1,8 +1,9 @@
 """CDXJ index lines, field for field what pywb's `cdxj-indexer` writes, so any CDXJ reader can use ours.
 
 `SURT TIMESTAMP14 {"url", "mime", "status", "digest", "length", "offset", "filename"}` plus our own fields
-after pywb's. Only captures are indexed (response, revisit, resource); `application/warc-fields` metadata
-records are left out, as cdxj-indexer leaves them out.
+after pywb's: `record_id` and `warc_date` of payload records (what a revisit in a later crawl names), and the
+crawl's `verdict` and `reasons`. Only captures are indexed (response, revisit, resource); metadata records
+(`application/warc-fields`) are left out, as cdxj-indexer leaves them out.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import surt
 
-from archive.warc import Written
+from archive.warc import Written, warc_date
 
 INDEXED_TYPES = ("response", "revisit", "resource", "conversion")
 
@@ -42,5 +43,8 @@ def cdxj_line(written: Written, extra: dict[str, Any] | None = None) -> str:
     if written.payload_digest:
         fields["digest"] = written.payload_digest
     fields.update(length=str(written.length), offset=str(written.offset), filename=written.filename)
+    if written.record_type in ("response", "resource", "conversion"):
+        # Ours, after pywb's: what a later revisit of this payload must name (the 14 digits lose the ms).
+        fields.update(record_id=written.record_id, warc_date=warc_date(written.date))
     fields.update(extra or {})
     return f"{url_key(written.target_uri)} {written.date:%Y%m%d%H%M%S} {json.dumps(fields)}"

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archive.sqlitewal import connect_wal
+from archive.warc import warc_date
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,14 @@ class FirstCapture:
     uri: str
     date: datetime
     record_id: str | None = None
+    warc_date: str | None = None  # the original's WARC-Date as written; None: only `date` (to the second) is known
+
+
+def _first(uri: str, date: str, record_id: str | None) -> FirstCapture:
+    """A row back: `date` is the original's WARC-Date as written (ends in Z), or an ISO date of a CDXJ
+    timestamp without the original's exact date (older CDXJ, other tools': precise to the second)."""
+    exact = date.endswith("Z")
+    return FirstCapture(uri, datetime.fromisoformat(date.replace("Z", "+00:00")), record_id, date if exact else None)
 
 
 def is_cdxj_key(key: str) -> bool:
@@ -60,13 +69,13 @@ class DigestIndex:
     def get(self, digest: str) -> FirstCapture | None:
         for row in self._pending:
             if row[0] == digest:
-                return FirstCapture(row[1], datetime.fromisoformat(row[2]), row[3])
+                return _first(row[1], row[2], row[3])
         row = self.db.execute("SELECT uri, date, record_id FROM first WHERE digest = ?", (digest,)).fetchone()
-        return FirstCapture(row[0], datetime.fromisoformat(row[1]), row[2]) if row else None
+        return _first(row[0], row[1], row[2]) if row else None
 
     def add(self, digest: str, uri: str, date: datetime, record_id: str | None, source: str) -> None:
         """Buffered: rows are committed in batches (`flush`), one transaction each, not one per record."""
-        self._pending.append((digest, uri, date.isoformat(), record_id, source))
+        self._pending.append((digest, uri, warc_date(date), record_id, source))
         if len(self._pending) >= 256:
             self.flush()
 
@@ -101,7 +110,12 @@ class DigestIndex:
                 continue
             if fields.get("mime") == "warc/revisit" or "digest" not in fields or "url" not in fields:
                 continue
-            rows.append((fields["digest"], fields["url"], when.isoformat(), None, source))
+            # Our CDXJ carries the record's id and exact WARC-Date (cdxj-indexer's 14 digits lose the
+            # milliseconds); a revisit needs both to name its original (WARC 1.1, 6.7.2).
+            exact = fields.get("warc_date")
+            date = exact if isinstance(exact, str) and exact.endswith("Z") else when.isoformat()
+            record_id = fields.get("record_id") if isinstance(fields.get("record_id"), str) else None
+            rows.append((fields["digest"], fields["url"], date, record_id, source))
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany("INSERT OR IGNORE INTO first VALUES (?, ?, ?, ?, ?)", rows)

@@ -54,18 +54,20 @@ def content_type(key: str) -> str:
 
 
 def make_client(endpoint_url: str | None, region: str | None, addressing: str, connect_timeout: float = 10.0,
-                read_timeout: float = 60.0, max_pool_connections: int = 64) -> Any:
+                read_timeout: float = 60.0, max_pool_connections: int = 64, attempts: int = 1) -> Any:
     """A boto3 S3 client; None values fall back to boto3's own chain (environment, config files).
 
-    botocore does not retry (one attempt per request): the Uploader is the only retry policy. Two
+    For uploads botocore does not retry (`attempts` 1): the Uploader is the only retry policy. Two
     multiplied policies (5 botocore attempts x 5 of ours x 60 s) held one file for ~25 minutes; ours alone
     spans a whole outage with capped backoff and gives up at a deadline it can see (STORE_S3_GIVE_UP).
+    Everything else (reads, listings, the manifest) has no retry loop of its own and takes botocore's
+    `standard` retries (`attempts` > 1: exponential backoff with jitter on throttling and 5xx).
     The connect timeout is short (a dead endpoint answers nothing), the read timeout is the setting: one
     part of a multipart upload must fit in it. Checksums are calculated when the operation supports them
     (SHA-256 as we ask for it, per part for multipart), which AWS and MinIO both verify.
     """
     config = Config(s3={"addressing_style": addressing},
-                    retries={"total_max_attempts": 1, "mode": "standard"},
+                    retries={"total_max_attempts": attempts, "mode": "standard"},
                     request_checksum_calculation="when_supported", response_checksum_validation="when_supported",
                     connect_timeout=connect_timeout, read_timeout=read_timeout,
                     max_pool_connections=max_pool_connections)  # >= uploader workers (4) x transfer threads (10)
@@ -81,14 +83,17 @@ def _failure(action: str, exc: BaseException) -> StoreAccessError:
 
 
 class S3Store:
-    """`s3://bucket/prefix`; the client is injected so tests and callers can configure their own."""
+    """`s3://bucket/prefix`; clients are injected so tests and callers can configure their own: `client`
+    for `put_file` (the Uploader's, one attempt), `read_client` (retrying) for every other call; without
+    it, `client` serves all."""
 
     def __init__(self, uri: str, client: Any, multipart_threshold: int = 64 * 1024 * 1024,
-                 page_size: int = 1000) -> None:
+                 page_size: int = 1000, read_client: Any = None) -> None:
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
         if not bucket:
             raise StoreError(f"no bucket in store URI {uri!r} (expected s3://bucket/prefix)")
         self.uri, self.bucket, self.prefix, self.client = uri.rstrip("/"), bucket, prefix.strip("/"), client
+        self.retrying = read_client or client
         self.page_size = page_size  # keys per listing request (S3's most, 1000, unless a test wants pages)
         self.transfer = TransferConfig(multipart_threshold=multipart_threshold,
                                        multipart_chunksize=max(8 * 1024 * 1024, multipart_threshold // 8))
@@ -114,7 +119,7 @@ class S3Store:
     def put_bytes(self, key: str, data: bytes) -> StoredObject:
         digest = hashlib.sha256(data)
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type(key),
+            self.retrying.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type(key),
                                    ChecksumSHA256=base64.b64encode(digest.digest()).decode(),
                                    Metadata={"sha256": digest.hexdigest()})
         except S3_FAILURES as exc:
@@ -123,7 +128,7 @@ class S3Store:
 
     def get_bytes(self, key: str) -> bytes:
         try:
-            body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            body: bytes = self.retrying.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except S3_FAILURES as exc:
             raise _failure(f"reading {key} from {self.uri}", exc) from exc
         return body
@@ -132,7 +137,7 @@ class S3Store:
         if length <= 0:
             return b""
         try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key),
+            answer = self.retrying.get_object(Bucket=self.bucket, Key=self._key(key),
                                             Range=f"bytes={start}-{start + length - 1}")
             body: bytes = answer["Body"].read()
         except S3_FAILURES as exc:
@@ -156,7 +161,7 @@ class S3Store:
         `crawls`, without listing every WARC of every crawl."""
         full = self._key(prefix.strip("/")) + "/"
         try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
+            pages = self.retrying.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=full, Delimiter="/", PaginationConfig={"PageSize": self.page_size})
             for page in pages:
                 for common in page.get("CommonPrefixes", []):
@@ -169,7 +174,7 @@ class S3Store:
         full = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
         strip = len(self.prefix) + 1 if self.prefix else 0
         try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
+            pages = self.retrying.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=full, PaginationConfig={"PageSize": self.page_size})
             for page in pages:
                 for obj in page.get("Contents", []):

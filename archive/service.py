@@ -33,8 +33,9 @@ from typing import Any, TypeVar
 
 from archive.archiver import Archiver
 from archive.digests import DigestIndex
+from archive.leftovers import Leftovers
 from archive.parts import PartWriter
-from archive.recovery import recover, recover_crawl, store_key, store_spooled_manifest
+from archive.recovery import recover, recover_crawl, store_key
 from archive.spoollock import SpoolLock
 from archive.store import Store, StoredObject, failure_name
 from archive.uploader import Uploader
@@ -138,9 +139,10 @@ class ArchiveService:
         self._digests: DigestIndex | None = None
         self._objects_lock = threading.Lock()
         self._closing = threading.Event()  # the crawl is closing: the catch-up stops loading the index
+        self.caught_up = threading.Event()  # set once the spool's leftovers are submitted and the index is loaded
         self._cdxj_after: dict[str, Path] = {}  # WARC key -> its CDXJ, submitted once the WARC is stored
-        self._held: list[SpoolLock] = []  # other crawls' spools recovered: ours until their uploads are done
-        self._manifests: dict[str, Path] = {}  # other crawls' manifests found in the spool
+        self.leftovers = Leftovers(store, self.uploader.submit)  # other crawls' files found in the spool
+        self.earlier_manifest: Path | None = None  # a reused crawl id's manifest its last run left in the spool
         self.part_records = dict.fromkeys(PARTS, 0)
 
     # --- life cycle -------------------------------------------------------------------------------------
@@ -157,6 +159,9 @@ class ArchiveService:
         submitted: list[str] = []
 
         def submit(key: str, path: Path) -> None:
+            if key == f"{self.prefix}/crawl.json":
+                self.earlier_manifest = path  # merged into this run's manifest, never stored ahead of it
+                return
             submitted.append(key)  # counted for numbering even if its upload ends before the listing
             self.uploader.submit(key, path)
 
@@ -197,17 +202,19 @@ class ArchiveService:
         """Other crawls' leftovers go to the store; the cross-crawl digest index learns the CDXJ files that
         landed since it last looked. Meanwhile the crawl runs: a payload archived before the index knows
         it is written in full, never lost."""
-        def submit(key: str, path: Path) -> None:
-            if key.endswith("/crawl.json"):
-                self._manifests[key] = path  # stored at close, after the files it lists (store-sync's rule)
-            else:
-                self.uploader.submit(key, path)
-
         try:
-            others = recover(self.options.spool_root, submit, skip=self.crawl_id, hold=self._held)
+            self._catch_up_now()
+        finally:
+            self.caught_up.set()
+
+    def _catch_up_now(self) -> None:
+        held: list[SpoolLock] = []
+        try:
+            others = recover(self.options.spool_root, self.leftovers.submit, skip=self.crawl_id, hold=held)
         except OSError as exc:
             logger.error("cannot salvage the spool %s: %s", self.options.spool_root, exc)
             others = 0
+        self.leftovers.hold(held)  # each released once its files are stored, not when this crawl ends
         if others:
             logger.warning("uploading %d files left in the spool by other crawls", others)
             self.counts.inc("store/recovered_from_spool", others)
@@ -261,6 +268,7 @@ class ArchiveService:
 
     def _stored(self, stored: StoredObject) -> None:
         if not stored.key.startswith(self.prefix + "/"):
+            self.leftovers.done(stored.key, failed=False)
             return  # recovered for another crawl: that crawl's files, not this one's manifest
         with self._objects_lock:
             self.outcome.objects.append(stored)
@@ -272,6 +280,7 @@ class ArchiveService:
 
     def _upload_failed(self, key: str, exc: Exception) -> None:
         self.counts.inc(f"store/upload_failed/{failure_name(exc)}")
+        self.leftovers.done(key, failed=True)
 
     def _upload_retried(self, key: str, exc: Exception) -> None:
         self.counts.inc(f"store/upload_retried/{failure_name(exc)}")
@@ -287,11 +296,7 @@ class ArchiveService:
         if self._catching_up.is_alive() or self._catching_up.ident is not None:
             self._catching_up.join()
         waiting = self.uploader.close()
-        for key, path in sorted(self._manifests.items()):
-            if not store_spooled_manifest(self.store, key, path, set(waiting)):
-                waiting.append(key)
-        for lock in self._held:
-            lock.release()
+        waiting += self.leftovers.close()
         own = {k for k in waiting if k.startswith(self.prefix + "/")}
         if len(waiting) > len(own):
             logger.warning("%d files of other crawls recovered from the spool are still waiting there",
@@ -300,18 +305,23 @@ class ArchiveService:
         # behind its WARC, a file that could not be closed): the manifest never claims more than the store has.
         self.outcome.waiting = sorted(own | set(self._left_in_spool()))
         if self._digests is not None:
-            self._digests.close()
-            if self._digests.path.parent == self.spool:  # this crawl's own index: nothing outlives it
-                for path in self.spool.glob("digests.sqlite*"):
-                    path.unlink()
+            try:
+                self._digests.close()
+                if self._digests.path.parent == self.spool:  # this crawl's own index: nothing outlives it
+                    for path in self.spool.glob("digests.sqlite*"):
+                        path.unlink()
+            except (sqlite3.Error, OSError) as exc:  # a cache: losing its last rows costs re-archiving only
+                logger.warning("cannot close the digest index %s: %s", self._digests.path, exc)
         self.outcome.records = self.part_records
         return self.outcome
 
     def _left_in_spool(self) -> list[str]:
         if not self.spool.exists():
             return []
+        manifest = self.spool / "crawl.json"  # an earlier run's, merged into this run's manifest
         return [store_key(self.crawl_id, path.relative_to(self.spool)) for path in self.spool.rglob("*")
-                if path.is_file() and not path.name.startswith(".") and not path.name.startswith("digests.sqlite")]
+                if path.is_file() and not path.name.startswith(".") and not path.name.startswith("digests.sqlite")
+                and path != manifest]
 
     def _close_files(self) -> None:
         """Each file on its own: one that cannot be closed (disk full) keeps the others from nothing."""
@@ -325,7 +335,11 @@ class ArchiveService:
                 logger.error("cannot close the WARC %s: %s", self._archiver.writer.name, exc)
                 self.counts.inc(f"archive/failed/{type(exc).__name__}")
         for name, part in self._parts.items():
-            part.close()
+            try:
+                part.close()
+            except OSError as exc:  # its records so far stay in the spool as `.open`, salvaged by the next run
+                logger.error("cannot close the %s part %s: %s", name, part, exc)
+                self.counts.inc(f"archive/failed/{type(exc).__name__}")
             self.part_records[name] = part.total_records
 
     def release(self) -> None:

@@ -221,6 +221,9 @@ class FileStore:
         return iter(names)
 
 
+READ_ATTEMPTS = 4  # botocore attempts of an S3 call that no retry loop of ours wraps (reads, manifests)
+
+
 def open_store(uri: str, s3: dict[str, Any] | None = None, fsync: bool = True) -> Store:
     """The backend for `uri`'s scheme; `s3` holds S3Store options (endpoint_url, region, addressing,
     multipart_threshold, connect_timeout, timeout), each optional; `fsync` is FileStore's."""
@@ -231,11 +234,14 @@ def open_store(uri: str, s3: dict[str, Any] | None = None, fsync: bool = True) -
 
         options = s3 or {}
         # "timeout" is the read timeout; an "attempts" option (botocore retries) is ignored on purpose: the
-        # Uploader is the one retry policy (see make_client).
-        client = make_client(options.get("endpoint_url"), options.get("region"), options.get("addressing", "auto"),
-                             connect_timeout=options.get("connect_timeout", 10.0),
-                             read_timeout=options.get("timeout", 60.0))
-        return S3Store(uri, client, options.get("multipart_threshold", 64 * 1024 * 1024))
+        # Uploader is the one retry policy of put_file (see make_client); other calls retry in botocore.
+        def client(attempts: int) -> Any:
+            return make_client(options.get("endpoint_url"), options.get("region"), options.get("addressing", "auto"),
+                               connect_timeout=options.get("connect_timeout", 10.0),
+                               read_timeout=options.get("timeout", 60.0), attempts=attempts)
+
+        return S3Store(uri, client(1), options.get("multipart_threshold", 64 * 1024 * 1024),
+                       read_client=client(READ_ATTEMPTS))
     scheme = uri.split(":", 1)[0]
     raise ConfigError(f"setting STORE_URI: no store backend for scheme {scheme!r} in {uri!r} "
                       "(expected file:// or s3://)")

@@ -237,3 +237,17 @@ class Uploader:
             callback(*args)
         except Exception:
             logger.exception("upload callback %s%r failed", getattr(callback, "__name__", callback), args)
+
+
+def store_one(store: Store, key: str, path: Path, **options: float) -> StoredObject:
+    """One file through the one retry policy (a WACZ packaged after the crawl's uploads are over); raises
+    the StoreAccessError of its last attempt when it was given up (the file stays where it is)."""
+    stored: list[StoredObject] = []
+    failed: list[Exception] = []
+    uploader = Uploader(store, stored.append, lambda key, exc: failed.append(exc),
+                        **{**options, "workers": 1})  # type: ignore[arg-type]
+    uploader.submit(key, path)
+    uploader.close()
+    if failed or not stored:
+        raise failed[0] if failed else StoreAccessError(f"storing {key}: not stored", "NotStored")
+    return stored[0]

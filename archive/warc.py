@@ -22,8 +22,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from http.client import responses as reasons
+from typing import TYPE_CHECKING
 
-from archive.digests import FirstCapture
+if TYPE_CHECKING:  # digests.py formats dates with warc_date: a type-only import avoids the cycle
+    from archive.digests import FirstCapture
 
 GZIP_LEVEL = 6  # warcio's own writer uses 9: ~3x slower for ~2% smaller files
 # Payloads that are compressed already (gzip/br bodies, images, archives) gain <1% from deflate at any level
@@ -220,7 +222,10 @@ def request_record(exchange: Exchange, record_id: str, concurrent_to: str, algor
 def _refers_to(first: FirstCapture) -> list[tuple[str, str]]:
     """WARC 1.1 section 6.7.2: the original's record id (when known), target URI and its own WARC-Date."""
     fields = [("WARC-Refers-To", first.record_id)] if first.record_id else []
-    return [*fields, ("WARC-Refers-To-Target-URI", first.uri), ("WARC-Refers-To-Date", warc_date(first.date))]
+    # The original's WARC-Date as it wrote it; known only to the second (a CDXJ of another tool), the
+    # date is written to the second too, not with invented milliseconds.
+    date = first.warc_date or f"{first.date:%Y-%m-%dT%H:%M:%S}Z"
+    return [*fields, ("WARC-Refers-To-Target-URI", first.uri), ("WARC-Refers-To-Date", date)]
 
 
 def revisit_record(exchange: Exchange, record_id: str, digest: str, first: FirstCapture) -> Record:

@@ -25,7 +25,9 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse, Response
+from scrapy.utils.defer import deferred_to_future
 from scrapy_playwright.page import PageMethod
+from twisted.internet.threads import deferToThread
 
 from crawler.analysis import HTML_TYPES, PageAnalysis
 from crawler.analyzer import PAGE, analysis_of, mime_of
@@ -40,13 +42,14 @@ from crawler.run import crawl_services
 from crawler.siteconfig import RenderRule, SiteConfig
 from crawler.soft404.judge import VERDICT
 from crawler.soft404.status import Verdict
+from crawler.staticpage import StaticPage
 from crawler.textutil import sha1_digest
 
 logger = logging.getLogger(__name__)
 
 RENDER = "render"  # request.meta and crawl-log key: {"mode", "reason", ...} for a page sent to the browser
 RECORDER = "_render_recorder"
-STATIC = "_render_static"  # the static response, answered instead if the browser fails on the page
+STATIC = "_render_static"  # the static page (on disk), answered instead if the browser fails on the page
 RENDERABLE_KINDS = ("section", "article", "recheck", "other")
 RENDER_PRIORITY = 100
 SCREENSHOT_URI = "urn:screenshot:"
@@ -67,6 +70,7 @@ class AutoRenderMiddleware:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self.spool = crawl_services(crawler).archive.spool  # where queued pages' static bodies wait
         config = render_config(crawler.settings)
         self.unavailable: str | None = None if config.enabled else "RENDER_ENABLED is off"
         if config.enabled:
@@ -83,9 +87,13 @@ class AutoRenderMiddleware:
     def site(self) -> SiteConfig | None:
         return getattr(self.crawler.spider, "site", None)
 
-    def process_response(self, request: Request, response: Response) -> Request | Response:
+    async def process_response(self, request: Request, response: Response) -> Request | Response:
         again = self.review(request, response)
-        return again if again is not None else response
+        if again is None:
+            return response
+        static = await deferred_to_future(deferToThread(StaticPage.spill, response, self.spool))
+        again.meta[STATIC] = static
+        return again
 
     def review(self, request: Request, response: Response) -> Request | None:
         """The request again, through the browser, when its static HTML is not the page; else None."""
@@ -117,7 +125,7 @@ class AutoRenderMiddleware:
         meta = {k: v for k, v in request.meta.items() if k not in (PAGE, VERDICT)}
         # Ahead of the queue: the browser is the slow path, and what the rendered page links to waits on it.
         return request.replace(dont_filter=True, priority=request.priority + RENDER_PRIORITY,
-                               meta={**meta, RENDER: decision, STATIC: response})
+                               meta={**meta, RENDER: decision})
 
     @staticmethod
     def _needs_browser(kind: str, page: PageAnalysis, verdict: Verdict,
@@ -238,7 +246,9 @@ class RenderMiddleware:
         recorder: PageRecorder | None = request.meta.pop(RECORDER, None)
         if recorder is None or "playwright" not in response.flags:
             return response
-        request.meta.pop(STATIC, None)
+        static: StaticPage | None = request.meta.pop(STATIC, None)
+        if static is not None:
+            await deferred_to_future(deferToThread(static.discard))
         await self._done_with(request, recorder)
         try:
             await self._archive_rendering(request, response, recorder)
@@ -255,12 +265,13 @@ class RenderMiddleware:
         await self._done_with(request, recorder)
         self.crawler.stats.inc_value(f"render/failed/{type(exception).__name__}")
         logger.warning("rendering %s failed: %s: %s", request.url, type(exception).__name__, exception)
-        static: Response | None = request.meta.pop(STATIC, None)
+        static: StaticPage | None = request.meta.pop(STATIC, None)
         decision = request.meta.get(RENDER) or {}
         decision.update(rendered=False, error=f"{type(exception).__name__}: {exception}"[:500])
-        if static is None:
+        fallback = await deferred_to_future(deferToThread(static.restore, request)) if static else None
+        if fallback is None:
             return None
-        return static.replace(flags=[*static.flags, "render-fallback"])
+        return fallback.replace(flags=[*fallback.flags, "render-fallback"])
 
     async def _done_with(self, request: Request, recorder: PageRecorder) -> None:
         name = request.meta.get("playwright_context", "")

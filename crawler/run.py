@@ -10,7 +10,6 @@ service when the crawler is built and, when the spider closes, closes it off the
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import platform
 import socket
@@ -27,8 +26,10 @@ from scrapy.utils.defer import deferred_to_future
 from twisted.internet.threads import deferToThread
 
 import crawler
+from archive.manifest import store_manifest
 from archive.service import ArchiveService, Outcome, ServiceOptions, WarcOptions
 from archive.store import Store, open_store
+from archive.uploader import store_one
 from archive.warc import Exchange, Written, with_request_headers
 from crawler.config import ArchiveConfig, archive_config, crawl_config, store_config
 from crawler.dates import iso_datetime
@@ -219,7 +220,7 @@ class CrawlRun:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             summary = write_wacz(self.store, self.crawl_id, path)
-            self.store.put_file(wacz_key(self.crawl_id), path)
+            store_one(self.store, wacz_key(self.crawl_id), path, **self.archive.options.uploads)
         except (WaczError, StoreError, OSError, ValueError, zipfile.BadZipFile) as exc:
             stats.inc_value("archive/wacz/failed")
             logger.error("crawl %s: its WACZ could not be made or stored (%s: %s); `scrapy wacz %s` can make "
@@ -232,15 +233,4 @@ class CrawlRun:
                     wacz_key(self.crawl_id), summary.line())
 
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
-        """Into the store; when the store is down, into the spool, where `scrapy store-sync` finds it."""
-        body = json.dumps(manifest, ensure_ascii=False, indent=2, default=str).encode()
-        try:
-            self.store.put_bytes(f"{self.prefix}/crawl.json", body)
-        except (StoreError, OSError) as exc:
-            manifest["complete"] = False
-            manifest["waiting"].append(f"{self.prefix}/crawl.json")
-            body = json.dumps(manifest, ensure_ascii=False, indent=2, default=str).encode()
-            path = self.archive.spool / "crawl.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(body)
-            logger.error("cannot store the manifest (%s); kept as %s", exc, path)
+        store_manifest(self.store, self.prefix, self.archive.spool, manifest, self.archive.earlier_manifest)

@@ -165,10 +165,10 @@ class FaultyS3:
         state: dict[str, Any] = json.loads(body)
         return state
 
-    def fault(self, mode: str, scope: str = "writes") -> None:
-        """Answer requests in `scope` (writes, parts, all) with `mode` (500, 503, 403, drop) from now on;
-        "pass" clears it."""
-        self._control(f"?mode={mode}&scope={scope}")
+    def fault(self, mode: str, scope: str = "writes", count: int = 0) -> None:
+        """Answer requests in `scope` (writes, parts, all) with `mode` (500, 503, 403, drop) from now on, or
+        only the next `count` of them; "pass" clears it."""
+        self._control(f"?mode={mode}&scope={scope}&count={count}")
 
     def state(self) -> dict[str, Any]:
         """{"mode", "scope", "faulted", "passed"}: what the proxy does, and has done since `fault()`."""
@@ -197,7 +197,7 @@ class _FaultyS3Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive and 100-continue, as boto3 uses them with S3
     upstream: ClassVar[tuple[str, int]] = ("127.0.0.1", 0)
     lock: ClassVar[threading.Lock] = threading.Lock()
-    state: ClassVar[dict[str, Any]] = {"mode": "pass", "scope": "writes", "faulted": 0, "passed": 0}
+    state: ClassVar[dict[str, Any]] = {"mode": "pass", "scope": "writes", "faulted": 0, "passed": 0, "count": 0}
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's signature)
         """Quiet: the test reads the state through /_fault instead."""
@@ -228,7 +228,7 @@ class _FaultyS3Handler(BaseHTTPRequestHandler):
             return
         with self.lock:
             if mode is not None:  # counting starts again with each mode
-                self.state.update(mode=mode, scope=scope, faulted=0, passed=0)
+                self.state.update(mode=mode, scope=scope, faulted=0, passed=0, count=int(query.get("count") or 0))
             body = json.dumps(self.state).encode()
         self._reply(200, body, "application/json")
 
@@ -261,6 +261,8 @@ class _FaultyS3Handler(BaseHTTPRequestHandler):
         body = self._body()
         with self.lock:
             mode = self.state["mode"] if self._in_scope() else "pass"
+            if mode != "pass" and self.state["count"] and self.state["faulted"] >= self.state["count"]:
+                mode = "pass"  # only the first `count` requests in scope were to fail
             self.state["faulted" if mode != "pass" else "passed"] += 1
         if mode == "drop":
             self.close_connection = True

@@ -22,7 +22,9 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.robotstxt import RobotParser
 from scrapy.utils.gz import gunzip
+from scrapy.utils.defer import deferred_to_future
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from twisted.internet.threads import deferToThread
 
 from crawler.analyzer import analysis_of
 from crawler.browser import uninstall as uninstall_browser
@@ -158,8 +160,9 @@ class NewsSpider(Spider):
 
     # --- feeds and sitemaps --------------------------------------------------------------------------------
 
-    def parse_feed(self, response: Response) -> Iterator[Request]:
-        feed = feedparser.parse(response.body)
+    async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
+        # Parsed in a thread: a feed of thousands of entries holds the reactor for a noticeable while.
+        feed = await deferred_to_future(deferToThread(feedparser.parse, response.body))
         if feed.bozo and not feed.entries:
             self.crawler.stats.inc_value("discovery/bad_feed")
             logger.warning("unreadable feed %s: %s", response.url, feed.get("bozo_exception"))
@@ -169,32 +172,45 @@ class NewsSpider(Spider):
             if url and self.discovery.classify_url(url)[0] is not LinkKind.ELSEWHERE:
                 yield self._article_request(url, None)
 
-    def parse_sitemap(self, response: Response) -> Iterator[Request]:
-        body = self._sitemap_body(response)
-        if body is None:
+    async def parse_sitemap(self, response: Response) -> AsyncIterator[Request]:
+        # Read in a thread: a sitemap holds up to 50,000 URLs (50 MB), gzip included.
+        read = await deferred_to_future(deferToThread(self._read_sitemap, response.body, self.site.max_sitemap_urls))
+        if read is None:
             self.crawler.stats.inc_value("discovery/bad_sitemap")
             logger.warning("unreadable sitemap %s", response.url)
             return
-        sitemap = Sitemap(body)
+        kind, locations, truncated = read
         nesting = response.meta.get("nesting", 0)
-        if sitemap.type == "sitemapindex":
+        if kind == "sitemapindex":
             if nesting >= MAX_SITEMAP_NESTING:
                 return
-            for entry in sitemap:
-                if entry["loc"] not in self._sitemaps_seen and self.discovery.on_site(entry["loc"]):
-                    self._sitemaps_seen.add(entry["loc"])
-                    yield self._sitemap_request(entry["loc"], nesting + 1)
+            for loc in locations:
+                if loc not in self._sitemaps_seen and self.discovery.on_site(loc):
+                    self._sitemaps_seen.add(loc)
+                    yield self._sitemap_request(loc, nesting + 1)
             return
-        for count, entry in enumerate(sitemap):
-            if count >= self.site.max_sitemap_urls:
-                self.crawler.stats.inc_value("discovery/sitemap_truncated")
-                break
-            if self.discovery.classify_url(entry["loc"])[0] is not LinkKind.ELSEWHERE:
-                yield self._article_request(entry["loc"], None)
+        if truncated:
+            self.crawler.stats.inc_value("discovery/sitemap_truncated")
+        for loc in locations:
+            if self.discovery.classify_url(loc)[0] is not LinkKind.ELSEWHERE:
+                yield self._article_request(loc, None)
+
+    @classmethod
+    def _read_sitemap(cls, raw: bytes, max_urls: int) -> tuple[str, list[str], bool] | None:
+        """(type, the first `max_urls` locations, whether there were more), or None when unreadable."""
+        body = cls._sitemap_body(raw)
+        if body is None:
+            return None
+        sitemap = Sitemap(body)
+        locations: list[str] = []
+        for entry in sitemap:
+            if len(locations) >= max_urls:
+                return sitemap.type, locations, True
+            locations.append(entry["loc"])
+        return sitemap.type, locations, False
 
     @staticmethod
-    def _sitemap_body(response: Response) -> bytes | None:
-        body: bytes = response.body
+    def _sitemap_body(body: bytes) -> bytes | None:
         if body[:2] == b"\x1f\x8b":  # a .xml.gz served as a file, not with Content-Encoding
             try:
                 body = gunzip(body, max_size=SITEMAP_MAX_BYTES)

@@ -108,8 +108,7 @@ def test_an_unknown_key_without_a_close_match_lists_its_prefix_s_settings() -> N
     assert line.startswith("the command line (-s): key 'RENDER_QQQXYZZY': unknown setting (the RENDER_* settings are ")
     assert "did you mean" not in line and "RENDER_TIMEOUT" in line
     [line] = _unknown(_project_settings(SCHEDULE_ZZWQQQXYZZY=1))
-    assert line == ("the command line (-s): key 'SCHEDULE_ZZWQQQXYZZY': unknown setting"
-                    " (settings/base.py defines no SCHEDULE_* setting)")
+    assert line.startswith("the command line (-s): key 'SCHEDULE_ZZWQQQXYZZY': unknown setting (the SCHEDULE_* ")
 
 
 def test_every_unknown_key_is_reported_at_once_one_line_each_with_where_it_was_set() -> None:

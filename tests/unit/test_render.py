@@ -125,3 +125,27 @@ def test_a_decoded_body_does_not_claim_its_encoding() -> None:
     assert "\r\nContent-Encoding" not in head and head.count("Set-Cookie") == 2
     exchange.response_headers[2] = ("Content-Length", str(len(exchange.body)))
     assert "\r\nContent-Length: 20\r\n" in response_head(exchange).decode()  # still true: kept as is
+
+
+def test_a_page_queued_for_the_browser_carries_its_static_body_on_disk_not_in_memory(tmp_path: Path) -> None:
+    """The request waiting for Chromium holds a small description (picklable, as a Redis frontier needs);
+    the body is read back only if the browser fails, and its file goes with it."""
+    import pickle  # noqa: PLC0415
+
+    from scrapy import Request  # noqa: PLC0415
+    from scrapy.http import HtmlResponse  # noqa: PLC0415
+
+    from crawler.render import STATIC  # noqa: PLC0415
+    from crawler.staticpage import StaticPage  # noqa: PLC0415
+
+    body = b"<html><body>" + b"<p>static</p>" * 10_000 + b"</body></html>"
+    response = HtmlResponse("http://example.test/a", status=200, body=body,
+                            headers={"Content-Type": "text/html", "Set-Cookie": ["a=1", "b=2"]}, flags=["cached"])
+    static = StaticPage.spill(response, tmp_path / "spool")
+    request = Request("http://example.test/a", meta={STATIC: static})
+    assert len(pickle.dumps(request.meta)) < 2000  # the 130 kB body is not in the request
+    again = pickle.loads(pickle.dumps(static)).restore(request)
+    assert again is not None and isinstance(again, HtmlResponse)
+    assert again.body == body and again.status == 200 and again.flags == ["cached"]
+    assert again.headers.getlist("Set-Cookie") == [b"a=1", b"b=2"]
+    assert not Path(static.path).exists() and static.restore(request) is None  # read once, then gone

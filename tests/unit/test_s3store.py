@@ -28,7 +28,7 @@ from botocore.exceptions import (
 from s3transfer import exceptions as transfer_errors  # type: ignore[import-untyped]
 
 from archive.s3store import S3Store, make_client
-from archive.store import StoreAccessError, failure_name
+from archive.store import StoreAccessError, failure_name, open_store
 from crawler.errors import StoreError
 from tests.servers import FaultyS3, MotoServer, create_bucket, dead_endpoint
 
@@ -152,6 +152,26 @@ def test_listing_failures_are_store_errors_raised_while_iterating(proxy: FaultyS
     with pytest.raises(StoreAccessError) as raised:
         next(listing)
     assert raised.value.cause_name == "ClientError"
+
+
+def test_the_store_a_crawl_opens_retries_reads_and_the_manifest_but_not_uploads(
+        proxy: FaultyS3, tmp_path: Path) -> None:
+    """Only put_file has a retry loop of ours (the Uploader); a manifest put, a read or a listing that
+    meets one 503 (SlowDown) is retried by botocore instead of failing the crawl's manifest or catch-up."""
+    store = open_store(f"s3://{BUCKET}/retried", {"endpoint_url": proxy.endpoint, "region": "us-east-1",
+                                                   "addressing": "path", "timeout": READ, "connect_timeout": CONNECT})
+    assert isinstance(store, S3Store)
+    proxy.fault("503", scope="all", count=1)
+    store.put_bytes("crawls/c/crawl.json", b"{}")
+    assert proxy.state()["faulted"] == 1
+    proxy.fault("503", scope="all", count=1)
+    assert store.get_bytes("crawls/c/crawl.json") == b"{}"
+    proxy.fault("503", scope="all", count=1)
+    assert list(store.keys("crawls/")) == ["crawls/c/crawl.json"]
+    path, _ = local_file(tmp_path, 100)
+    proxy.fault("503", scope="all", count=1)
+    with pytest.raises(StoreAccessError):  # one attempt: the Uploader decides when to try again
+        store.put_file("crawls/c/log/part-00000.jsonl.gz", path)
 
 
 class FailingClient:

@@ -111,9 +111,17 @@ def statuses(sched: Scheduler, site: str | None = None) -> list[tuple[str, str, 
     return sorted((r.slot, r.site, r.status) for r in sched.state.runs(site))
 
 
+def ticked(sched: Scheduler, condition: Callable[[], bool]) -> Callable[[], bool]:
+    """`condition`, checked after a tick."""
+    def check() -> bool:
+        sched.tick()
+        return condition()
+    return check
+
+
 def settle(sched: Scheduler) -> None:
     """Tick until every run that was let go has been reaped."""
-    wait_for(lambda: (sched.tick(), all(a.process.poll() == "running" for a in sched.active.values()))[1])
+    wait_for(ticked(sched, lambda: all(a.process.poll() == "running" for a in sched.active.values())))
 
 
 def test_two_sites_run_on_their_slots_in_separate_processes(tmp_path: Path, children: Children) -> None:
@@ -259,11 +267,11 @@ def test_stopping_interrupts_runs_and_kills_what_outlives_the_timeout(tmp_path: 
     wait_for(lambda: all(Path(f"/proc/{p.pid}/cmdline").exists() for _, p in children.started))
     time.sleep(0.3)  # the children reach their signal set-up (an interpreter start) before the stop
     sched.stop()
-    wait_for(lambda: (sched.tick(), "polite" not in {a.run.site for a in sched.active.values()})[1])
+    wait_for(ticked(sched, lambda: "polite" not in {a.run.site for a in sched.active.values()}))
     assert sched.state.runs("polite")[0].status == "interrupted"
     clock.advance(11)
     sched.tick()  # past SCHEDULE_STOP_TIMEOUT: SIGKILL to the stubborn run's process group
-    wait_for(lambda: (sched.tick(), not sched.active)[1])
+    wait_for(ticked(sched, lambda: not sched.active))
     stubborn = sched.state.runs("stubborn")[0]
     assert stubborn.status == "killed" and stubborn.exit_code == -signal.SIGKILL
 
@@ -275,7 +283,7 @@ def test_a_run_past_its_timeout_is_interrupted_and_retried(tmp_path: Path, child
     time.sleep(0.3)
     clock.advance(601)
     sched.tick()
-    wait_for(lambda: (sched.tick(), not sched.active)[1])
+    wait_for(ticked(sched, lambda: not sched.active))
     run = sched.state.runs("slow")[0]
     assert run.status == "timeout" and run.exit_code is not None
     assert sched.state.job("slow", "crawl").retry_at is not None  # type: ignore[union-attr]

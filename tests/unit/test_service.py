@@ -19,7 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.digests import DigestIndex
 from archive.service import ArchiveService, Outcome, ServiceOptions, WarcOptions, next_serials
-from archive.spoollock import SpoolLockedError
+from archive.spoollock import SpoolLock, SpoolLockedError
 from archive.store import FileStore, StoredObject
 from archive.warc import Exchange
 from crawler.errors import StoreError
@@ -63,6 +63,7 @@ def _crawl(service: ArchiveService, pages: list[tuple[str, bytes]]) -> Outcome:
             written = await service.archive(_exchange(url, body))
             service.write("log", {"url": url, "warc": written.location()})
     service.open()
+    assert service.caught_up.wait(30)  # the digest index knows the earlier crawls before the first page
     _run(run())
     outcome = service.close()
     service.release()
@@ -99,6 +100,36 @@ def test_a_crawl_lands_its_files_and_lists_only_its_own(tmp_path: Path) -> None:
     assert not (tmp_path / "spool" / "c1").exists()
 
 
+def test_a_recovered_crawl_s_spool_is_released_once_its_files_are_stored_not_at_our_end(tmp_path: Path) -> None:
+    """A scheduler restarting the killed crawl under its own id must not wait for the whole recovering crawl."""
+    dead = tmp_path / "spool" / "dead"
+    (dead / "log").mkdir(parents=True)
+    with gzip.open(dead / "log" / "part-00000.jsonl.gz", "wb") as fh:
+        fh.write(b'{"url": "http://example.test/left"}\n')
+    (dead / "crawl.json").write_text(json.dumps({"crawl_id": "dead", "complete": False,
+                                                 "waiting": ["crawls/dead/log/part-00000.jsonl.gz"]}))
+    stored = tmp_path / "store" / "crawls" / "dead"
+    service = _service(tmp_path)
+    service.open()
+    try:
+        deadline = time.monotonic() + 30
+        while not (stored / "crawl.json").exists():  # the part first, then its manifest
+            assert time.monotonic() < deadline, "the leftover was never stored"
+            time.sleep(0.01)
+        assert (stored / "log" / "part-00000.jsonl.gz").exists()
+        manifest = json.loads((stored / "crawl.json").read_text())
+        assert manifest["complete"] is True and manifest["waiting"] == []
+        while SpoolLock(dead).busy():
+            assert time.monotonic() < deadline, "the recovered crawl's spool stayed locked"
+            time.sleep(0.01)
+        restarted = SpoolLock(dead)
+        assert restarted.acquire()  # while the recovering crawl still runs
+        restarted.release()
+    finally:
+        service.close()
+        service.release()
+
+
 def test_a_reused_crawl_id_goes_on_numbering_and_overwrites_nothing(tmp_path: Path) -> None:
     _crawl(_service(tmp_path), [("http://example.test/a", b"first run")])
     _crawl(_service(tmp_path), [("http://example.test/b", b"second run")])
@@ -121,9 +152,14 @@ def test_a_crawl_id_in_use_is_refused(tmp_path: Path) -> None:
         first.release()
 
 
-def test_revisits_name_the_original_record_and_its_exact_date_across_crawls(tmp_path: Path) -> None:
+@pytest.mark.parametrize("index_kept", [True, False], ids=["index-kept", "index-rebuilt-from-the-store"])
+def test_revisits_name_the_original_record_and_its_exact_date_across_crawls(tmp_path: Path, index_kept: bool) -> None:
+    """Also on a new machine, whose digest index is rebuilt from the store's CDXJ files."""
     _crawl(_service(tmp_path, "c1"), [("http://example.test/a", b"same payload")])
     original = next(h for t, h in _records(tmp_path / "store", "c1") if t == "response")
+    if not index_kept:
+        for path in (tmp_path / "index").iterdir():
+            path.unlink()
     _crawl(_service(tmp_path, "c2"), [("http://example.test/a", b"same payload")])
     revisit = next(h for t, h in _records(tmp_path / "store", "c2") if t == "revisit")
     assert revisit["WARC-Refers-To"] == original["WARC-Record-ID"]

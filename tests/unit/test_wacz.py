@@ -328,7 +328,8 @@ def _run(store: FileStore, spool: Path) -> tuple[CrawlRun, _Stats]:
     stats = _Stats()
     run.crawler = SimpleNamespace(stats=stats)  # type: ignore[assignment]
     run.store, run.crawl_id = store, CRAWL
-    run.archive = SimpleNamespace(spool=spool)  # type: ignore[assignment]
+    uploads = {"give_up": 5.0, "backoff": 0.05, "max_backoff": 0.2}
+    run.archive = SimpleNamespace(spool=spool, options=SimpleNamespace(uploads=uploads))  # type: ignore[assignment]
     return run, stats
 
 

@@ -59,7 +59,8 @@ def test_cdxj_line_has_pywb_fields_then_ours() -> None:
                       "sha1:ABC", "text/html", 200)
     assert cdxj_line(written, {"verdict": "ok"}) == (
         'test,news)/a?b=1 20261128103305 {"url": "http://news.test/a?b=1", "mime": "text/html", "status": "200", '
-        '"digest": "sha1:ABC", "length": "99", "offset": "10", "filename": "f.warc.gz", "verdict": "ok"}')
+        '"digest": "sha1:ABC", "length": "99", "offset": "10", "filename": "f.warc.gz", "record_id": "<urn:uuid:1>", '
+        '"warc_date": "2026-11-28T10:33:05.123Z", "verdict": "ok"}')
     assert url_key("http://www.news.test/") == "test,news)/"
 
 
