@@ -21,8 +21,8 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.robotstxt import RobotParser
-from scrapy.utils.gz import gunzip
 from scrapy.utils.defer import deferred_to_future
+from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.internet.threads import deferToThread
 
