@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.request
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -18,6 +19,11 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+from twisted.internet import reactor
+
+from crawler.browserguard import chromium_args, guard_proxy
+from crawler.guard import current_policy, refused
+from crawler.secrets import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +41,26 @@ class BrowserHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]  # 
         handler = _BY_CRAWLER.get(crawler)
         if handler is None:
             handler = _BY_CRAWLER[crawler] = cls(crawler)
+            handler._guard_connections()
         return handler
+
+    def _guard_connections(self) -> None:
+        """Every connection of the browser through the guard proxy (crawler/browserguard.py), unless the
+        crawl goes through a proxy of the user's, which the browser then uses as requests do."""
+        configured = {k: v for k, v in urllib.request.getproxies().items() if k in ("http", "https")}
+        options = self.config.launch_options
+        args = list(options.get("args", []))
+        if any(a.startswith(("--proxy-server", "--proxy-pac-url")) for a in args) or options.get("proxy"):
+            logger.warning("the browser's proxy is set in PLAYWRIGHT_LAUNCH_OPTIONS: its connections are that "
+                           "proxy's to check, not the network policy's")
+            return
+        if configured:
+            server = configured.get("https") or configured["http"]
+            options["args"] = [*args, f"--proxy-server={server}"]
+            logger.info("the browser goes through the configured proxy %s", redact_url(server))
+            return
+        proxy = guard_proxy(current_policy, lambda kind: reactor.callFromThread(refused, "browser", kind))
+        options["args"] = [*args, *chromium_args(proxy.port)]
 
     async def _maybe_launch_in_thread(self) -> None:  # the engine_started handler: do not hold the engine
         if self._starting is None:

@@ -20,6 +20,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response, TextResponse
 from scrapy.responsetypes import responsetypes
 
+from crawler import headerlimits
 from crawler.capture import PASSED_ON, TRUNCATE_AT
 from crawler.config import LimitConfig, limit_config
 from crawler.decoding import decode, split_encodings
@@ -43,9 +44,11 @@ class ContentDecodingMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ContentDecodingMiddleware:
+        limits = limit_config(crawler.settings)
+        headerlimits.install(limits.header_count, limits.header_bytes)  # bounded while they arrive, too
         if not crawler.settings.getbool("COMPRESSION_ENABLED"):
             raise NotConfigured("COMPRESSION_ENABLED is off")
-        return cls(crawler, limit_config(crawler.settings))
+        return cls(crawler, limits)
 
     def process_request(self, request: Request) -> None:
         request.meta.pop(LIMITS, None)  # a retry or redirect copies meta: this download starts with none

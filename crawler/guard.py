@@ -56,7 +56,7 @@ def current_policy() -> NetworkPolicy:
     return _guard.policy
 
 
-def _refused(where: str, kind: str) -> None:
+def refused(where: str, kind: str) -> None:
     if _guard.count is not None:
         _guard.count(f"netguard/refused/{where}")
         _guard.count(f"netguard/refused/{where}/{kind}")
@@ -74,9 +74,9 @@ class GuardedResolver(CachingThreadedResolver):
     @staticmethod
     def _checked(address: str, name: str) -> str:
         try:
-            current_policy().check(name, address)
+            current_policy().check_resolved(name, address)
         except BlockedAddressError as exc:
-            _refused("resolved", "name")
+            refused("resolved", "name")
             _remember_refusal(name, exc)
             # Twisted turns any resolver failure into "no results for hostname lookup" (and logs a traceback
             # for other types): a DNSLookupError fails quietly, and the middleware puts the reason back.
@@ -100,9 +100,13 @@ def _remember_refusal(name: str, exc: BlockedAddressError) -> None:
     _keep(_REFUSED_NAMES, name.lower(), exc, _REFUSED_NAMES_KEPT)
 
 
-def _proxy_hosts() -> list[str]:
-    """Hosts of the proxies the environment configures (http_proxy, https_proxy, ...)."""
-    return [host for url in urllib.request.getproxies().values() if (host := urlsplit(url).hostname)]
+def _proxy_hosts(enabled: bool) -> list[str]:
+    """Hosts of the HTTP proxies the environment configures (http_proxy, https_proxy), as Scrapy's
+    HttpProxyMiddleware uses them; none when it is off (HTTPPROXY_ENABLED)."""
+    if not enabled:
+        return []
+    proxies = urllib.request.getproxies()
+    return [host for key in ("http", "https") if (host := urlsplit(proxies.get(key, "")).hostname)]
 
 
 class NetworkGuardMiddleware:
@@ -114,7 +118,7 @@ class NetworkGuardMiddleware:
         allowed = crawler.settings.getlist("NETWORK_ALLOW")
         try:
             policy = NetworkPolicy.build(bool(getattr(site, "allow_private_networks", False)), allowed,
-                                         _proxy_hosts())
+                                         _proxy_hosts(crawler.settings.getbool("HTTPPROXY_ENABLED")))
         except ValueError as exc:
             raise ConfigError(f"NETWORK_ALLOW: {exc} (expected networks such as 127.0.0.1/32 or "
                               "10.0.0.0/8)") from None
@@ -133,10 +137,10 @@ class NetworkGuardMiddleware:
     def from_crawler(cls, crawler: Crawler) -> NetworkGuardMiddleware:
         return cls(crawler)
 
-    def process_request(self, request: Request) -> None:
+    async def process_request(self, request: Request) -> None:
         parts = urlsplit(request.url)
         if parts.scheme not in SCHEMES:
-            _refused("scheme", parts.scheme or "none")
+            refused("scheme", parts.scheme or "none")
             raise BlockedAddressError(f"{parts.scheme or 'a missing'} scheme: only http and https are fetched")
         proxy = request.meta.get("proxy")
         if proxy:  # the proxy resolves and connects: only the proxy itself is ours to reach
@@ -146,14 +150,16 @@ class NetworkGuardMiddleware:
             return
         host = parts.hostname or ""
         address = parse_address(host)
+        policy = current_policy()
         if address is None:
+            if host.lower() in policy.proxies:  # the resolver lets a proxy's name through: check it here
+                await _check_name(policy, host, parts.port or (443 if parts.scheme == "https" else 80))
             return  # a name: GuardedResolver checks what it resolves to
         try:
-            current_policy().check(host, str(address))
+            policy.check(host, str(address))
         except BlockedAddressError:
-            _refused("literal", "address")
+            refused("literal", "address")
             raise
-
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         """A name the resolver refused fails as a DNS error: attach the refusal as its cause, so the crawl
@@ -168,6 +174,20 @@ class NetworkGuardMiddleware:
             innermost = innermost.__cause__
         if not isinstance(innermost, BlockedAddressError):
             innermost.__cause__ = refusal
+
+
+async def _check_name(policy: NetworkPolicy, host: str, port: int) -> None:
+    """A direct request to a host that is also a configured proxy's: its addresses checked like any."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, proto=6)
+    except OSError:
+        return  # the download fails on it the same way
+    try:
+        for info in infos:
+            policy.check(host, str(info[4][0]))
+    except BlockedAddressError:
+        refused("resolved", "name")
+        raise
 
 
 _BROWSER_DNS: OrderedDict[str, tuple[float, list[str]]] = OrderedDict()
@@ -190,23 +210,21 @@ async def browser_may_fetch(url: str) -> bool:
     """For the browser's requests: False when the URL's host is, or resolves to, a refused address."""
     parts = urlsplit(url)
     if parts.scheme not in BROWSER_SCHEMES:
-        _refused("browser", "scheme")
+        refused("browser", "scheme")
         return False
     if parts.scheme not in SCHEMES:
         return True
     host = parts.hostname or ""
     policy = current_policy()
-    if host.lower() in policy.proxies:
-        return True
     literal = parse_address(host)
     try:
         addresses = [str(literal)] if literal is not None else await _browser_addresses(host)
         for address in addresses:
             policy.check(host, address)
     except BlockedAddressError as exc:
-        _refused("browser", "address")
+        refused("browser", "address")
         logger.info("browser request refused: %s", exc)
         return False
     except OSError:
-        return True  # does not resolve here: Chromium will fail on it the same way
+        return False  # does not resolve here: refused (Chromium would fail on it too, or resolve it otherwise)
     return True

@@ -76,11 +76,19 @@ def classify(address: IPAddress) -> str | None:
     return None
 
 
+# What a site's `allow_private_networks` opens: the machine and the networks behind it. Link-local (the cloud
+# metadata service at 169.254.169.254), multicast, unspecified and reserved addresses stay refused unless
+# NETWORK_ALLOW lists them: a site on an intranet has no business with any of those.
+PRIVATE_KINDS = frozenset({"loopback", "private", "cgnat"})
+
+
 @dataclass(frozen=True)
 class NetworkPolicy:
-    """What one crawl may connect to. `allow_private`: a site's `allow_private_networks`; `allowed`: the
-    networks of NETWORK_ALLOW; `proxies`: host names and addresses of configured proxies (the proxy
-    resolves the target, as with curl and browsers, and a proxy the user configured is theirs to choose)."""
+    """What one crawl may connect to. `allow_private`: a site's `allow_private_networks` (PRIVATE_KINDS);
+    `allowed`: the networks of NETWORK_ALLOW; `proxies`: host names of configured proxies, which the
+    resolver lets through (a connection to a proxy is the user's choice, and the proxy resolves the
+    target, as with curl and browsers). Nothing else is exempt: a direct request to a proxy's host on
+    another port is checked like any other (crawler/guard.py)."""
 
     allow_private: bool = False
     allowed: tuple[IPNetwork, ...] = ()
@@ -94,7 +102,7 @@ class NetworkPolicy:
     def refusal(self, address: IPAddress) -> str | None:
         """None when a connection to `address` is allowed, else why not (the address's kind)."""
         kind = classify(address)
-        if kind is None or self.allow_private:
+        if kind is None or (self.allow_private and kind in PRIVATE_KINDS):
             return None
         candidates = [address] + ([inner] if (inner := embedded_ipv4(address)) is not None else [])
         if any(a.version == n.version and a in n for a in candidates for n in self.allowed):
@@ -103,16 +111,22 @@ class NetworkPolicy:
 
     def check(self, host: str, address: str) -> None:
         """Raise BlockedAddressError unless `host`, resolved to `address`, may be connected to."""
-        if host.lower().strip("[]") in self.proxies:
-            return
         parsed = parse_address(address)
         if parsed is None:
             raise BlockedAddressError(f"{host} resolved to {address!r}, which is not an IP address")
         kind = self.refusal(parsed)
         if kind is not None:
             shown = host if host == address else f"{host} ({address})"
-            raise BlockedAddressError(f"{shown} is a {kind} address; allow it with allow_private_networks in "
-                                      "the site config or NETWORK_ALLOW")
+            hint = "NETWORK_ALLOW" if kind not in PRIVATE_KINDS else \
+                "allow_private_networks in the site config or NETWORK_ALLOW"
+            raise BlockedAddressError(f"{shown} is a {kind} address; allow it with {hint}")
+
+    def check_resolved(self, name: str, address: str) -> None:
+        """`check` for the resolver, which cannot tell a connection to a proxy from one to its host: a
+        configured proxy's name passes (direct requests to it are checked before, by the middleware)."""
+        if name.lower().strip("[]") in self.proxies:
+            return
+        self.check(name, address)
 
     def with_proxy(self, host: str) -> NetworkPolicy:
         if host.lower() in self.proxies:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
@@ -23,6 +24,7 @@ from playwright.async_api import Response as BrowserResponse
 
 from archive.service import ArchiveService
 from archive.warc import Exchange, Written
+from crawler.browserguard import current_guard_proxy
 from crawler.capture import request_target, with_host
 from crawler.guard import browser_may_fetch
 
@@ -113,6 +115,19 @@ class PageRecorder:
         elif len(self.loaded) < MAX_LISTED:
             self.loaded.append(response.url)
 
+    @staticmethod
+    async def _server_address(response: BrowserResponse) -> str | None:
+        """The server's address; Chromium names the guard proxy (crawler/browserguard.py) for every
+        connection it relayed, which knows where that connection really went."""
+        address = await response.server_addr()
+        if address is None:
+            return None
+        guard = current_guard_proxy()
+        if guard is not None and address.get("port") == guard.port and address.get("ipAddress") == "127.0.0.1":
+            parts = urlsplit(response.url)
+            return guard.address_of(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        return address.get("ipAddress") or None
+
     async def _exchange(self, request: BrowserRequest, response: BrowserResponse) -> Exchange | None:
         received = [(h["name"], h["value"]) for h in await response.headers_array()]
         declared = next((v for n, v in received if n.lower() == "content-length"), "")
@@ -125,7 +140,7 @@ class PageRecorder:
             return None
         sent = with_host([(h["name"], h["value"]) for h in await request.headers_array()
                           if not h["name"].startswith(":")], response.url)
-        address = await response.server_addr()
+        ip_address = await self._server_address(response)
         started = request.timing.get("startTime", -1)  # ms since the epoch, when Chromium began the request
         return Exchange(
             url=response.url,
@@ -138,6 +153,6 @@ class PageRecorder:
             response_headers=received,
             body=body,
             date=datetime.fromtimestamp(started / 1000, UTC) if started > 0 else datetime.now(UTC),
-            ip_address=address["ipAddress"] if address else None,
+            ip_address=ip_address,
             decoded=True,
         )

@@ -16,6 +16,7 @@ from twisted.internet.error import TimeoutError as TxTimeoutError
 from twisted.web._newclient import BadResponseVersion, ParseError  # not re-exported by twisted.web.client
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
+from crawler.headerlimits import HeaderLimitError
 from crawler.netguard import BlockedAddressError
 from crawler.soft404.status import Verdict
 
@@ -55,6 +56,8 @@ def _never_answered(exc: BaseException) -> str | None:
             continue
         for reason in seen.reasons:
             value = getattr(reason, "value", reason)
+            if isinstance(value, HeaderLimitError):
+                return value.reason
             if isinstance(value, BadResponseVersion) or (
                     isinstance(value, ParseError) and value.args and value.args[0] in _STATUS_LINE_PROBLEMS):
                 return "bad-status-line"

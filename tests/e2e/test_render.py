@@ -113,6 +113,8 @@ def test_what_the_browser_saw_is_in_the_warc(demo_crawl: CrawlResult) -> None:
 
     xhr = {path_of(r.rec_headers.get_header("WARC-Target-URI")): body for r, body in read_records(demo_crawl)
            if r.rec_type == "response" and "/api/live.json" in r.rec_headers.get_header("WARC-Target-URI")}
+    # Chromium connects through the guard proxy (crawler/browserguard.py); the record names the server.
+    assert page.rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
     assert set(xhr) == {f"/api/live.json?offset={n}" for n in (6, 12, 18, 24)}
     for body in xhr.values():
         assert len(json.loads(body)["stories"]) == 6

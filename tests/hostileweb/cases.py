@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import re
 import struct
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ OVERSIZE = 512 * 1024 * 1024  # "far over DOWNLOAD_MAXSIZE": sixteen times the d
 DRIP_BYTES = 240  # one every DRIP_INTERVAL: two minutes, far past any crawl's DOWNLOAD_TIMEOUT
 DRIP_INTERVAL = 0.5
 CHAIN_HOPS = 30  # redirects in the long chain: more than Scrapy's REDIRECT_MAX_TIMES (20)
-HEADER_FLOOD = 10_000
+HEADER_FLOOD = 1_500  # over LIMIT_HEADER_COUNT (500), under the parser's hard stop (4x): archived, flagged
+ENDLESS_HEADER_LINE = 8 * 1024
 HUGE_HEADER = 1024 * 1024
 CUT_PAUSE = 0.5  # seconds between the bytes that arrive and the cut, so they do arrive before it
 
@@ -190,6 +192,14 @@ def header_flood(conn: Conn, request: HttpRequest) -> None:
     conn.respond(body, headers=flood)
 
 
+def endless_headers(conn: Conn, request: HttpRequest) -> None:
+    """8 KiB header lines for as long as the client reads them: no response ever completes."""
+    conn.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n")
+    line, deadline = b"X-Endless: " + b"e" * ENDLESS_HEADER_LINE + b"\r\n", time.monotonic() + 120
+    while time.monotonic() < deadline:
+        conn.send(line * 8)
+
+
 def huge_header(conn: Conn, request: HttpRequest) -> None:
     conn.respond(_html(request), headers=[("X-Huge", "a" * HUGE_HEADER)])
 
@@ -324,6 +334,9 @@ CASES: list[Case] = [
          archived=("/case/meta-refresh-loop", "/case/meta-refresh-loop/b")),
     Case("header-flood", "/case/header-flood", f"{HEADER_FLOOD:,} header lines before an article",
          "error", "too-many-headers", header_flood),
+    # Dropped by the parser at 4x LIMIT_HEADER_BYTES (crawler/headerlimits.py): nothing whole to archive.
+    Case("endless-headers", "/case/endless-headers", "8 KiB header lines sent for as long as they are read",
+         "error", "headers-too-large", endless_headers),
     # Twisted closes the connection at a header line over 16 KiB, giving no other sign: the headers were cut.
     Case("huge-header", "/case/huge-header", "one 1 MiB header line before an article",
          "error", "headers-cut", huge_header),

@@ -48,8 +48,17 @@ def test_the_policy_allows_only_what_it_names() -> None:
                           ("mapped", "::ffff:10.0.0.1"), ("v6", "::1")):
         with pytest.raises(BlockedAddressError):
             narrow.check(host, address)
-    NetworkPolicy.build(True, []).check("intranet", "10.0.0.1")  # a site's allow_private_networks
-    NetworkPolicy.build(False, [], ["proxy.local"]).check("proxy.local", "10.0.0.8")  # a configured proxy
+    private = NetworkPolicy.build(True, [])  # a site's allow_private_networks: the machine and its networks
+    for address in ("10.0.0.1", "127.0.0.1", "::1", "fd00::1", "100.64.0.1"):
+        private.check("intranet", address)
+    for address in ("169.254.169.254", "fe80::1", "224.0.0.1", "0.0.0.0", "::ffff:169.254.169.254"):
+        with pytest.raises(BlockedAddressError, match="NETWORK_ALLOW"):  # not the metadata service
+            private.check("intranet", address)
+    NetworkPolicy.build(False, ["169.254.169.254/32"]).check("metadata", "169.254.169.254")  # only when listed
+    proxied = NetworkPolicy.build(False, [], ["proxy.local"])
+    proxied.check_resolved("proxy.local", "10.0.0.8")  # the resolver lets a configured proxy's name through
+    with pytest.raises(BlockedAddressError):
+        proxied.check("proxy.local", "10.0.0.8")  # a direct request to that host is checked like any other
     with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
         NetworkPolicy.build(False, ["not-a-network"])
 
