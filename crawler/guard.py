@@ -5,9 +5,9 @@
 - IP literals in URLs never reach a resolver: `NetworkGuardMiddleware` checks them, and refuses schemes
   other than http(s), before the download handler opens anything. It runs after HttpProxyMiddleware, so a
   request sent through a configured proxy is left for the proxy to resolve.
-- The browser resolves names itself: `browser_may_fetch` (from PLAYWRIGHT_ABORT_REQUEST) resolves each
-  request's host and refuses it when any of its addresses is refused. Chromium then resolves again: a
-  name whose answers change between the two lookups is the one case this does not close.
+- The browser: every connection it opens goes through the guard proxy (crawler/browserguard.py), which
+  resolves, checks and connects itself; `browser_may_fetch` (from PLAYWRIGHT_ABORT_REQUEST) refuses what
+  request routing sees (a request's first URL) before Chromium tries.
 
 One crawl per process (`scrapy crawl`), so the policy is the process's: set by the middleware when the
 crawl starts, read by the resolver and the browser hook, which Scrapy builds before the crawl or from a

@@ -46,11 +46,12 @@ LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 
 # --- NETWORK_*: which addresses a crawl may connect to (crawler/netguard.py, crawler/guard.py) --------------
-# Every connection's resolved address is checked: loopback, private (RFC 1918, fc00::/7), link-local (the
-# cloud metadata address 169.254.169.254 among them), CGNAT, multicast and reserved addresses are refused
-# unless a site config says `allow_private_networks = true` or a network is listed here, e.g.
-# NETWORK_ALLOW = ["10.1.2.0/24"] (or -s NETWORK_ALLOW=127.0.0.1/32,10.1.2.3/32). Configured proxies
-# (http_proxy / https_proxy, meta["proxy"]) are always allowed and resolve the target themselves.
+# Every connection's resolved address is checked (the browser's through crawler/browserguard.py): loopback,
+# private (RFC 1918, fc00::/7), link-local (the cloud metadata address 169.254.169.254 among them), CGNAT,
+# multicast and reserved addresses are refused. A site config's `allow_private_networks = true` opens
+# loopback, private and CGNAT; networks listed here are allowed whatever they are, e.g.
+# NETWORK_ALLOW = ["10.1.2.0/24"] (or -s NETWORK_ALLOW=127.0.0.1/32,10.1.2.3/32). The connection to a
+# configured proxy (http_proxy / https_proxy, meta["proxy"]) is allowed; the proxy resolves the target.
 NETWORK_ALLOW: list[str] = []
 # Scrapy's caching resolver, checking every answer against the policy above.
 TWISTED_DNS_RESOLVER = "crawler.guard.GuardedResolver"

@@ -5,6 +5,8 @@ private and link-local addresses is tested on the classification function (tests
 
 from __future__ import annotations
 
+import base64
+import gzip
 import socket
 import threading
 import urllib.request
@@ -21,6 +23,7 @@ from crawler.summary import read_jsonl_parts
 from tests.crawling import scrapy, write_site
 
 TRAP_HOST = "127.0.0.2"
+PROXY_SECRET = "pr0xy-s3cret-Zq81"
 
 
 @pytest.fixture
@@ -160,6 +163,7 @@ class _Proxy(BaseHTTPRequestHandler):
 
     site_port: ClassVar[int] = 0
     served: ClassVar[list[str]] = []
+    authorization: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -170,6 +174,7 @@ class _Proxy(BaseHTTPRequestHandler):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.site_port}{parts.path}") as upstream:
             body = upstream.read()
         self.served.append(parts.path)
+        self.authorization.append(self.headers.get("Proxy-Authorization", ""))
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -218,7 +223,7 @@ def test_a_configured_proxy_is_reached_and_its_host_is_not_opened_to_direct_requ
     in no_proxy) are refused like any other."""
     _ProxiedPages.trap_port = trap.getsockname()[1]
     site = _serve(_ProxiedPages, "127.0.0.1")
-    _Proxy.site_port, _Proxy.served = site.server_address[1], []
+    _Proxy.site_port, _Proxy.served, _Proxy.authorization = site.server_address[1], [], []
     proxy = _serve(_Proxy, TRAP_HOST)
     try:
         settings = write_site(tmp_path, "proxied", (
@@ -226,7 +231,8 @@ def test_a_configured_proxy_is_reached_and_its_host_is_not_opened_to_direct_requ
             f'render = "never"\nallowed_domains = ["news.invalid", "{TRAP_HOST}"]\n'
             '[[sections]]\nname = "news"\nurl = "/news/"\n'))
         store = tmp_path / "store"
-        env = {"http_proxy": f"http://{TRAP_HOST}:{proxy.server_address[1]}", "no_proxy": TRAP_HOST,
+        env = {"http_proxy": f"http://crawler:{PROXY_SECRET}@{TRAP_HOST}:{proxy.server_address[1]}",
+               "no_proxy": TRAP_HOST,
                "https_proxy": "", "HTTPS_PROXY": "", "HTTP_PROXY": "", "NO_PROXY": ""}
         proc = scrapy(["crawl", "news", "-a", "site=proxied", "-s", f"CRAWL_SITES_DIR={settings['CRAWL_SITES_DIR']}",
                        "-s", "NETWORK_ALLOW=127.0.0.1/32", "-s", f"STORE_URI=file://{store}",
@@ -243,3 +249,10 @@ def test_a_configured_proxy_is_reached_and_its_host_is_not_opened_to_direct_requ
         entry = next(e for url, e in log.items() if url.endswith(name))
         assert entry["reasons"] == ["blocked-address"], entry
     assert connections(trap) == 0
+    # The proxy's credentials went to the proxy (Proxy-Authorization), and nowhere the crawl wrote.
+    assert _Proxy.authorization == [f"Basic {base64.b64encode(f'crawler:{PROXY_SECRET}'.encode()).decode()}"]
+    secrets = (PROXY_SECRET.encode(), base64.b64encode(f"crawler:{PROXY_SECRET}".encode()))
+    for path in [p for p in tmp_path.rglob("*") if p.is_file() and "sites" not in p.parts]:
+        data = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
+        assert not any(secret in data for secret in secrets), path
+    assert PROXY_SECRET not in proc.stderr
