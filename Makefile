@@ -52,14 +52,20 @@ lint: setup
 pytest: setup
 	$(BIN)/pytest
 
-## bench: every benchmark script, each printing its figures and ratios
-bench: setup browser
+## bench: every benchmark script, each printing its figures and ratios (the long ones: soak, audit, recovery)
+bench: setup browser $(VENV)-pywb/.installed
 	$(BIN)/python benchmarks/extraction.py
 	$(BIN)/python benchmarks/crawl.py
 	$(BIN)/python benchmarks/archive.py
 	$(BIN)/python benchmarks/soft404.py
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/hostile.py
+	$(BIN)/python benchmarks/replay.py --pywb $(VENV)-pywb/bin
+	$(BIN)/python benchmarks/reprocess.py
+	$(BIN)/python benchmarks/recovery.py
+	$(BIN)/python benchmarks/soak.py
+	$(BIN)/python benchmarks/audit.py
 
 ## interop: replay a crawl of the sample web in pywb (its own venv: pywb pins old dependencies)
 $(VENV)-pywb/.installed:

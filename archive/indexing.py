@@ -95,7 +95,10 @@ def _crawl_rows(store: Store, crawl_id: str, listing: list[tuple[str, int]]) -> 
 
 def _cdxj_rows(key: str, data: bytes, source: str, warcs: dict[str, int], problems: list[str],
                prefix: str = "") -> Iterator[CaptureRow]:
-    bad = 0
+    """The lines of one CDXJ. A line that points outside its WARC (or at a WARC the store lacks) is indexed
+    all the same, and reported: the capture was archived, and a replay of it must say its record cannot be
+    read (a 502 naming file and offset), not that the URL was never archived."""
+    bad = outside = 0
     for line in data.splitlines():
         if not line.strip() or line.startswith(b"!"):
             continue
@@ -105,11 +108,13 @@ def _cdxj_rows(key: str, data: bytes, source: str, warcs: dict[str, int], proble
             continue
         size = warcs.get(row.filename.removeprefix(prefix))
         if size is None or row.offset + row.length > size:
-            bad += 1
-            continue
+            outside += 1
         yield row
     if bad:
-        problems.append(f"{key}: {bad} lines are not CDXJ or point outside their WARC; skipped")
+        problems.append(f"{key}: {bad} lines are not CDXJ; skipped")
+    if outside:
+        problems.append(f"{key}: {outside} lines point outside their WARC (or at a WARC not there); their "
+                        "captures cannot be read")
 
 
 def index_files(index: CaptureIndex, paths: list[Path]) -> IndexUpdate:

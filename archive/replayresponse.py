@@ -1,7 +1,8 @@
 """An archived capture -> the HTTP response raw replay sends: its status, its headers, its body as received.
 
 What cannot be passed on verbatim is renamed with pywb's `X-Archive-Orig-` prefix rather than dropped:
-hop-by-hop headers (they describe the archived connection, not this one), a `Content-Length` this body no
+hop-by-hop headers (they describe the archived connection, not this one), the Memento headers the replay
+sets itself (`Link`, `Memento-Datetime`, `Content-Location`), a `Content-Length` this body no
 longer has, a `Transfer-Encoding: chunked` whose chunks are undone here (other tools' WARCs keep them), and
 any value a response header cannot carry. Every raw response also gets a sandboxing CSP: an archived page
 opened from here runs no script on the replay server's origin and loads nothing from the live web.
@@ -18,6 +19,9 @@ from warcio.bufferedreaders import ChunkedDataReader
 from archive.records import ReadCapture
 
 ORIGINAL = "X-Archive-Orig-"
+# Headers the replay sets on a memento itself (RFC 7089): an archived page's own are passed on renamed, so
+# they are neither replaced by ours nor taken for ours.
+REPLAY_OWN = frozenset({"link", "memento-datetime", "content-location"})
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                         "transfer-encoding", "upgrade", "proxy-connection"})
 RAW_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -50,7 +54,8 @@ def raw_response(read: ReadCapture) -> web.Response:
             body = dechunk(body) or body
         for name, value in http.headers:
             lowered = name.lower()
-            renamed = lowered in HOP_BY_HOP or (lowered == "content-length" and value.strip() != str(len(body)))
+            renamed = lowered in HOP_BY_HOP or lowered in REPLAY_OWN or \
+                (lowered == "content-length" and value.strip() != str(len(body)))
             if lowered == "content-length" and not renamed:
                 continue  # aiohttp writes the same value from the body
             if any(c in value for c in "\r\n\0") or not name.isascii() or not name.strip():

@@ -51,6 +51,10 @@ class ReprocessAddon:
     def update_settings(self, settings: BaseSettings) -> None:
         for scheme in ("http", "https"):
             settings["DOWNLOAD_HANDLERS"].set(scheme, HANDLER, priority="cmdline")
+        # No network at all: the other schemes Scrapy can fetch (an archived ftp:// or s3:// link) are off,
+        # as the network guard that would refuse them is (the archive answers http(s) only).
+        for scheme in ("ftp", "s3", "file", "data"):
+            settings["DOWNLOAD_HANDLERS"].set(scheme, None, priority="cmdline")
         for path, order in REPLACED.items():
             settings["DOWNLOADER_MIDDLEWARES"].set(path, order, priority="cmdline")
         concurrency = reprocess_config(settings).concurrency
@@ -66,6 +70,11 @@ class ArchivedAutoRenderMiddleware(AutoRenderMiddleware):
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.unavailable = None
+
+    async def process_response(self, request: Request, response: Response) -> Request | Response:
+        """No static page is kept aside: the archive answers the rendering, no browser can fail on it."""
+        again = self.review(request, response)
+        return again if again is not None else response
 
 
 class ArchivedRenderMiddleware:

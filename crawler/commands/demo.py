@@ -25,7 +25,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from archive.store import open_store
 from crawler.browser import describe
 from crawler.cli import QuietCommand
-from crawler.config import render_config, store_config
+from crawler.config import ReplayConfig, render_config, replay_config, store_config
 from crawler.errors import ConfigError
 from crawler.preflight import check
 from crawler.secrets import redact_config_error, redact_url
@@ -94,7 +94,7 @@ class Command(QuietCommand):
         print(f"  report (open it in a browser): {report.resolve()}")
         print(f"  rows (JSON lines):             {rows.resolve()}")
         print(f"  catalog: `scrapy catalog`; the audit again: `scrapy audit --site demo --from {ids[0]}`")
-        print(browse_hint(self.settings.get("STORE_URI"), story_article(rows)))
+        print(browse_hint(self.settings.get("STORE_URI"), story_article(rows), replay_config(self.settings)))
 
     def _passed_on(self) -> dict[str, str]:
         assert self.settings is not None
@@ -115,17 +115,20 @@ def story_article(rows: Path) -> tuple[str, str] | None:
     return None
 
 
-def browse_hint(store_uri: str, article: tuple[str, str] | None) -> str:
-    """How to read back what the demo archived: the replay server and a page to open in it."""
+def browse_hint(store_uri: str, article: tuple[str, str] | None, replay: ReplayConfig) -> str:
+    """How to read back what the demo archived: the replay server and a page to open in it (its addresses
+    as REPLAY_BIND / REPLAY_PORT / REPLAY_BROWSE_PORT set them; a port 0 is only known once it runs)."""
+    main = f"http://{replay.bind}:{replay.port}" if replay.port else "http://ADDRESS-IT-PRINTS"
+    browse = f"http://{replay.bind}:{replay.browse_port}" if replay.browse_port else "http://BROWSE-ADDRESS-IT-PRINTS"
     lines = ["browse what was archived (the sample web is stopped; everything comes from the store):",
              f"  scrapy replay{'' if store_uri == 'file://./data/store' else f' -s STORE_URI={store_uri}'}"
-             "    (then open http://127.0.0.1:8090/ : crawls, search, a calendar per URL)"]
+             f"    (then open {main}/ : crawls, search, a calendar per URL)"]
     if article:
         url, fetched = article
         stamp = "".join(ch for ch in fetched if ch.isdigit())[:14]
-        lines += [f"  an article that changed between the crawls: http://127.0.0.1:8090/calendar?url={url}",
-                  f"  as first archived, in the browser: http://127.0.0.1:8091/browse/{stamp}/{url}",
-                  f"  as served (raw), with Memento headers: http://127.0.0.1:8090/web/{stamp}id_/{url}"]
+        lines += [f"  an article that changed between the crawls: {main}/calendar?url={url}",
+                  f"  as first archived, in the browser: {browse}/browse/{stamp}/{url}",
+                  f"  as served (raw), with Memento headers: {main}/web/{stamp}id_/{url}"]
     return "\n".join(lines)
 
 

@@ -20,7 +20,7 @@ from tests.asyncio_helpers import on_asyncio
 from tests.crawling import CrawlResult, run_crawl
 from tests.e2e.test_report import launch
 from tests.fixtureweb.process import ROOT, FixtureWeb
-from tests.replayserver import ReplayProcess
+from tests.replayserver import ReplayProcess, get
 
 SCREENSHOT_COPY = Path("/tmp/replay-browse.png")
 
@@ -93,8 +93,12 @@ async def test_an_archived_article_renders_from_the_archive_alone(
     item = next(i for i in crawl.items if i["url"] == article["final_url"])
     with ReplayProcess(f"file://{crawl.store.root}", tmp_path) as server:
         shot = tmp_path / "replay-browse.png"
-        seen = await on_asyncio(look(f"{server.browse_url}/browse/{stamp}/{article['final_url']}",
-                                     urlsplit(web_address).netloc, shot, launch()))
+        page_url = f"{server.browse_url}/browse/{stamp}/{article['final_url']}"
+        status, _, headers, _ = get(page_url)
+        seen = await on_asyncio(look(page_url, urlsplit(web_address).netloc, shot, launch()))
+    # The browse origin may run ReplayWeb.page and nothing from elsewhere (archive/replaypages.py).
+    csp = dict(headers)["Content-Security-Policy"]
+    assert status == 200 and csp.startswith("default-src 'self'") and "connect-src 'self'" in csp, csp
     shutil.copyfile(shot, SCREENSHOT_COPY)
     assert item["title"].split(" - ")[0] in seen.get("text", ""), seen.get("frames")
     assert item["text"].split("\n")[0][:80] in seen["text"]

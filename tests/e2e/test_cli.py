@@ -37,6 +37,9 @@ def test_demo_tells_the_whole_story_and_says_where_everything_went(tmp_path: Pat
     assert re.search(r"failures by kind: .*not-found 2", out)
     assert "items/part-00000.jsonl.gz" in out and (crawl_dirs[0] / "crawl.json").is_file()
     assert "Traceback" not in proc.stderr
+    assert "  scrapy replay -s STORE_URI=" in out  # how to browse what it archived, at the replay's addresses
+    browse = re.search(r"as first archived, in the browser: http://127\.0\.0\.1:8091/browse/(\d{14})/(\S+)", out)
+    assert browse is not None and browse[2].startswith("http://127.0.0.1:")
 
 
 def test_broken_site_config_fails_fast_with_file_and_key(tmp_path: Path) -> None:

@@ -76,6 +76,8 @@ def test_raw_replay_is_the_archived_response_byte_for_byte(server: ReplayProcess
         assert served == archived, capture["url"]
         assert dict(headers)["Memento-Datetime"] == format_datetime(
             parsedate_to_datetime(dict(headers)["Memento-Datetime"]), usegmt=True)
+        # An archived page opened here runs nothing and loads nothing (archive/replayresponse.py).
+        assert dict(headers)["Content-Security-Policy"].startswith("sandbox; default-src 'none'")
         checked[capture["type"] + "/" + str(capture["status"])[0] + "xx"] += 1
         replayed.add(capture["url"])
     # pages, redirects, 404s / 410s, revisits resolved, rendered pages' subresources (script, json, images)
@@ -185,7 +187,7 @@ MEMENTO_VENV = ROOT / ".venv-memento" / "bin" / "python"
 
 def test_an_independent_memento_client_finds_the_mementos(server: ReplayProcess, demo_crawl: CrawlResult) -> None:
     if not MEMENTO_VENV.exists():
-        pytest.skip("memento_client is not installed: `make test` makes .venv-memento")
+        pytest.fail("memento_client is not installed: `make test` makes .venv-memento")
     url = demo_crawl.manifest["site_config"]["base_url"]
     stamps = sorted({ts(c["date"]) for c in warc_captures(demo_crawl) if c["url"] == url})
     moments = [datetime.strptime(s, "%Y%m%d%H%M%S").replace(tzinfo=UTC) for s in (stamps[0], stamps[-1])]

@@ -211,3 +211,25 @@ def test_foreign_archives_get_a_verdict_for_every_html_capture(folder: str, shar
     probes = [e for e in crawl.log if e["kind"] == "probe"]
     assert all(e["reasons"] == ["not-archived"] for e in probes)
     assert "unreadable" in crawl.stderr and "offset" in crawl.stderr
+
+
+def test_a_wacz_of_a_crawl_reprocesses_like_the_crawl_and_a_cut_one_is_counted(runs: Runs) -> None:
+    """`scrapy wacz` of the first crawl, re-processed as a file (the reader reads WACZ): the same verdicts as
+    re-processing the crawl from the store; a copy cut short in the middle of its WARC costs the captures
+    past the cut (counted as unreadable), never the run."""
+    package = runs.work / "demo-1.wacz"
+    step(runs.settings, ["wacz", "demo-1", "-o", str(package)])
+    crawl = reprocess(runs.settings, [str(package), "--site", "demo"], "demo-wacz-1", runs.store)
+    from_store = {e["url"]: e["verdict"] for e in runs.again[0].log if e["kind"] != "probe"}
+    from_wacz = {e["url"]: e["verdict"] for e in crawl.log if e["kind"] != "probe"}
+    same = [key for key in from_store if from_wacz.get(key, "missing") == from_store[key]]
+    assert len(same) >= 0.95 * len(from_store), sorted(set(from_store) - set(same))[:10]
+    assert len(crawl.items) >= 0.95 * len(runs.again[0].items)
+    assert crawl.manifest["stats"].get("reprocess/unreadable", 0) == 0
+    cut = runs.work / "cut" / "demo-1-cut.wacz"
+    cut.parent.mkdir()
+    data = package.read_bytes()
+    cut.write_bytes(data[: len(data) // 2] + data[len(data) // 2:].replace(b"WARC/1.1", b"XXXX/1.1", 50))
+    broken = reprocess(runs.settings, [str(cut), "--site", "demo"], "demo-wacz-cut", runs.store)
+    assert broken.manifest["stats"].get("reprocess/unreadable", 0) >= 1
+    assert broken.manifest["finish_reason"] == "finished" and "Traceback" not in broken.stderr

@@ -31,7 +31,7 @@ def wacz_crawl(web: FixtureWeb, tmp_path_factory: pytest.TempPathFactory) -> Cra
 
 def validate(path: Path) -> subprocess.CompletedProcess[str]:
     if not WACZ_BIN.exists():
-        pytest.skip(f"py-wacz is not installed at {WACZ_BIN}: run `make .venv-wacz/.installed`")
+        pytest.fail(f"py-wacz is not installed at {WACZ_BIN}: run `make .venv-wacz/.installed` (make test does)")
     return subprocess.run([str(WACZ_BIN), "validate", "-f", str(path)], capture_output=True, text=True,
                           timeout=300, check=False)
 

@@ -68,7 +68,8 @@ def store(tmp_path: Path) -> FileStore:
     write_warc(warc, missing_original=True)
     (root / "crawls/c1/cdxj").mkdir()
     text = cdxj(list(warc_rows(warc, "c1", [])))
-    text += 'com,example)/nowhere 20260101000000 {"url": "http://example.com/nowhere", "offset": "99999999", ' \
+    text += 'com,example)/nowhere 20260101000000 {"url": "http://example.com/nowhere", "status": "200", ' \
+            '"mime": "text/html", "offset": "99999999", ' \
             '"length": "100", "filename": "c1.warc.gz"}\nnot a cdxj line\n'
     (root / "crawls/c1/cdxj/c1.cdxj").write_text(text)
     (root / "crawls/c1/crawl.json").write_text(json.dumps({"site": "example", "started_at": "2026-01-01T00:00:00Z",
@@ -80,12 +81,17 @@ def test_store_crawls_are_indexed_once_and_looked_up_by_surt_and_time(store: Fil
     index = CaptureIndex(tmp_path / "index.sqlite", store.uri)
     update = update_from_store(index, store)
     assert update.indexed == ["c1"]
-    assert any("2 lines are not CDXJ or point outside their WARC" in p for p in update.problems)
+    assert any("1 lines are not CDXJ" in p for p in update.problems)
+    assert any("1 lines point outside their WARC" in p for p in update.problems)
     assert update_from_store(index, store).unchanged == 1  # nothing changed: nothing read again
     assert [r.ts[:8] for r in index.captures("https://example.com/a")] == ["20260101", "20260301", "20260401"]
     assert index.nearest("http://example.com/a", "20260215000000").ts.startswith("20260301")  # type: ignore[union-attr]
     assert index.nearest("http://example.com/a", None).is_revisit  # type: ignore[union-attr]
     assert index.nearest("http://example.com/never", None) is None
+    nowhere = index.nearest("http://example.com/nowhere", None)  # archived, its record out of reach: a 502
+    assert nowhere is not None
+    with pytest.raises(RecordError, match=r"c1.warc.gz at offset 99999999: .*truncated"):
+        RecordReader(index, store).read(nowhere)
     assert {r.url for r in index.search("example.com", "domain")} >= {"http://news.example.com/c",
                                                                      "http://example.com/b?x=1"}
     assert {r.url for r in index.search("http://example.com/b", "prefix")} == {"http://example.com/b?x=1"}
@@ -170,3 +176,25 @@ def test_a_wacz_is_indexed_from_its_own_index_and_read_by_range(store: FileStore
     revisit = index.nearest("http://example.com/a", "20260401000000")
     assert revisit is not None and revisit.is_revisit
     assert RecordReader(index).read(revisit).capture.payload == PAGE  # range read inside the zip, revisit resolved
+
+
+def test_raw_replay_passes_an_archived_page_s_own_memento_headers_on_renamed() -> None:
+    """The replay sets Link, Memento-Datetime and Content-Location on a memento itself; the archived page's
+    own (a `Link: rel=canonical`, a Memento-Datetime of an archive that was crawled) must not be lost or
+    taken for ours."""
+    from archive.reader import Capture  # noqa: PLC0415
+    from archive.records import ReadCapture  # noqa: PLC0415
+    from archive.replayresponse import raw_response  # noqa: PLC0415
+
+    http = StatusAndHeaders("200 OK", [("Content-Type", "text/html"), ("Link", '<https://a.test/x>; rel="canonical"'),
+                                       ("Link", "</style.css>; rel=preload"),
+                                       ("Memento-Datetime", "Tue, 01 Dec 2026 10:00:00 GMT")], protocol="HTTP/1.1")
+    capture = Capture("https://a.test/x", "2026-12-01T10:00:00Z", "response", 200, http, b"<p>x</p>", "f.warc.gz",
+                      0, "<urn:uuid:1>", None)
+    row = CaptureRow("test,a)/x", "20261201100000", "https://a.test/x", 200, "text/html", None, "crawl",
+                     "f.warc.gz", 0, 100)
+    response = raw_response(ReadCapture(row, capture))
+    assert response.headers.getall("X-Archive-Orig-Link") == ['<https://a.test/x>; rel="canonical"',
+                                                              "</style.css>; rel=preload"]
+    assert response.headers["X-Archive-Orig-Memento-Datetime"] == "Tue, 01 Dec 2026 10:00:00 GMT"
+    assert "Link" not in response.headers and "Memento-Datetime" not in response.headers

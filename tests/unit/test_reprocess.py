@@ -130,3 +130,16 @@ def test_archive_files_get_a_site_of_their_hosts(shared_data: Path, tmp_path: Pa
     assert site_name_for(["http://www.example.com/a", "http://example.com/b", IANA]) == "example-com"
     site = archive_site("example-com", urls)
     assert set(site.domains) >= {"www.iana.org", "example.com"} and not site.obey_robots
+
+
+def test_reprocessing_can_fetch_nothing_but_from_the_archive() -> None:
+    """Every http(s) request goes to the archive's handler; every other scheme Scrapy could fetch is off."""
+    from scrapy.utils.project import get_project_settings  # noqa: PLC0415
+
+    from crawler.reprocessmw import HANDLER, ReprocessAddon  # noqa: PLC0415
+
+    settings = get_project_settings()
+    ReprocessAddon().update_settings(settings)
+    handlers = settings.getdict("DOWNLOAD_HANDLERS")
+    assert handlers["http"] == handlers["https"] == HANDLER
+    assert all(handlers[scheme] is None for scheme in ("ftp", "s3", "file", "data"))
