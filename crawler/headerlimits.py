@@ -4,7 +4,8 @@ Twisted's HTTP client keeps every header line until the blank line that ends the
 number or total size (only 16 KiB per line): a server sending header lines forever grew one crawl past 3 GB
 before DOWNLOAD_TIMEOUT. The content-decoding middleware notes headers over LIMIT_HEADER_COUNT /
 LIMIT_HEADER_BYTES on responses that completed (archived as received, verdict `error`); this guard stops a
-response whose headers reach HARD_FACTOR times those limits, in the parser, so memory stays bounded. Such
+response whose headers reach 4 times the byte limit (64 times the line limit), in the parser, so memory
+stays bounded. Such
 a response never existed as a whole: it fails as `too-many-headers` / `headers-too-large` with nothing to
 archive (as a connection that closes inside its headers does).
 
@@ -21,7 +22,8 @@ from twisted.web import _newclient
 
 from crawler.limits import HEADERS_TOO_LARGE, TOO_MANY_HEADERS
 
-HARD_FACTOR = 4
+HARD_FACTOR = 4  # bytes: 4 x LIMIT_HEADER_BYTES (1 MiB by default) held at most, whatever the server sends
+COUNT_FACTOR = 64  # lines: many short lines cost little each; the bytes bound them first in practice
 
 
 class HeaderLimitError(Exception):
@@ -33,7 +35,7 @@ class HeaderLimitError(Exception):
 
 
 class _Limits:
-    count = 500 * HARD_FACTOR
+    count = 500 * COUNT_FACTOR
     size = 256 * 1024 * HARD_FACTOR
 
 
@@ -68,8 +70,8 @@ def _parsers() -> list[type]:
 
 
 def install(count: int, size: int) -> None:
-    """Bound header lines and bytes at HARD_FACTOR times LIMIT_HEADER_COUNT and LIMIT_HEADER_BYTES."""
-    _limits.count, _limits.size = count * HARD_FACTOR, size * HARD_FACTOR
+    """Bound header lines and bytes at COUNT_FACTOR x LIMIT_HEADER_COUNT and HARD_FACTOR x LIMIT_HEADER_BYTES."""
+    _limits.count, _limits.size = count * COUNT_FACTOR, size * HARD_FACTOR
     for parser in _parsers():
         current = parser.lineReceived  # type: ignore[attr-defined]
         if not getattr(current, "palimpsest_bounded", False):
