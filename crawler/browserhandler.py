@@ -19,7 +19,6 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
-from twisted.internet import reactor
 
 from crawler.browserguard import chromium_args, guard_proxy
 from crawler.guard import current_policy, refused
@@ -59,6 +58,8 @@ class BrowserHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]  # 
             options["args"] = [*args, f"--proxy-server={server}"]
             logger.info("the browser goes through the configured proxy %s", redact_url(server))
             return
+        from twisted.internet import reactor  # noqa: PLC0415 (importing it at module level installs a reactor)
+
         proxy = guard_proxy(current_policy, lambda kind: reactor.callFromThread(refused, "browser", kind))
         options["args"] = [*args, *chromium_args(proxy.port)]
 
