@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STORE_URI ?=
 
-.PHONY: setup browser replayweb demo test lint pytest bench interop lock clean
+.PHONY: setup browser redis replayweb demo test lint pytest bench interop lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ setup: $(STAMP)
 ## browser: a Chromium for pages that need JavaScript (Debian's package as root, else Playwright's own)
 browser: setup
 	tools/ensure-chromium.sh
+
+## redis: a redis-server binary for the distributed-mode tests (Debian's package as root; the tests start their own)
+redis:
+	tools/ensure-redis.sh
 
 ## replayweb: ReplayWeb.page's ui.js and sw.js for `scrapy replay`'s browsing replay (npm, pinned by integrity)
 replayweb:
@@ -43,7 +47,7 @@ demo: setup
 	$(BIN)/scrapy demo $(if $(STORE_URI),-s STORE_URI=$(STORE_URI))
 
 ## test: lint, type-check, then the whole test suite
-test: setup browser replayweb $(VENV)-memento/.installed $(VENV)-wacz/.installed lint pytest
+test: setup browser redis replayweb $(VENV)-memento/.installed $(VENV)-wacz/.installed lint pytest
 
 lint: setup
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from archive.cdxj import media_type
 from archive.digests import DigestIndex, FirstCapture
@@ -25,10 +26,20 @@ from archive.warc import (
     request_record,
     response_record,
     revisit_record,
+    warc_date,
 )
 from archive.warcfile import WarcFileWriter
 
 logger = logging.getLogger(__name__)
+
+
+class SharedDigests(Protocol):
+    """Payloads the other workers of a distributed crawl archived (crawler/sharedstate.py); a miss or a
+    failure is only a payload archived again."""
+
+    def get(self, digest: str) -> FirstCapture | None: ...
+
+    def add(self, digest: str, first: FirstCapture) -> None: ...
 
 
 def _mime(exchange: Exchange) -> str | None:
@@ -39,9 +50,10 @@ class Archiver:
     """Writes each exchange as request + response (or revisit) records."""
 
     def __init__(self, writer: WarcFileWriter, digests: DigestIndex | None,
-                 source_of: Callable[[str], str] = lambda name: name) -> None:
+                 source_of: Callable[[str], str] = lambda name: name, shared: SharedDigests | None = None) -> None:
         self.writer = writer
         self.digests = digests  # None: deduplication off
+        self.shared = shared if digests is not None else None  # the other workers' payloads (distributed)
         self.source_of = source_of  # WARC file name -> store key of its CDXJ (the digest index's source)
         self.revisits = 0
 
@@ -53,15 +65,21 @@ class Archiver:
                              self.source_of(written.filename))
         except sqlite3.Error as exc:  # a cache: a payload it misses is archived again, never lost
             logger.warning("digest index: cannot record %s (%s)", written.target_uri, exc)
+        if self.shared is not None:
+            self.shared.add(digest, FirstCapture(written.target_uri, written.date, written.record_id,
+                                                 warc_date(written.date)))
 
     def _first(self, digest: str, body: bytes) -> FirstCapture | None:
         if self.digests is None or not body:
             return None
         try:
-            return self.digests.get(digest)
+            found = self.digests.get(digest)
         except sqlite3.Error as exc:
             logger.warning("digest index: cannot look up %s (%s); archiving the payload in full", digest, exc)
-            return None
+            found = None
+        if found is None and self.shared is not None:
+            found = self.shared.get(digest)
+        return found
 
     def archive(self, exchange: Exchange) -> Written:
         """Archive one exchange; returns where its response (or revisit) record landed."""

@@ -32,6 +32,17 @@ class _Crawl:
     done: bool = False
 
 
+def _remove_if_empty(directory: Path) -> None:
+    """A recovered spool that holds no file any more (only empty folders): gone, as a finished crawl's is."""
+    try:
+        if directory.is_dir() and not any(p.is_file() for p in directory.rglob("*")):
+            for sub in sorted((p for p in directory.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+                sub.rmdir()
+            directory.rmdir()
+    except OSError as exc:  # another process started using it: left as it is
+        logger.debug("spool %s kept: %s", directory, exc)
+
+
 def crawl_of(key: str) -> str:
     return key.split("/", 2)[1] if key.startswith("crawls/") else ""
 
@@ -93,7 +104,9 @@ class Leftovers:
                 with self._lock:
                     self.waiting.append(key)
         if crawl.lock is not None:
+            directory = crawl.lock.directory
             crawl.lock.release()
+            _remove_if_empty(directory)
 
     def close(self) -> list[str]:
         """Finish every recovered crawl not finished yet (its failed files stay in the spool); the keys of

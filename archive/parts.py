@@ -26,8 +26,9 @@ class PartWriter:
     (the uploader), which moves it into the store."""
 
     def __init__(self, submit: Callable[[str, Path], None], prefix: str, spool: Path, max_records: int,
-                 max_bytes: int, serial: int = 0, fsync: bool = True) -> None:
+                 max_bytes: int, serial: int = 0, fsync: bool = True, suffix: str = "") -> None:
         self.submit, self.prefix, self.spool = submit, prefix.rstrip("/"), spool
+        self.suffix = suffix  # `-WORKER` in a distributed crawl: part-NNNNN-WORKER.jsonl.gz
         self.max_records, self.max_bytes = max_records, max_bytes
         self.fsync = fsync
         self.serial = serial  # a reused crawl id goes on numbering after the parts its earlier runs stored
@@ -52,7 +53,7 @@ class PartWriter:
 
     def _open(self) -> None:
         self.spool.mkdir(parents=True, exist_ok=True)
-        self._path = self.spool / f"part-{self.serial:05d}.jsonl.gz.open"
+        self._path = self.spool / f"part-{self.serial:05d}{self.suffix}.jsonl.gz.open"
         self._fh = gzip.open(self._path, "wb", compresslevel=6)  # noqa: SIM115 (kept open across writes)
         self.records = self._bytes = 0
 
@@ -64,7 +65,7 @@ class PartWriter:
         if self.fsync:
             with self._path.open("rb") as fh:
                 os.fsync(fh.fileno())
-        name = f"part-{self.serial:05d}.jsonl.gz"
+        name = f"part-{self.serial:05d}{self.suffix}.jsonl.gz"
         finished = self._path.with_name(name)
         self._path.rename(finished)  # complete: a later run may store it if this one cannot
         self.submit(f"{self.prefix}/{name}", finished)

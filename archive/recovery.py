@@ -65,7 +65,9 @@ class SalvageError(PalimpsestError):
 
 
 def store_key(crawl_id: str, relative: Path) -> str:
-    """Where a spooled file belongs in the store."""
+    """Where a spooled file belongs in the store. A worker's spool of a distributed crawl is
+    `CRAWL_ID@WORKER` (`@` is never in a crawl id)."""
+    crawl_id = crawl_id.split("@", 1)[0]
     if relative.suffix == ".cdxj":
         return f"crawls/{crawl_id}/cdxj/{relative.name}"
     return f"crawls/{crawl_id}/{relative.as_posix()}"
@@ -563,15 +565,16 @@ def recover_crawl(crawl_dir: Path, submit: Submit, failed: Failed | None = None)
 
 
 def recover(spool_root: Path, submit: Submit, skip: str | None = None, failed: Failed | None = None,
-            hold: list[SpoolLock] | None = None) -> int:
+            hold: list[SpoolLock] | None = None, only: Callable[[str], bool] = lambda name: True) -> int:
     """Submit every leftover file under `spool_root` (all crawls but `skip`, and but those whose spool is
-    locked by a running process); returns how many. A dead crawl's caches are deleted. With `hold`, the
+    locked by a running process, and those `only` refuses by name); returns how many. A dead crawl's caches
+    are deleted. With `hold`, the
     locks of the directories recovered are kept there (the caller releases them once its uploads are done),
     so no other process submits the same files while they are on their way to the store."""
     if not spool_root.is_dir():
         return 0
     count = 0
-    for crawl_dir in sorted(p for p in spool_root.iterdir() if p.is_dir() and p.name != skip):
+    for crawl_dir in sorted(p for p in spool_root.iterdir() if p.is_dir() and p.name != skip and only(p.name)):
         lock = SpoolLock(crawl_dir)
         try:
             if not lock.acquire():

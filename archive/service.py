@@ -71,6 +71,8 @@ class ServiceOptions:
     uploads: dict[str, Any] = field(default_factory=dict)  # Uploader options: workers, give_up, backoff...
     queue_limit: int = 64
     fsync: bool = True
+    worker: str | None = None  # a distributed crawl's worker: its own spool, part and WARC names
+    shared_digests: Any = None  # a distributed crawl's digests of all workers (crawler/sharedstate.py)
 
 
 class Counts:
@@ -105,12 +107,15 @@ class Outcome:
         return not self.waiting
 
 
-def next_serials(keys: Iterable[str], prefix: str) -> dict[str, int]:
-    """For each output (warc, log, items, dropped) the first serial no earlier run of the crawl used."""
+def next_serials(keys: Iterable[str], prefix: str, worker: str | None = None) -> dict[str, int]:
+    """For each output (warc, log, items, dropped) the first serial no earlier run of the crawl used (of this
+    worker's files only, in a distributed crawl: each worker numbers its own)."""
     serials = dict.fromkeys(("warc", *PARTS), 0)
     for key in keys:
         kind = key.removeprefix(prefix + "/").split("/", 1)[0]
         found = _SERIAL.search(key)
+        if worker is not None and not key.endswith((f"-{worker}.jsonl.gz", f"-{worker}.warc.gz")):
+            continue
         if kind in serials and found:
             serials[kind] = max(serials[kind], int(found.group(1)) + 1)
     return serials
@@ -123,7 +128,8 @@ class ArchiveService:
         self.store, self.options = store, options
         self.crawl_id = options.crawl_id
         self.prefix = f"crawls/{options.crawl_id}"
-        self.spool = options.spool_root / options.crawl_id
+        self.spool = options.spool_root / (f"{options.crawl_id}@{options.worker}" if options.worker
+                                           else options.crawl_id)
         self.counts = Counts()
         self.outcome = Outcome()
         self.lock = SpoolLock(self.spool)
@@ -175,18 +181,21 @@ class ArchiveService:
         if listed is None:
             logger.warning("crawl %s: part numbers start after what the spool held; if this crawl id was used "
                            "before, `scrapy store-sync` may meet parts of the same name", self.crawl_id)
-        serials = next_serials([*(listed or []), *submitted], self.prefix)
+        worker = self.options.worker
+        serials = next_serials([*(listed or []), *submitted], self.prefix, worker)
         for name in PARTS:
             self._parts[name] = PartWriter(self.uploader.submit, f"{self.prefix}/{name}", self.spool / name,
                                            self.options.part_max_records, self.options.part_max_bytes,
-                                           serial=serials[name], fsync=self.options.fsync)
+                                           serial=serials[name], fsync=self.options.fsync,
+                                           suffix=f"-{worker}" if worker else "")
         warc = self.options.warc
         if warc is not None:
             if warc.dedup:
                 self._digests = self._open_index(warc.digest_index or self.spool / "digests.sqlite")
             writer = WarcFileWriter(self.spool / "warc", warc.prefix, warc.max_file_size, warc.info,
-                                    self._warc_closed, warc.digest, serial=serials["warc"], fsync=self.options.fsync)
-            self._archiver = Archiver(writer, self._digests, self._cdxj_key)
+                                    self._warc_closed, warc.digest, serial=serials["warc"], fsync=self.options.fsync,
+                                    host=worker)
+            self._archiver = Archiver(writer, self._digests, self._cdxj_key, self.options.shared_digests)
         self._catching_up.start()  # after the writer's own index connection exists: one schema set-up
 
     def _open_index(self, path: Path) -> DigestIndex | None:
@@ -210,7 +219,7 @@ class ArchiveService:
     def _catch_up_now(self) -> None:
         held: list[SpoolLock] = []
         try:
-            others = recover(self.options.spool_root, self.leftovers.submit, skip=self.crawl_id, hold=held)
+            others = recover(self.options.spool_root, self.leftovers.submit, skip=self.spool.name, hold=held)
         except OSError as exc:
             logger.error("cannot salvage the spool %s: %s", self.options.spool_root, exc)
             others = 0

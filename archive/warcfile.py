@@ -73,13 +73,15 @@ class WarcFileWriter:
 
     def __init__(self, directory: Path, prefix: str, max_size: int, info: dict[str, str],
                  on_closed: Callable[[Path, Path], None], algorithm: str = "sha1", serial: int = 0,
-                 fsync: bool = True, grace: float = ANNOTATION_GRACE) -> None:
+                 fsync: bool = True, grace: float = ANNOTATION_GRACE, host: str | None = None) -> None:
         self.directory, self.prefix, self.max_size, self.info = directory, prefix, max_size, info
         self.algorithm = algorithm
         self.on_closed = on_closed
         self.fsync = fsync
         self.grace = grace
-        self.host = socket.gethostname().split(".")[0] or "localhost"
+        # IIPC's last field: the host, or a distributed crawl's worker (HOST-PID by default): two workers'
+        # files never share a name.
+        self.host = host or socket.gethostname().split(".")[0] or "localhost"
         self.serial = serial  # a reused crawl id goes on from the serials its earlier runs stored
         self.name = ""
         self._fh: IO[bytes] | None = None

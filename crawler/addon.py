@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scrapy.settings import BaseSettings
 
-from crawler import browser
+from crawler import browser, distributed
 from crawler.config import render_config
 
 # Extensions: CrawlRun first, it owns the crawl id and the store every other component writes through.
@@ -54,6 +54,9 @@ class PalimpsestAddon:
                                  ("ITEM_PIPELINES", ITEM_PIPELINES)):
             for path, order in components.items():
                 settings[name].set(path, order, priority="addon")
+        if settings.get("CRAWL_FRONTIER") == "redis":  # a distributed crawl (crawler/distributed.py)
+            settings.set("SCHEDULER", distributed.SCHEDULER, priority="addon")
+            settings["EXTENSIONS"].set(distributed.EXTENSION, 10, priority="addon")
         install_browser(settings)
 
 

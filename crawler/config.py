@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from crawler.errors import ConfigError
@@ -92,6 +92,29 @@ class CrawlConfig(_SettingsModel):
     progress: Literal["auto", "on", "off"] = Field(alias="CRAWL_PROGRESS")
     page_workers: int = Field(alias="CRAWL_PAGE_WORKERS", ge=-1)
     page_timeout: float = Field(alias="CRAWL_PAGE_TIMEOUT", gt=0)
+    frontier: Literal["memory", "redis"] = Field(alias="CRAWL_FRONTIER")
+    worker: str = Field(alias="CRAWL_WORKER", pattern=r"^[A-Za-z0-9._-]*$", max_length=64)
+    worker_timeout: float = Field(alias="CRAWL_WORKER_TIMEOUT", ge=2)
+    redis_url: str = Field(alias="REDIS_URL")
+
+    @field_validator("worker_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @field_validator("frontier")
+    @classmethod
+    def _shared_id(cls, value: str, info: ValidationInfo) -> str:
+        if value == "redis" and not info.data.get("crawl_id"):
+            raise ValueError("a distributed crawl (redis) needs a CRAWL_ID that every worker is given")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("frontier") == "redis" and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("CRAWL_FRONTIER = redis needs REDIS_URL = redis://HOST:PORT/DB")
+        return value
 
 
 class ArchiveConfig(_SettingsModel):

@@ -18,6 +18,7 @@ from crawler.config import (
     store_config,
 )
 from crawler.errors import ConfigError
+from crawler.secrets import redact_url
 from crawler.siteconfig import load_site
 
 
@@ -33,6 +34,8 @@ def check(settings: Any, spider_args: dict[str, str]) -> None:
     render = render_config(settings)
     config = crawl_config(settings)
     _check_recheck_args(spider_args)
+    if config.frontier == "redis":
+        _check_redis(config.redis_url, config.crawl_id)
     name = spider_args.get("site")
     if not name:
         return
@@ -44,6 +47,23 @@ def check(settings: Any, spider_args: dict[str, str]) -> None:
             find_browser(render, settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"))
         except BrowserNotFoundError as exc:
             raise ConfigError(f"site {site.name} renders some pages always: {exc}") from None
+
+
+def _check_redis(url: str, crawl_id: str) -> None:
+    """A distributed crawl whose Redis cannot be reached at all at the start is a configuration mistake (a
+    wrong REDIS_URL), said at once; Redis going away later only pauses the workers (crawler/frontier.py)."""
+    import redis  # noqa: PLC0415 (only distributed crawls need it)
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        client.ping()
+        finished = client.exists(f"palimpsest:{crawl_id}:done")
+    except (redis.RedisError, OSError, ValueError) as exc:
+        raise ConfigError(f"REDIS_URL: cannot reach Redis at {redact_url(url)} ({type(exc).__name__}: {exc})") \
+            from None
+    if finished:
+        raise ConfigError(f"CRAWL_ID: the distributed crawl {crawl_id} is already finished (its frontier says "
+                          "so); give this run another CRAWL_ID")
 
 
 def check_spool(settings: Any) -> None:

@@ -32,8 +32,11 @@ from archive.store import Store, open_store
 from archive.uploader import store_one
 from archive.warc import Exchange, Written, with_request_headers
 from crawler.config import ArchiveConfig, archive_config, crawl_config, store_config
+from crawler.crawlfinish import finish_crawl
 from crawler.dates import iso_datetime
+from crawler.distributed import Distributed
 from crawler.errors import StoreError
+from crawler.frontier import REDIS_ERRORS
 from crawler.secrets import HeaderSecrets, redact, redact_url
 
 logger = logging.getLogger(__name__)
@@ -86,6 +89,7 @@ class CrawlServices:
     identity: CrawlIdentity
     store: Store
     archive: ArchiveService
+    distributed: Distributed | None = None  # CRAWL_FRONTIER = redis: this worker's frontier and shared state
 
 
 def digest_index_path(config: ArchiveConfig, store_uri: str) -> Path | None:
@@ -123,11 +127,14 @@ def _build(crawler_: Crawler) -> CrawlServices:
     if archive_cfg.enabled:
         warc = WarcOptions(archive_cfg.prefix, archive_cfg.max_file_size, archive_cfg.digest, archive_cfg.dedup,
                            _warcinfo(crawler_, identity), digest_index_path(archive_cfg, store.uri))
+    distributed = Distributed.from_settings(settings, identity.crawl_id)
     options = ServiceOptions(identity.crawl_id, store_cfg.spool_dir, store_cfg.part_max_records,
                              store_cfg.part_max_bytes, warc, store_cfg.uploader_options(),
-                             queue_limit=archive_cfg.queue, fsync=store_cfg.fsync)
+                             queue_limit=archive_cfg.queue, fsync=store_cfg.fsync,
+                             worker=distributed.worker if distributed else None,
+                             shared_digests=distributed.digests if distributed else None)
     secrets = HeaderSecrets.configured(getattr(getattr(spider, "site", None), "headers", None) or {})
-    return CrawlServices(identity, store, RedactingArchive(store, options, secrets))
+    return CrawlServices(identity, store, RedactingArchive(store, options, secrets), distributed)
 
 
 def crawl_services(crawler_: Crawler) -> CrawlServices:
@@ -148,6 +155,7 @@ class CrawlRun:
         self.wacz = wacz
         self.identity, self.store, self.archive = services.identity, services.store, services.archive
         self.crawl_id, self.site, self.prefix = self.identity.crawl_id, self.identity.site, self.identity.prefix
+        self.distributed = services.distributed
         self.manifest: dict[str, Any] | None = None
         self.outcome: Outcome | None = None
 
@@ -165,12 +173,19 @@ class CrawlRun:
         outcome = await deferred_to_future(deferToThread(self.archive.close))
         self.outcome = outcome
         stats = self.crawler.stats
-        for key, count in self.archive.counts.drain().items():
+        counts = self.archive.counts.drain()
+        if self.distributed is not None:
+            counts.update(self.distributed.frontier.drain_counts())
+        for key, count in counts.items():
             stats.inc_value(key, count)
         stats.set_value("store/waiting", len(outcome.waiting))
         self.manifest = self._manifest(spider, reason, finished, outcome)
-        await deferred_to_future(deferToThread(self._write_manifest, self.manifest))
-        if self.wacz and self.manifest["complete"]:
+        if self.distributed is None:
+            await deferred_to_future(deferToThread(self._write_manifest, self.manifest))
+            complete = bool(self.manifest["complete"])
+        else:
+            complete = await deferred_to_future(deferToThread(self._finish_worker, self.manifest))
+        if self.wacz and complete:
             await deferred_to_future(deferToThread(self._store_wacz))
         self.archive.release()
         if outcome.waiting:
@@ -231,6 +246,31 @@ class CrawlRun:
         stats.set_value("archive/wacz/bytes", summary.bytes)
         logger.info("crawl %s packaged as %s/%s: %s", self.crawl_id, redact_url(self.store.uri),
                     wacz_key(self.crawl_id), summary.line())
+
+    def _finish_worker(self, manifest: dict[str, Any]) -> bool:
+        """A worker of a distributed crawl: its own manifest, then, if it is the last to leave, crawl.json
+        (crawler/crawlfinish.py). True when this worker wrote a complete crawl.json."""
+        assert self.distributed is not None
+        worker, frontier = self.distributed.worker, self.distributed.frontier
+        if frontier.finished_before:
+            return False  # joined a crawl already over: nothing was fetched, nothing to say
+        manifest["worker"] = worker
+        store_manifest(self.store, self.prefix, self.archive.spool, manifest, name=f"workers/{worker}.json")
+        try:
+            remaining = frontier.leave()
+            if remaining:
+                logger.info("worker %s done; %d workers of crawl %s still run (the last writes crawl.json)",
+                            worker, remaining, self.crawl_id)
+                return False
+            final = finish_crawl(self.store, frontier, self.archive.options.spool_root,
+                                 self.archive.options.uploads, self.archive.spool)
+        except (*REDIS_ERRORS, StoreError) as exc:
+            logger.error("worker %s could not finish crawl %s (%s: %s): run `scrapy crawl-finish %s`", worker,
+                         self.crawl_id, type(exc).__name__, exc, self.crawl_id)
+            return False
+        logger.info("worker %s was the last of crawl %s: crawl.json written (%d workers)", worker,
+                    self.crawl_id, len(final["workers"]))
+        return bool(final["complete"])
 
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
         store_manifest(self.store, self.prefix, self.archive.spool, manifest, self.archive.earlier_manifest)

@@ -68,6 +68,15 @@ CRAWL_PAGE_WORKERS = -1
 CRAWL_PAGE_TIMEOUT = 60
 # Progress line on stderr: "auto" (only when stderr is a terminal), "on" or "off".
 CRAWL_PROGRESS = "auto"
+# Where the crawl's requests wait: "memory" (one process), or "redis": the frontier and the duplicate filter in
+# Redis (REDIS_URL, scrapy-redis), shared by every worker started with the same CRAWL_ID, on any machine.
+CRAWL_FRONTIER = "memory"
+# This worker's name in a distributed crawl (in its WARC and part file names); empty: HOST-PID.
+CRAWL_WORKER = ""
+# A worker whose heartbeat is older than this is taken for dead: the requests it held are queued again.
+CRAWL_WORKER_TIMEOUT = "30s"
+# Redis of the distributed frontier (scrapy-redis's setting), e.g. redis://:password@redis.internal:6379/0.
+REDIS_URL = ""
 
 # --- LIMIT_*: bounded work per page (crawler/limits.py) --------------------------------------------------------
 # What goes past a limit is archived as received (WARC-Truncated where cut), logged once with its reason and

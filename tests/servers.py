@@ -10,6 +10,7 @@ import collections
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -103,6 +104,60 @@ class MotoServer:
             self.proc = None
 
     def __enter__(self) -> MotoServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, persisting nothing (`--save ''`), stopped by its PID.
+    A context manager. `pause()` / `resume()` stop and continue the process (a Redis that hangs)."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[str] | None = None
+        self.port = 0
+        self.log: collections.deque[str] = collections.deque(maxlen=50)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.port = free_port()
+        cmd = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--daemonize", "no", "--loglevel", "notice"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:  # wait for it to say it listens, instead of sleeping
+            self.log.append(line)
+            if "Ready to accept connections" in line:
+                threading.Thread(target=self.log.extend, args=(self.proc.stdout,), daemon=True).start()
+                return self
+        self.stop()
+        raise RuntimeError("redis-server exited before listening: " + "".join(self.log)[-2000:])
+
+    def pause(self) -> None:
+        if self.proc is not None:
+            os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc is not None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.resume()
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+            self.proc = None
+
+    def __enter__(self) -> RedisServer:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

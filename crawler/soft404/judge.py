@@ -21,11 +21,12 @@ from scrapy.http.request import NO_CALLBACK
 from crawler.analysis import HTML_TYPES, PageAnalysis
 from crawler.analyzer import TOO_SLOW, analysis_of, mime_of
 from crawler.config import soft404_config
+from crawler.distributed import Distributed, distributed_of
 from crawler.fetch import requested_url
 from crawler.kinds import ARTICLE_KINDS
 from crawler.limits import UNREADABLE, limited, note, noted
 from crawler.soft404.classify import RedirectSinks, redirect_verdict
-from crawler.soft404.probes import Fingerprint, HostProbes, matches
+from crawler.soft404.probes import Fingerprint, HostProbes, matches, shape_of
 from crawler.soft404.status import Verdict, from_status
 
 logger = logging.getLogger(__name__)
@@ -36,15 +37,19 @@ VERDICT = "page_verdict"  # request.meta: the Verdict of the response
 class VerdictMiddleware:
     """Sets `request.meta["page_verdict"]` for every response; probes hosts for doubtful article pages."""
 
-    def __init__(self, crawler: Crawler, probes: bool, probe_ttl: float) -> None:
+    def __init__(self, crawler: Crawler, probes: bool, probe_ttl: float,
+                 shared: Distributed | None = None) -> None:
         self.crawler = crawler
         self.sinks = RedirectSinks()
-        self.probes = HostProbes(self._fetch_probe, probe_ttl) if probes else None
+        # A distributed crawl's workers share probe answers and redirect counts (crawler/sharedstate.py).
+        self.shared_sinks = shared.sinks if shared is not None else None
+        fetch = shared.probes.wrap(self._fetch_probe, shape_of) if shared is not None else self._fetch_probe
+        self.probes = HostProbes(fetch, probe_ttl) if probes else None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> VerdictMiddleware:
         config = soft404_config(crawler.settings)
-        return cls(crawler, config.probes, config.probe_ttl)
+        return cls(crawler, config.probes, config.probe_ttl, distributed_of(crawler))
 
     async def process_response(self, request: Request, response: Response) -> Response:
         page = analysis_of(request)
@@ -62,7 +67,10 @@ class VerdictMiddleware:
         return response
 
     async def _judge(self, request: Request, response: Response, page: PageAnalysis | None) -> Verdict:
-        verdict = self._classify(request, response, page)
+        sink = None
+        if self.shared_sinks is not None and request.meta.get("redirect_urls"):
+            sink = await self.shared_sinks.landed(requested_url(request), response.url)
+        verdict = self._classify(request, response, page, sink)
         if "playwright" in response.flags and "needs-render" in verdict.reasons:
             return Verdict("soft-404", ["empty-content", "rendered"], 0.8)  # the browser built nothing
         # A shell is no evidence either way: on a single-page-app host the probe gets the same shell.
@@ -71,13 +79,15 @@ class VerdictMiddleware:
             verdict = await self._with_probe(request, response, page, verdict)
         return verdict
 
-    def _classify(self, request: Request, response: Response, page: PageAnalysis | None) -> Verdict:
-        """Where the redirects led, then what the page shows (crawler/soft404/classify.py)."""
+    def _classify(self, request: Request, response: Response, page: PageAnalysis | None,
+                  sink: bool | None = None) -> Verdict:
+        """Where the redirects led, then what the page shows (crawler/soft404/classify.py). `sink`: what the
+        workers of a distributed crawl counted together (None: count here)."""
         asked, redirected = requested_url(request), bool(request.meta.get("redirect_urls"))
         moved = redirect_verdict(asked, response.url, redirected)
         if moved is not None:
             return moved
-        if redirected and self.sinks.landed(asked, response.url):
+        if redirected and (sink if sink is not None else self.sinks.landed(asked, response.url)):
             return Verdict("soft-404", ["redirect-sink"], 0.85)
         if page is not None and page.extract_error == TOO_SLOW:
             return Verdict(None, [TOO_SLOW])  # not read: no evidence either way, never a dead page

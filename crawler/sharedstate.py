@@ -1,0 +1,168 @@
+"""What the workers of a distributed crawl must agree on, kept in Redis beside the frontier.
+
+- Digests: a payload one worker archived becomes a revisit when another meets it (WARC 1.1 revisits name the
+  original's record id and exact date). Earlier crawls' digests stay in each worker's local index, which is
+  loaded from the store's CDXJ (archive/digests.py): the same on every machine.
+- Host probes: one probe per host and URL shape for the whole crawl; the other workers wait for its answer.
+- Redirect sinks: redirects counted across workers, so a sink is found as soon as in one process.
+- robots.txt: fetched once per host by the first worker that needs it; the others parse the same body.
+
+Every call is bounded and fails soft: a Redis error costs a revisit (the payload is archived again), a probe or
+a robots.txt fetched twice, a sink learnt later; never a page. Calls from the reactor go through a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from archive.digests import FirstCapture
+from crawler.frontier import REDIS_ERRORS
+from crawler.soft404.probes import Fingerprint
+
+logger = logging.getLogger(__name__)
+
+ENTRY_TTL = 7 * 86400  # what a crawl shares outlives it by at most this (a finished crawl deletes it)
+CLAIM_SECONDS = 120  # how long a worker's claim to fetch a probe or a robots.txt holds before others try
+ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309: crawlers must parse at least 500 KiB
+
+
+class SharedDigests:
+    """Used from the archive writer's thread (blocking calls are fine there)."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.redis, self.key = client, f"{prefix}digests"
+        self.failures = 0
+
+    def get(self, digest: str) -> FirstCapture | None:
+        try:
+            raw = self.redis.hget(self.key, digest)
+        except REDIS_ERRORS:
+            self.failures += 1
+            return None
+        if not raw:
+            return None
+        found = json.loads(raw)
+        return FirstCapture(found["uri"], datetime.fromisoformat(found["date"]), found.get("record_id"),
+                            found.get("warc_date"))
+
+    def add(self, digest: str, first: FirstCapture) -> None:
+        value = json.dumps({"uri": first.uri, "date": first.date.isoformat(), "record_id": first.record_id,
+                            "warc_date": first.warc_date})
+        try:
+            self.redis.hsetnx(self.key, digest, value)
+        except REDIS_ERRORS:
+            self.failures += 1
+
+
+def _fingerprint_json(found: Fingerprint) -> str:
+    age = time.monotonic() - found.fetched
+    return json.dumps({"status": found.status, "final_url": found.final_url, "redirected": found.redirected,
+                       "title": found.title, "simhash": found.simhash, "at": time.time() - age})
+
+
+def _fingerprint(raw: bytes | str) -> Fingerprint:
+    data = json.loads(raw)
+    age = max(0.0, time.time() - float(data["at"]))
+    return Fingerprint(data["status"], data["final_url"], data["redirected"], data["title"], data["simhash"],
+                       time.monotonic() - age)
+
+
+class SharedProbes:
+    """A host-probe fetch shared by the crawl's workers: the first to ask fetches, the others wait for its
+    answer (a worker that waits past the claim fetches one itself)."""
+
+    def __init__(self, client: redis.Redis, prefix: str, poll: float = 0.25) -> None:
+        self.redis, self.prefix, self.poll = client, prefix, poll
+
+    def wrap(self, fetch: Callable[[str], Awaitable[Fingerprint]],
+             shape: Callable[[str], tuple[str, str, str]]) -> Callable[[str], Awaitable[Fingerprint]]:
+        """`fetch(probe_url)` made shared, keyed by the probe URL's shape (as HostProbes caches it)."""
+        async def shared(url: str) -> Fingerprint:
+            key = f"{self.prefix}probes:{'|'.join(shape(url))}"
+            try:
+                return await self._shared(key, url, fetch)
+            except REDIS_ERRORS as exc:
+                logger.info("shared probe %s unavailable (%s): fetched here", key, exc)
+                return await fetch(url)
+        return shared
+
+    async def _shared(self, key: str, url: str, fetch: Callable[[str], Awaitable[Fingerprint]]) -> Fingerprint:
+        claimed = await asyncio.to_thread(self.redis.set, f"{key}:claim", "1", nx=True, ex=CLAIM_SECONDS)
+        if claimed:
+            found = await fetch(url)
+            await asyncio.to_thread(self.redis.set, key, _fingerprint_json(found), ex=ENTRY_TTL)
+            return found
+        deadline = time.monotonic() + CLAIM_SECONDS
+        while time.monotonic() < deadline:
+            raw = await asyncio.to_thread(self.redis.get, key)
+            if raw:
+                return _fingerprint(raw)
+            await asyncio.sleep(self.poll)
+        return await fetch(url)
+
+
+class SharedSinks:
+    """RedirectSinks across workers: the distinct URLs redirected to each target, counted in Redis."""
+
+    def __init__(self, client: redis.Redis, prefix: str, threshold: int = 3) -> None:
+        self.redis, self.prefix, self.threshold = client, prefix, threshold
+
+    async def landed(self, requested: str, final: str) -> bool | None:
+        """True once `threshold` different URLs landed on `final`; None when Redis cannot say."""
+        key = f"{self.prefix}sinks:{final}"
+
+        def record() -> int:
+            pipe = self.redis.pipeline()
+            pipe.sadd(key, requested)
+            pipe.expire(key, ENTRY_TTL)
+            pipe.scard(key)
+            return int(pipe.execute()[-1])
+        try:
+            return await asyncio.to_thread(record) >= self.threshold
+        except REDIS_ERRORS:
+            return None
+
+
+class SharedRobots:
+    """robots.txt fetched once per host for the crawl; the other workers parse the body it got."""
+
+    def __init__(self, client: redis.Redis, prefix: str, poll: float = 0.25) -> None:
+        self.redis, self.prefix, self.poll = client, prefix, poll
+
+    async def claim(self, netloc: str) -> bool:
+        """True: this worker fetches it (and `publish`es); False: wait for another's (`wait`)."""
+        try:
+            return bool(await asyncio.to_thread(self.redis.set, f"{self.prefix}robots:{netloc}:claim", "1",
+                                                nx=True, ex=CLAIM_SECONDS))
+        except REDIS_ERRORS:
+            return True
+
+    async def publish(self, netloc: str, status: int | None, body: bytes, headers: dict[str, Any]) -> None:
+        value = json.dumps({"status": status, "headers": headers,
+                            "body": body[:ROBOTS_MAX_BYTES].decode("latin-1")})
+        try:
+            await asyncio.to_thread(self.redis.set, f"{self.prefix}robots:{netloc}", value, ex=ENTRY_TTL)
+        except REDIS_ERRORS as exc:
+            logger.info("robots.txt of %s not shared (%s)", netloc, exc)
+
+    async def wait(self, netloc: str) -> tuple[int | None, bytes, dict[str, Any]] | None:
+        """What the claiming worker got (status None: it could not fetch it); None past the claim."""
+        deadline = time.monotonic() + CLAIM_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                raw = await asyncio.to_thread(self.redis.get, f"{self.prefix}robots:{netloc}")
+            except REDIS_ERRORS:
+                return None
+            if raw:
+                data = json.loads(raw)
+                return data["status"], data["body"].encode("latin-1"), data.get("headers") or {}
+            await asyncio.sleep(self.poll)
+        return None
