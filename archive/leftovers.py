@@ -43,23 +43,22 @@ def _remove_if_empty(directory: Path) -> None:
         logger.debug("spool %s kept: %s", directory, exc)
 
 
-def crawl_of(key: str) -> str:
-    return key.split("/", 2)[1] if key.startswith("crawls/") else ""
-
-
 class Leftovers:
     """Tracks recovered crawls: `submit` (recovery's callback), `hold` (the locks recovery kept), `done`
     (from upload callbacks), `close` (what is left when the recovering crawl ends)."""
 
-    def __init__(self, store: Store, upload: Callable[[str, Path], None]) -> None:
-        self.store, self.upload = store, upload
+    def __init__(self, store: Store, upload: Callable[[str, Path], None], spool_root: Path) -> None:
+        self.store, self.upload, self.spool_root = store, upload, spool_root
         self._lock = threading.Lock()
-        self._crawls: dict[str, _Crawl] = {}
+        self._crawls: dict[str, _Crawl] = {}  # by spool directory (CRAWL_ID, or CRAWL_ID@WORKER)
+        self._owner: dict[str, str] = {}  # key -> spool directory of its file
         self.waiting: list[str] = []  # manifests that could not be stored
 
     def submit(self, key: str, path: Path) -> None:
+        directory = path.relative_to(self.spool_root).parts[0]
         with self._lock:
-            crawl = self._crawls.setdefault(crawl_of(key), _Crawl())
+            crawl = self._crawls.setdefault(directory, _Crawl())
+            self._owner[key] = directory
             if key.endswith("/crawl.json"):
                 crawl.manifest = (key, path)  # stored after the files it lists
                 return
@@ -81,7 +80,7 @@ class Leftovers:
     def done(self, key: str, failed: bool) -> bool:
         """An upload of `key` ended; False when the key is not a leftover's (this crawl's own)."""
         with self._lock:
-            crawl = self._crawls.get(crawl_of(key))
+            crawl = self._crawls.get(self._owner.get(key, ""))
             if crawl is None or key not in crawl.pending:
                 return False
             crawl.pending.discard(key)

@@ -482,7 +482,10 @@ def _finish_temp(path: Path) -> None:
 
 # --- one crawl directory, all of them ------------------------------------------------------------------
 def _is_cache(name: str) -> bool:
-    return any(name == cache or name.startswith(cache + "-") for cache in CACHES)
+    """A crawl's working files that mean nothing once it is dead: its digest index, the static pages it kept
+    for the browser (crawler/staticpage.py)."""
+    return any(name == cache or name.startswith(cache + "-") for cache in CACHES) or \
+        (name.startswith(".") and name.endswith(".body"))
 
 
 def _files(crawl_dir: Path) -> list[Path]:

@@ -147,7 +147,7 @@ class ArchiveService:
         self._closing = threading.Event()  # the crawl is closing: the catch-up stops loading the index
         self.caught_up = threading.Event()  # set once the spool's leftovers are submitted and the index is loaded
         self._cdxj_after: dict[str, Path] = {}  # WARC key -> its CDXJ, submitted once the WARC is stored
-        self.leftovers = Leftovers(store, self.uploader.submit)  # other crawls' files found in the spool
+        self.leftovers = Leftovers(store, self.uploader.submit, options.spool_root)  # other crawls' files
         self.earlier_manifest: Path | None = None  # a reused crawl id's manifest its last run left in the spool
         self.part_records = dict.fromkeys(PARTS, 0)
 

@@ -41,7 +41,7 @@ def store_dead_workers(store: Store, spool_root: Path, crawl_id: str, uploads: d
         box["leftovers"].done(key, failed=True)
 
     uploader = Uploader(store, stored, failed, **uploads)
-    leftovers = box["leftovers"] = Leftovers(store, uploader.submit)
+    leftovers = box["leftovers"] = Leftovers(store, uploader.submit, spool_root)
     held: list[SpoolLock] = []
     recover(spool_root, leftovers.submit, hold=held, only=lambda name: name.startswith(f"{crawl_id}@"))
     workers = sorted(lock_.directory.name.split("@", 1)[1] for lock_ in held)

@@ -29,6 +29,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -58,6 +59,34 @@ for i = 1, #popped, 2 do
   table.insert(out, popped[i])
 end
 return out
+"""
+# KEYS: queue, duplicate filter, push mark; ARGV: fingerprint ("" for dont_filter), score, data. Filter and
+# queue in one step (a worker killed between the two would leave a URL seen and never queued), and
+# idempotent: a push retried after its reply was lost (Redis stopped mid-call) returns what the first did.
+_PUSH = """
+local before = redis.call('GET', KEYS[3])
+if before then return tonumber(before) end
+local queued = 0
+if ARGV[1] == '' or redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+  queued = 1
+end
+redis.call('SET', KEYS[3], queued, 'EX', 3600)
+return queued
+"""
+# KEYS: queue, inflight hash; ARGV: tokens. Requests filed in the hash that the worker does not hold (a pop
+# whose reply was lost in an outage) go back to the queue.
+_RETURN = """
+local n = 0
+for _, token in ipairs(ARGV) do
+  local data = redis.call('HGET', KEYS[2], token)
+  if data then
+    redis.call('ZADD', KEYS[1], 0, data)
+    redis.call('HDEL', KEYS[2], token)
+    n = n + 1
+  end
+end
+return n
 """
 # KEYS: queue, workers set, lost set; ARGV: prefix of keys, now. Puts the in-flight requests of every worker
 # whose heartbeat expired back in the queue and forgets the worker; returns [worker, requeued, ...].
@@ -127,6 +156,9 @@ class Frontier:
         params = {"socket_timeout": 5, "socket_connect_timeout": 5, **options.redis_params}
         self.redis = client or redis.Redis.from_url(options.redis_url, **params)
         self._pop = self.redis.register_script(_POP)
+        self._push = self.redis.register_script(_PUSH)
+        self._return = self.redis.register_script(_RETURN)
+        self._held: set[str] = set()  # tokens popped by this worker and not acknowledged yet
         self._reap = self.redis.register_script(_REAP)
         self._done = self.redis.register_script(_DONE)
         self._cond = threading.Condition()
@@ -161,7 +193,7 @@ class Frontier:
         redirect, a page again through the browser) leaves that one's token behind: it is its own job."""
         request.meta.pop(TOKEN, None)
         with self._cond:
-            self._outbound.append(("push", request))
+            self._outbound.append(("push", (request, uuid.uuid4().hex)))
             self._idle = False
             self._cond.notify()
 
@@ -253,20 +285,29 @@ class Frontier:
                     return
                 kind, value = self._outbound[0]
             if kind == "push":
-                request: Request = value
+                request, push_id = value
                 if self.finished_before:
                     self.count("frontier/discarded")
-                elif request.dont_filter or not self.dupefilter.request_seen(request):
-                    self.queue.push(request)
+                elif self._queued(request, push_id):
                     self.count("frontier/pushed")
                 else:
                     self.count("frontier/filtered")
                     self.on_dropped(request)
             else:
                 self.redis.hdel(self.keys.inflight, value)
+                self._held.discard(value)
                 self.count("frontier/acked")
             with self._cond:
                 self._outbound.popleft()
+
+    def _queued(self, request: Request, push_id: str) -> bool:
+        """Through the duplicate filter (scrapy-redis's fingerprint) into the queue (its encoding and score),
+        in one atomic, idempotent step."""
+        assert self.queue is not None and self.dupefilter is not None
+        fingerprint = "" if request.dont_filter else self.dupefilter.request_fingerprint(request)
+        data = self.queue._encode_request(request)
+        return bool(self._push(keys=[self.keys.queue, self.keys.seen, f"{self.keys.prefix}push:{push_id}"],
+                               args=[fingerprint, -request.priority, data]))
 
     def _refill(self) -> None:
         with self._cond:
@@ -287,6 +328,7 @@ class Frontier:
                 self.redis.hdel(self.keys.inflight, token)
                 continue
             request.meta[TOKEN] = token.decode() if isinstance(token, bytes) else token
+            self._held.add(request.meta[TOKEN])
             requests.append(request)
         with self._cond:
             self._inbound.extend(requests)
@@ -346,6 +388,19 @@ class Frontier:
         if self.down_since is not None:
             logger.warning("frontier: Redis is back after %.0f s", time.monotonic() - self.down_since)
             self.down_since = None
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        """After an outage: requests filed as ours that we never received (a pop whose reply was lost) go
+        back to the queue, or no worker would ever fetch them and the crawl would never end."""
+        filed = {t.decode() if isinstance(t, bytes) else t for t in self.redis.hkeys(self.keys.inflight)}
+        with self._cond:
+            held = set(self._held)
+        strays = sorted(filed - held)
+        if strays:
+            returned = self._return(keys=[self.keys.queue, self.keys.inflight], args=strays)
+            logger.warning("frontier: %d requests popped during the outage never arrived; queued again", returned)
+            self.count("frontier/returned_after_outage", int(returned))
 
     def _give_back(self) -> None:
         """At close: requests prefetched and never handed to the engine go back to the queue."""
