@@ -67,6 +67,7 @@ bench: setup browser $(VENV)-pywb/.installed
 	$(BIN)/python benchmarks/hostile.py
 	$(BIN)/python benchmarks/replay.py --pywb $(VENV)-pywb/bin
 	$(BIN)/python benchmarks/reprocess.py
+	$(BIN)/python benchmarks/distributed.py
 	$(BIN)/python benchmarks/recovery.py
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/audit.py
