@@ -1,8 +1,10 @@
 """When a scheduled job is due: cron expressions in a site's time zone, with a fixed jitter per job.
 
 The cron arithmetic is croniter's (day-of-week and day-of-month rules, `@hourly`-style aliases, daylight
-saving time: a 02:30 job on the night clocks spring forward runs at 03:00, once). Five fields as cron has
-them; a sixth is seconds, as croniter reads it (`* * * * * */10`: every ten seconds), which tests use.
+saving time: a 02:30 job on the night clocks spring forward runs at 03:00, once; on the night they fall
+back, a job in the repeated hour runs in both, as croniter counts them, where Vixie cron runs it once).
+Five fields as cron has them; a sixth is seconds, as croniter reads it (`* * * * * */10`: every ten
+seconds), which tests use.
 
 Jitter: many sites on `0 * * * *` would all start on the same second. Each job starts a fixed offset after
 its cron time, between 0 and the site's `jitter`, derived from the site and job name, so the offset is the

@@ -54,8 +54,8 @@ class Distributed:
                                             prefetch=max(4, 2 * concurrency),
                                             redis_params=settings.getdict("REDIS_PARAMS")))
         prefix, client = frontier.options.prefix, frontier.redis
-        return cls(worker, frontier, SharedDigests(client, prefix), SharedProbes(client, prefix),
-                   SharedSinks(client, prefix), SharedRobots(client, prefix))
+        return cls(worker, frontier, SharedDigests(client, prefix), SharedProbes(client, prefix, worker),
+                   SharedSinks(client, prefix), SharedRobots(client, prefix, worker))
 
 
 def distributed_of(crawler: Crawler) -> Distributed | None:

@@ -24,6 +24,7 @@ Requests are serialised with scrapy-redis's pickle serializer: Redis must be as 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -41,81 +42,15 @@ from scrapy import Request, Spider
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 
+from crawler import frontierscripts as scripts
+
 logger = logging.getLogger(__name__)
 
 TOKEN = "_frontier_token"  # request.meta: the request's entry in its worker's in-flight hash
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
-
-# KEYS: queue, inflight hash of this worker; ARGV: how many. Pops the best requests (lowest score first, as
-# scrapy-redis's PriorityQueue orders them) and files each under its SHA-1 in the in-flight hash, atomically:
-# a request is always either in the queue or in some worker's hand.
-_POP = """
-local out = {}
-local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
-for i = 1, #popped, 2 do
-  local token = redis.sha1hex(popped[i])
-  redis.call('HSET', KEYS[2], token, popped[i])
-  table.insert(out, token)
-  table.insert(out, popped[i])
-end
-return out
-"""
-# KEYS: queue, duplicate filter, push mark; ARGV: fingerprint ("" for dont_filter), score, data. Filter and
-# queue in one step (a worker killed between the two would leave a URL seen and never queued), and
-# idempotent: a push retried after its reply was lost (Redis stopped mid-call) returns what the first did.
-_PUSH = """
-local before = redis.call('GET', KEYS[3])
-if before then return tonumber(before) end
-local queued = 0
-if ARGV[1] == '' or redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
-  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-  queued = 1
-end
-redis.call('SET', KEYS[3], queued, 'EX', 3600)
-return queued
-"""
-# KEYS: queue, inflight hash; ARGV: tokens. Requests filed in the hash that the worker does not hold (a pop
-# whose reply was lost in an outage) go back to the queue.
-_RETURN = """
-local n = 0
-for _, token in ipairs(ARGV) do
-  local data = redis.call('HGET', KEYS[2], token)
-  if data then
-    redis.call('ZADD', KEYS[1], 0, data)
-    redis.call('HDEL', KEYS[2], token)
-    n = n + 1
-  end
-end
-return n
-"""
-# KEYS: queue, workers set, lost set; ARGV: prefix of keys, now. Puts the in-flight requests of every worker
-# whose heartbeat expired back in the queue and forgets the worker; returns [worker, requeued, ...].
-_REAP = """
-local out = {}
-for _, worker in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if redis.call('EXISTS', ARGV[1] .. 'alive:' .. worker) == 0 then
-    local held = redis.call('HVALS', ARGV[1] .. 'inflight:' .. worker)
-    for _, data in ipairs(held) do redis.call('ZADD', KEYS[1], 0, data) end
-    redis.call('DEL', ARGV[1] .. 'inflight:' .. worker, ARGV[1] .. 'idle:' .. worker)
-    redis.call('SREM', KEYS[2], worker)
-    redis.call('HSET', KEYS[3], worker, ARGV[2])
-    table.insert(out, worker)
-    table.insert(out, #held)
-  end
-end
-return out
-"""
-# KEYS: queue, workers set; ARGV: prefix. 1 when no work is left anywhere: the queue is empty, and every live
-# worker is idle with nothing in hand.
-_DONE = """
-if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
-for _, worker in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if redis.call('EXISTS', ARGV[1] .. 'idle:' .. worker) == 0 then return 0 end
-  if redis.call('HLEN', ARGV[1] .. 'inflight:' .. worker) > 0 then return 0 end
-end
-return 1
-"""
-
+FLUSH_BATCH = 200  # pushes and acknowledgements sent in one pipeline (one round trip)
+IDLE_WAIT = 0.25  # seconds the thread waits when there is nothing to push and nothing to pop
+DONE_EVERY = 0.5  # seconds between two checks of "is the crawl over"
 
 def default_worker_id() -> str:
     """Host and process: unique among workers running at once, on one machine or many."""
@@ -143,7 +78,8 @@ class Keys:
         self.queue, self.seen = f"{prefix}requests", f"{prefix}dupefilter"
         self.workers, self.lost, self.finished = f"{prefix}workers", f"{prefix}lost", f"{prefix}finished"
         self.done = f"{prefix}done"
-        self.inflight, self.alive, self.idle = (f"{prefix}{k}:{worker}" for k in ("inflight", "alive", "idle"))
+        self.inflight, self.scores, self.alive, self.idle, self.marks = (
+            f"{prefix}{k}:{worker}" for k in ("inflight", "inflight-score", "alive", "idle", "pushmarks"))
 
 
 class Frontier:
@@ -155,12 +91,11 @@ class Frontier:
         self.keys = Keys(options.prefix, options.worker)
         params = {"socket_timeout": 5, "socket_connect_timeout": 5, **options.redis_params}
         self.redis = client or redis.Redis.from_url(options.redis_url, **params)
-        self._pop = self.redis.register_script(_POP)
-        self._push = self.redis.register_script(_PUSH)
-        self._return = self.redis.register_script(_RETURN)
+        script = self.redis.register_script
+        self._pop, self._push, self._return = script(scripts.POP), script(scripts.PUSH), script(scripts.RETURN)
+        self._leave, self._reap, self._done = script(scripts.LEAVE), script(scripts.REAP), script(scripts.DONE)
         self._held: set[str] = set()  # tokens popped by this worker and not acknowledged yet
-        self._reap = self.redis.register_script(_REAP)
-        self._done = self.redis.register_script(_DONE)
+        self._marks_to_clear: list[str] = []  # push ids whose reply came: their marks can go
         self._cond = threading.Condition()
         self._outbound: deque[tuple[str, Any]] = deque()  # ("push", request) / ("ack", token), in order
         self._inbound: deque[Request] = deque()
@@ -169,7 +104,9 @@ class Frontier:
         self._idle = False
         self.done = False
         self.finished_before = False  # the crawl was over when this worker joined: it does nothing
+        self.finished_while_away = False  # ... or it was finished by the others while this one was cut off
         self._joined = False
+        self._broken: BaseException | None = None  # the thread died of a bug: the worker must not hang
         self.spider: Spider | None = None
         self.queue: PriorityQueue | None = None
         self.dupefilter: RFPDupeFilter | None = None
@@ -248,87 +185,134 @@ class Frontier:
 
     # --- the thread ---------------------------------------------------------------------------------------
     def _work(self) -> None:
-        next_beat = next_reap = 0.0
+        next_beat = next_reap = next_done = 0.0
         while True:
             with self._cond:
                 if not self._running and not self._outbound:
                     break
-                if not self._outbound and len(self._inbound) >= self.options.prefetch // 2:
-                    self._cond.wait(0.2)
+            popped = 0
             try:
                 now = time.monotonic()
                 if now >= next_beat:  # first: a worker is registered before anything it pushes counts
                     self._beat()
                     next_beat = now + self.options.worker_timeout / 6
-                self._flush()
                 if self.finished_before:
-                    with self._cond:
-                        self._cond.wait(0.2)
-                    continue
-                if now >= next_reap:
-                    self._reap_dead()
-                    next_reap = now + self.options.worker_timeout / 3
-                if self._running:
-                    self._refill()
-                    self._check_done()
+                    self._drop_outbound()
+                else:
+                    self._flush()
+                    if now >= next_reap:
+                        self._reap_dead()
+                        next_reap = now + self.options.worker_timeout / 3
+                    if self._running:
+                        popped = self._refill()
+                        if now >= next_done:
+                            self._check_done()
+                            next_done = now + DONE_EVERY
                 self._recovered()
             except REDIS_ERRORS as exc:
                 self._outage(exc)
+                continue
+            except Exception as exc:  # a bug: say it, keep the worker's heartbeat and pushes going
+                logger.exception("frontier: unexpected error (%s); going on", type(exc).__name__)
+                self.count(f"frontier/errors/{type(exc).__name__}")
+                time.sleep(1.0)
+            with self._cond:  # nothing to push and nothing came: wait (woken by a push, a take, an ack)
+                if self._running and not self._outbound and (popped == 0 or len(self._inbound) >=
+                                                            self.options.prefetch // 2):
+                    self._cond.wait(IDLE_WAIT)
         self._give_back()
 
     def _flush(self) -> None:
-        """Push and acknowledge in order; an item leaves the outbound queue only once Redis has it."""
-        assert self.queue is not None and self.dupefilter is not None
-        while True:
-            with self._cond:
-                if not self._outbound:
-                    return
-                kind, value = self._outbound[0]
+        """Push and acknowledge in order, FLUSH_BATCH at a time in one pipeline; items leave the outbound
+        queue only once Redis has them (pushes are idempotent, acknowledgements too: a retried batch is safe)."""
+        assert self.queue is not None
+        with self._cond:
+            batch = list(itertools.islice(self._outbound, FLUSH_BATCH))
+        if not batch and not self._marks_to_clear:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        if self._marks_to_clear:
+            pipe.hdel(self.keys.marks, *self._marks_to_clear)
+        sent: list[tuple[str, Any]] = []
+        for kind, value in batch:
             if kind == "push":
                 request, push_id = value
-                if self.finished_before:
-                    self.count("frontier/discarded")
-                elif self._queued(request, push_id):
-                    self.count("frontier/pushed")
-                else:
-                    self.count("frontier/filtered")
-                    self.on_dropped(request)
+                try:
+                    fingerprint = "" if request.dont_filter else self.dupefilter.request_fingerprint(request)  # type: ignore[union-attr]
+                    data = self.queue._encode_request(request)  # scrapy-redis's own serialisation
+                except Exception as exc:  # a request that cannot be stored (an unpicklable meta value): said
+                    logger.error("frontier: request %s cannot be queued (%s: %s); dropped", request.url,
+                                 type(exc).__name__, exc)
+                    self.count("frontier/unserialisable")
+                    sent.append(("skip", None))
+                    continue
+                self._push(keys=[self.keys.queue, self.keys.seen, self.keys.marks, self.keys.done],
+                           args=[push_id, fingerprint, -request.priority, data], client=pipe)
             else:
-                self.redis.hdel(self.keys.inflight, value)
-                self._held.discard(value)
-                self.count("frontier/acked")
-            with self._cond:
+                pipe.hdel(self.keys.inflight, value)
+                pipe.hdel(self.keys.scores, value)
+            sent.append((kind, value))
+        results = pipe.execute()
+        if self._marks_to_clear:
+            results, self._marks_to_clear = results[1:], []
+        self._settle(sent, results)
+        with self._cond:
+            for _ in batch:
                 self._outbound.popleft()
 
-    def _queued(self, request: Request, push_id: str) -> bool:
-        """Through the duplicate filter (scrapy-redis's fingerprint) into the queue (its encoding and score),
-        in one atomic, idempotent step."""
-        assert self.queue is not None and self.dupefilter is not None
-        fingerprint = "" if request.dont_filter else self.dupefilter.request_fingerprint(request)
-        data = self.queue._encode_request(request)
-        return bool(self._push(keys=[self.keys.queue, self.keys.seen, f"{self.keys.prefix}push:{push_id}"],
-                               args=[fingerprint, -request.priority, data]))
+    def _settle(self, sent: list[tuple[str, Any]], results: list[Any]) -> None:
+        index = 0
+        for kind, value in sent:
+            if kind == "skip":
+                continue
+            if kind == "ack":
+                self._held.discard(value)
+                self.count("frontier/acked")
+                index += 2
+                continue
+            queued, index = int(results[index]), index + 1
+            request, push_id = value
+            self._marks_to_clear.append(push_id)
+            if queued == -1:
+                self._finished_meanwhile()
+            elif queued:
+                self.count("frontier/pushed")
+            else:
+                self.count("frontier/filtered")
+                self.on_dropped(request)
 
-    def _refill(self) -> None:
+    def _drop_outbound(self) -> None:
+        with self._cond:
+            dropped = len(self._outbound)
+            self._outbound.clear()
+        if dropped:
+            self.count("frontier/discarded", dropped)
+
+    def _refill(self) -> int:
         with self._cond:
             want = self.options.prefetch - len(self._inbound)
         if want < max(1, self.options.prefetch // 2):
-            return
-        popped = self._pop(keys=[self.keys.queue, self.keys.inflight], args=[want])
+            return 0
+        popped = self._pop(keys=[self.keys.queue, self.keys.inflight, self.keys.scores, self.keys.done],
+                           args=[want])
+        if popped and popped[0] == -1:
+            self._finished_meanwhile()
+            return 0
         if not popped:
-            return
+            return 0
         assert self.queue is not None
         requests = []
         for token, data in zip(popped[::2], popped[1::2], strict=True):
+            name = token.decode() if isinstance(token, bytes) else token
             try:
                 request = self.queue._decode_request(data)  # scrapy-redis's own (de)serialisation
             except Exception as exc:  # a request this spider cannot rebuild: dropped, and said
                 logger.error("frontier: a queued request could not be decoded (%s: %s); dropped",
                              type(exc).__name__, exc)
-                self.redis.hdel(self.keys.inflight, token)
+                self.redis.hdel(self.keys.inflight, name)
                 continue
-            request.meta[TOKEN] = token.decode() if isinstance(token, bytes) else token
-            self._held.add(request.meta[TOKEN])
+            request.meta[TOKEN] = name
+            self._held.add(name)
             requests.append(request)
         with self._cond:
             self._inbound.extend(requests)
@@ -336,16 +320,29 @@ class Frontier:
         self.redis.delete(self.keys.idle)
         self.count("frontier/popped", len(requests))
         self.on_ready()
+        return len(requests)
+
+    def _finished_meanwhile(self) -> None:
+        """The others finished the crawl while this worker was cut off (taken for dead): it stops, and its
+        files stay in the store outside crawl.json until `scrapy crawl-finish --force`."""
+        if not self.finished_before:
+            logger.error("frontier: crawl %s was finished by the other workers while this one was cut off; it "
+                         "stops (what it stored is merged by `scrapy crawl-finish %s --force`)",
+                         self.options.crawl_id, self.options.crawl_id)
+        self.finished_before = self.finished_while_away = self.done = True
 
     def _beat(self) -> None:
-        if not self._joined:
-            if self.redis.exists(self.keys.done):
+        if self.finished_before:
+            return
+        if self.redis.exists(self.keys.done):  # every beat: a worker cut off for long may find it over
+            if self._joined:
+                self._finished_meanwhile()
+            else:
                 logger.warning("frontier: crawl %s is already finished; this worker has nothing to do",
                                self.options.crawl_id)
                 self.finished_before = self.done = True
-            self._joined = True
-        if self.finished_before:
             return
+        self._joined = True
         ttl = max(1, round(self.options.worker_timeout))
         pipe = self.redis.pipeline()
         pipe.sadd(self.keys.workers, self.options.worker)
@@ -358,9 +355,16 @@ class Frontier:
                            "its requests in hand were queued again, so some pages are fetched twice")
             self.count("frontier/taken_for_dead")
 
+    def reap(self) -> None:
+        """Workers whose heartbeat expired: their requests back to the queue, themselves on the lost list."""
+        self._reap_dead()
+
     def _reap_dead(self) -> None:
         found = self._reap(keys=[self.keys.queue, self.keys.workers, self.keys.lost],
                            args=[self.keys.prefix, str(time.time())])
+        self._report_reaped(found)
+
+    def _report_reaped(self, found: list[Any]) -> None:
         for worker, count in zip(found[::2], found[1::2], strict=True):
             name = worker.decode() if isinstance(worker, bytes) else worker
             logger.warning("frontier: worker %s stopped answering; its %d requests in hand are queued again",
@@ -398,7 +402,7 @@ class Frontier:
             held = set(self._held)
         strays = sorted(filed - held)
         if strays:
-            returned = self._return(keys=[self.keys.queue, self.keys.inflight], args=strays)
+            returned = self._return(keys=[self.keys.queue, self.keys.inflight, self.keys.scores], args=strays)
             logger.warning("frontier: %d requests popped during the outage never arrived; queued again", returned)
             self.count("frontier/returned_after_outage", int(returned))
 
@@ -409,27 +413,38 @@ class Frontier:
             self._inbound.clear()
         if not left:
             return
+        tokens = [t for request in left if (t := request.meta.get(TOKEN))]
         try:
-            pipe = self.redis.pipeline()
-            for request in left:
-                token = request.meta.get(TOKEN)
-                pipe.zadd(self.keys.queue, {self.queue._encode_request(request): -request.priority})  # type: ignore[union-attr]
-                if token:
-                    pipe.hdel(self.keys.inflight, token)
-            pipe.execute()
+            self._return(keys=[self.keys.queue, self.keys.inflight, self.keys.scores], args=tokens)
+            if self._marks_to_clear:
+                self.redis.hdel(self.keys.marks, *self._marks_to_clear)
         except REDIS_ERRORS as exc:
             logger.error("frontier: %d prefetched requests could not be given back (%s); they stay in this "
                          "worker's hand and go back when it is found dead", len(left), exc)
 
-    # --- leaving the crawl --------------------------------------------------------------------------------
+    # --- leaving the crawl (after `close`) ----------------------------------------------------------------
     def leave(self) -> int:
-        """This worker is done: forget it; returns how many workers are still in the crawl (0: the last)."""
+        """This worker is done: workers found dead are reaped first, then this one leaves; returns how many
+        workers with a live heartbeat are still in the crawl (0: it is the last)."""
+        self._reap_dead()
+        return int(self._leave(keys=[self.keys.workers, self.keys.finished], args=[self.keys.prefix,
+                                                                                   self.options.worker]))
+
+    def return_held(self) -> int:
+        """A worker stopping before the crawl is over (SIGINT, a close condition): whatever is still filed in
+        its hand goes back to the queue, for the workers that go on or the next ones started."""
+        tokens = [t.decode() if isinstance(t, bytes) else t for t in self.redis.hkeys(self.keys.inflight)]
+        return int(self._return(keys=[self.keys.queue, self.keys.inflight, self.keys.scores], args=tokens)) \
+            if tokens else 0
+
+    def remaining_work(self) -> int:
+        """Requests queued or in any worker's hand."""
         pipe = self.redis.pipeline()
-        pipe.srem(self.keys.workers, self.options.worker)
-        pipe.sadd(self.keys.finished, self.options.worker)
-        pipe.delete(self.keys.alive, self.keys.idle)
-        pipe.scard(self.keys.workers)
-        return int(pipe.execute()[-1])
+        pipe.zcard(self.keys.queue)
+        for worker in self.redis.smembers(self.keys.workers):
+            name = worker.decode() if isinstance(worker, bytes) else worker
+            pipe.hlen(f"{self.keys.prefix}inflight:{name}")
+        return int(sum(pipe.execute()))
 
     def live_workers(self) -> list[str]:
         """Workers of the crawl whose heartbeat is fresh."""

@@ -35,7 +35,7 @@ def check(settings: Any, spider_args: dict[str, str]) -> None:
     config = crawl_config(settings)
     _check_recheck_args(spider_args)
     if config.frontier == "redis":
-        _check_redis(config.redis_url, config.crawl_id)
+        _check_redis(config.redis_url, config.crawl_id, config.worker)
     name = spider_args.get("site")
     if not name:
         return
@@ -49,7 +49,7 @@ def check(settings: Any, spider_args: dict[str, str]) -> None:
             raise ConfigError(f"site {site.name} renders some pages always: {exc}") from None
 
 
-def _check_redis(url: str, crawl_id: str) -> None:
+def _check_redis(url: str, crawl_id: str, worker: str) -> None:
     """A distributed crawl whose Redis cannot be reached at all at the start is a configuration mistake (a
     wrong REDIS_URL), said at once; Redis going away later only pauses the workers (crawler/frontier.py)."""
     import redis  # noqa: PLC0415 (only distributed crawls need it)
@@ -58,12 +58,16 @@ def _check_redis(url: str, crawl_id: str) -> None:
         client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         client.ping()
         finished = client.exists(f"palimpsest:{crawl_id}:done")
+        taken = bool(worker) and client.exists(f"palimpsest:{crawl_id}:alive:{worker}")
     except (redis.RedisError, OSError, ValueError) as exc:
         raise ConfigError(f"REDIS_URL: cannot reach Redis at {redact_url(url)} ({type(exc).__name__}: {exc})") \
             from None
     if finished:
         raise ConfigError(f"CRAWL_ID: the distributed crawl {crawl_id} is already finished (its frontier says "
                           "so); give this run another CRAWL_ID")
+    if taken:
+        raise ConfigError(f"CRAWL_WORKER: a worker named {worker} is running in crawl {crawl_id} (its heartbeat "
+                          "is fresh); each worker needs its own name (leave CRAWL_WORKER empty: HOST-PID)")
 
 
 def check_spool(settings: Any) -> None:

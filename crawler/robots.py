@@ -58,7 +58,7 @@ class QuietRobotsTxtMiddleware(RobotsTxtMiddleware):
         if netloc not in self._parsers:
             self._parsers[netloc] = Deferred()
             robots_url = f"{url.scheme}://{netloc}/robots.txt"
-            if self.shared is None or await self.shared.claim(netloc) or not await self._from_shared(
+            if self.shared is None or await self.shared.claim_host(netloc) or not await self._from_shared(
                     netloc, robots_url, request):
                 await self._fetch(netloc, robots_url, request)
         parser = self._parsers[netloc]
@@ -88,7 +88,7 @@ class QuietRobotsTxtMiddleware(RobotsTxtMiddleware):
     async def _from_shared(self, netloc: str, robots_url: str, request: Request) -> bool:
         """The robots.txt another worker of the crawl fetched; False when none came (then fetch it here)."""
         assert self.shared is not None
-        got = await self.shared.wait(netloc)
+        got = await self.shared.wait_host(netloc)
         if got is None:
             return False
         status, body, headers = got

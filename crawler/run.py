@@ -252,11 +252,20 @@ class CrawlRun:
         (crawler/crawlfinish.py). True when this worker wrote a complete crawl.json."""
         assert self.distributed is not None
         worker, frontier = self.distributed.worker, self.distributed.frontier
-        if frontier.finished_before:
+        if frontier.finished_before and not frontier.finished_while_away:
             return False  # joined a crawl already over: nothing was fetched, nothing to say
         manifest["worker"] = worker
         store_manifest(self.store, self.prefix, self.archive.spool, manifest, name=f"workers/{worker}.json")
+        if frontier.finished_while_away:
+            return False  # its manifest is stored; `scrapy crawl-finish --force` merges it (frontier.py says)
         try:
+            if not frontier.done:  # stopped before the crawl's end (SIGINT, a close condition): it can go on
+                returned = frontier.return_held()
+                remaining = frontier.leave()
+                logger.warning("worker %s stopped before crawl %s was over (%s requests it held queued again); %s",
+                               worker, self.crawl_id, returned, f"{remaining} workers go on" if remaining else
+                               "start workers again to go on, or `scrapy crawl-finish` to end it here")
+                return False
             remaining = frontier.leave()
             if remaining:
                 logger.info("worker %s done; %d workers of crawl %s still run (the last writes crawl.json)",

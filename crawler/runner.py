@@ -82,10 +82,11 @@ class Started(Process):
 
 
 class Adopted(Process):
-    """A run left going by an earlier scheduler: watched through /proc until it is gone."""
+    """A run left going by an earlier scheduler: watched through /proc until it is gone (its PID is checked
+    to still be that run at every look: a PID can be reused once the run has ended)."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, pid: int, crawl_id: str) -> None:
+        self.pid, self.crawl_id = pid, crawl_id
 
     def poll(self) -> int | str:
         try:
@@ -94,7 +95,9 @@ class Adopted(Process):
             return GONE
         except PermissionError:
             return RUNNING
-        return GONE if _zombie(self.pid) else RUNNING
+        if _zombie(self.pid) or not _names(self.pid, self.crawl_id):
+            return GONE
+        return RUNNING
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -108,16 +111,33 @@ def running_run(pid: int | None, crawl_id: str | None) -> Adopted | None:
     the crawl id); None when it is gone, or when the PID now belongs to something else."""
     if not pid or not crawl_id:
         return None
-    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not _names(pid, crawl_id) or _zombie(pid):
+        return None
+    return Adopted(pid, crawl_id)
+
+
+def find_run(crawl_id: str) -> Adopted | None:
+    """The process of a run whose PID was never recorded (the scheduler died just as it started it): the one
+    whose command line names its crawl id."""
     try:
-        args = cmdline.read_bytes().split(b"\0")
+        pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+    except OSError:
+        return None
+    for pid in pids:
+        if _names(pid, crawl_id) and not _zombie(pid):
+            return Adopted(pid, crawl_id)
+    return None
+
+
+def _names(pid: int, crawl_id: str) -> bool:
+    """The process's command line says `-s CRAWL_ID=crawl_id` (without /proc: assumed, the best there is)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except FileNotFoundError:
-        return None
-    except OSError:  # no /proc (not Linux): the PID alone, the best there is
-        return Adopted(pid) if Adopted(pid).poll() == RUNNING else None
-    if f"CRAWL_ID={crawl_id}".encode() not in args or _zombie(pid):
-        return None
-    return Adopted(pid)
+        return False
+    except OSError:
+        return True
+    return f"CRAWL_ID={crawl_id}".encode() in args
 
 
 def _zombie(pid: int) -> bool:

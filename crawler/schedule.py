@@ -25,12 +25,12 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from crawler.cronspec import Cadence
-from crawler.runner import RUNNING, Process, RunSpec, Started, log_tail, running_run
+from crawler.runner import RUNNING, Process, RunSpec, Started, find_run, log_tail, running_run
 from crawler.schedulestate import Run, ScheduleState, iso, parse_iso
 from crawler.siteconfig import SiteConfig
 
@@ -118,6 +118,7 @@ class Scheduler:
         self.ended: list[tuple[Run, str]] = []  # runs that ended, with their status
         self.stopping = False
         self.deciding = True  # False: only finish what was decided (`--once` after its first tick)
+        self.ignore_jitter = False  # `--once`: started by cron at a slot's time, the slot is due now
 
     # --- start-up ------------------------------------------------------------------------------------------
     def resume(self) -> None:
@@ -130,7 +131,12 @@ class Scheduler:
             if run.status == "pending":
                 self.pending.append(run)
                 continue
-            process = running_run(run.pid, run.crawl_id)
+            process = running_run(run.pid, run.crawl_id) if run.status == "running" else \
+                find_run(run.crawl_id or "")  # "starting": the scheduler died as it started it
+            if process is None and run.status == "starting":
+                self.state.requeue(run.id)
+                self.pending.append(replace(run, status="pending", crawl_id=None))
+                continue
             if process is not None:
                 logger.info("taking over %s run %s (crawl %s, pid %s), still going", run.site, run.kind,
                             run.crawl_id, run.pid)
@@ -161,9 +167,10 @@ class Scheduler:
             self.state.init_job(job.site, job.kind, now - timedelta(seconds=self.options.grace))
             state = self.state.job(job.site, job.kind)
             assert state is not None
-        due = job.cadence.due_between(state.checked_until, now)
+        offset = timedelta(0) if self.ignore_jitter else job.cadence.offset
+        due = job.cadence.due_between(state.checked_until, now + job.cadence.offset - offset)
         if due.newest is not None:
-            late = (now - (due.newest + job.cadence.offset)).total_seconds() > self.options.grace
+            late = (now - (due.newest + offset)).total_seconds() > self.options.grace
             missed = due.count - (0 if late else 1)
             if missed:
                 logger.warning("%s: %d slot(s) passed while the scheduler was not running (%s)", job.name, missed,
@@ -178,10 +185,14 @@ class Scheduler:
 
     def _want(self, job: Job, slot: str, attempt: int, reason: str, now: datetime,
               checked_until: datetime | None) -> None:
-        """A run is due: skipped when its site is running, else pending (replacing an older pending one)."""
-        busy = next((a for a in self.active.values() if a.run.site == job.site), None)
+        """A run is due: skipped when this job is still running (a retry waits for it instead), else pending
+        (replacing an older pending one); the site's other job running only makes it wait its turn."""
+        busy = next((a for a in self.active.values() if a.run.site == job.site and a.run.kind == job.kind), None)
+        if reason == "retry" and (busy is not None or any(p.site == job.site and p.kind == job.kind
+                                                            for p in self.pending)):
+            return  # asked again at a later tick (a pending run of the job makes the retry moot when it runs)
         if busy is not None:
-            detail = f"{job.site} was still running ({busy.run.kind} {busy.crawl_id})"
+            detail = f"{job.name} was still running ({busy.crawl_id})"
             if self.state.decide(job.site, job.kind, slot, attempt, reason, "skipped", now, checked_until,
                                  detail) is not None:
                 logger.warning("%s: slot %s skipped: %s", job.name, slot, detail)
@@ -210,6 +221,7 @@ class Scheduler:
         crawl_id = self._crawl_id(run, now)
         log_path = self.options.log_dir / f"{crawl_id}.log"
         spec = RunSpec(run.site, run.kind, crawl_id, log_path, self.options.settings)
+        self.state.starting(run.id, crawl_id, str(log_path), now)  # before the process: see resume()
         try:
             process = self.launcher(spec)
         except OSError as exc:
@@ -243,8 +255,8 @@ class Scheduler:
                 self._finish_vanished(active.run, now, active)
                 continue
             status = active.stop_reason or ("ok" if code == 0 else "failed")
-            if code == -signal.SIGKILL:
-                status = "killed"
+            if code == -signal.SIGKILL and active.stop_reason is None:
+                status = "killed"  # by someone else (the OOM killer): a failure, retried
             tail = None if status == "ok" else log_tail(active.log_path)
             self.state.finished(run_id, status, now, exit_code=code, log_tail=tail,
                                 detail=None if status == "ok" else f"exit status {code}")
@@ -277,19 +289,20 @@ class Scheduler:
             self._failed(run, now)
 
     def _failed(self, run: Run, now: datetime) -> None:
-        """Retry after the next backoff step, or give up until the next slot."""
+        """Retry the slot after its next backoff step (each slot has all of SCHEDULE_RETRY), or give up until
+        the next slot. `failures` counts failed runs in a row, whatever their slots, for reports."""
         state = self.state.job(run.site, run.kind)
         failures = (state.failures if state else 0) + 1
         steps = self.options.retry
-        if failures <= len(steps):
-            retry_at = now + timedelta(seconds=steps[failures - 1])
+        if run.attempt <= len(steps):
+            retry_at = now + timedelta(seconds=steps[run.attempt - 1])
             self.state.set_failures(run.site, run.kind, failures, retry_at, run.slot, run.attempt + 1)
-            logger.warning("%s/%s: failed %d time(s) in a row; retry at %s", run.site, run.kind, failures,
-                           iso(retry_at))
+            logger.warning("%s/%s: failed (attempt %d of slot %s, %d in a row); retry at %s", run.site, run.kind,
+                           run.attempt, run.slot, failures, iso(retry_at))
         else:
             self.state.set_failures(run.site, run.kind, failures)
-            logger.error("%s/%s: failed %d times in a row; no more retries until its next slot", run.site,
-                         run.kind, failures)
+            logger.error("%s/%s: slot %s failed %d times; no more retries until its next slot", run.site,
+                         run.kind, run.slot, run.attempt)
 
     def _timeouts(self, now: datetime) -> None:
         for active in self.active.values():
@@ -301,9 +314,7 @@ class Scheduler:
             elif (now - active.stop_sent).total_seconds() > self.options.stop_timeout:
                 logger.error("%s/%s: %s still running %.0f s after SIGINT: killing it (its spool is kept for "
                              "recovery)", active.run.site, active.run.kind, active.crawl_id, self.options.stop_timeout)
-                active.process.kill()
-                if active.stop_reason == "interrupted":
-                    active.stop_reason = "killed"
+                active.process.kill()  # stays "interrupted" (a stop, not a failure) or "timeout"
                 active.stop_sent = now + timedelta(days=3650)  # killed once
 
     @staticmethod
@@ -330,6 +341,7 @@ class Scheduler:
         what earlier schedulers left pending), and return when all of it has ended."""
         self.resume()
         if once:
+            self.ignore_jitter = True
             self.tick()
             self.deciding = False
         while True:

@@ -19,12 +19,12 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS jobs (site TEXT NOT NULL, kind TEXT NOT NULL, checked_until TEXT NOT NULL,"
     " failures INTEGER NOT NULL DEFAULT 0, retry_at TEXT, retry_slot TEXT, retry_attempt INTEGER,"
     " PRIMARY KEY (site, kind))",
-    # status: pending | running | ok | failed | timeout | interrupted | killed | lost | skipped
+    # status: pending | starting | running | ok | failed | timeout | interrupted | killed | lost | skipped
     "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, site TEXT NOT NULL, kind TEXT NOT NULL,"
     " slot TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 1, reason TEXT NOT NULL, status TEXT NOT NULL,"
     " crawl_id TEXT, pid INTEGER, log_path TEXT, queued_at TEXT NOT NULL, started_at TEXT, finished_at TEXT,"
     " exit_code INTEGER, detail TEXT, log_tail TEXT, UNIQUE (site, kind, slot, attempt))",
-    "CREATE INDEX IF NOT EXISTS runs_open ON runs (status) WHERE status IN ('pending', 'running')",
+    "CREATE INDEX IF NOT EXISTS runs_open ON runs (status) WHERE status IN ('pending', 'starting', 'running')",
 )
 OPEN = ("pending", "running")
 DONE_OK = "ok"
@@ -135,6 +135,15 @@ class ScheduleState:
         self.db.execute("UPDATE jobs SET checked_until = max(checked_until, ?) WHERE site = ? AND kind = ?",
                         (iso(checked_until), site, kind))
 
+    def starting(self, run_id: int, crawl_id: str, log_path: str, now: datetime) -> None:
+        """Written before the process is started: a scheduler dying in between finds the run by its crawl id."""
+        self.db.execute("UPDATE runs SET status = 'starting', crawl_id = ?, log_path = ?, started_at = ?"
+                        " WHERE id = ?", (crawl_id, log_path, iso(now), run_id))
+
+    def requeue(self, run_id: int) -> None:
+        self.db.execute("UPDATE runs SET status = 'pending', crawl_id = NULL, started_at = NULL WHERE id = ?",
+                        (run_id,))
+
     def started(self, run_id: int, crawl_id: str, pid: int, log_path: str, now: datetime) -> None:
         self.db.execute("UPDATE runs SET status = 'running', crawl_id = ?, pid = ?, log_path = ?, started_at = ?"
                         " WHERE id = ?", (crawl_id, pid, log_path, iso(now), run_id))
@@ -150,7 +159,7 @@ class ScheduleState:
 
     def open_runs(self) -> list[Run]:
         """Runs pending or running, oldest first: what a scheduler starting up takes over."""
-        rows = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE status IN ('pending', 'running')"
+        rows = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE status IN ('pending', 'starting', 'running')"
                                " ORDER BY id").fetchall()
         return [Run(*row) for row in rows]
 

@@ -75,12 +75,36 @@ def _fingerprint(raw: bytes | str) -> Fingerprint:
                        time.monotonic() - age)
 
 
-class SharedProbes:
-    """A host-probe fetch shared by the crawl's workers: the first to ask fetches, the others wait for its
-    answer (a worker that waits past the claim fetches one itself)."""
+class _Claims:
+    """Who fetches a shared thing: the first worker to claim it; the others wait for its answer while its
+    heartbeat lasts (a claimer that died is not waited for)."""
 
-    def __init__(self, client: redis.Redis, prefix: str, poll: float = 0.25) -> None:
-        self.redis, self.prefix, self.poll = client, prefix, poll
+    def __init__(self, client: redis.Redis, prefix: str, worker: str, poll: float = 0.25) -> None:
+        self.redis, self.prefix, self.worker, self.poll = client, prefix, worker, poll
+
+    async def claim(self, key: str) -> bool:
+        return bool(await asyncio.to_thread(self.redis.set, f"{key}:claim", self.worker, nx=True, ex=CLAIM_SECONDS))
+
+    async def wait(self, key: str) -> bytes | None:
+        """The value at `key` once the claimer stored it; None past the claim, or once the claimer is dead."""
+        deadline = time.monotonic() + CLAIM_SECONDS
+        while time.monotonic() < deadline:
+            def look() -> tuple[Any, Any, bool]:
+                value, claimer = self.redis.mget(key, f"{key}:claim")
+                name = claimer.decode() if isinstance(claimer, bytes) else claimer
+                return value, claimer, bool(claimer) and bool(self.redis.exists(f"{self.prefix}alive:{name}"))
+            value, claimer, alive = await asyncio.to_thread(look)
+            if value:
+                return value  # type: ignore[no-any-return]
+            if not claimer or not alive:
+                return None
+            await asyncio.sleep(self.poll)
+        return None
+
+
+class SharedProbes(_Claims):
+    """A host-probe fetch shared by the crawl's workers: the first to ask fetches, the others wait for its
+    answer (fetching one themselves if it does not come)."""
 
     def wrap(self, fetch: Callable[[str], Awaitable[Fingerprint]],
              shape: Callable[[str], tuple[str, str, str]]) -> Callable[[str], Awaitable[Fingerprint]]:
@@ -95,18 +119,12 @@ class SharedProbes:
         return shared
 
     async def _shared(self, key: str, url: str, fetch: Callable[[str], Awaitable[Fingerprint]]) -> Fingerprint:
-        claimed = await asyncio.to_thread(self.redis.set, f"{key}:claim", "1", nx=True, ex=CLAIM_SECONDS)
-        if claimed:
+        if await self.claim(key):
             found = await fetch(url)
             await asyncio.to_thread(self.redis.set, key, _fingerprint_json(found), ex=ENTRY_TTL)
             return found
-        deadline = time.monotonic() + CLAIM_SECONDS
-        while time.monotonic() < deadline:
-            raw = await asyncio.to_thread(self.redis.get, key)
-            if raw:
-                return _fingerprint(raw)
-            await asyncio.sleep(self.poll)
-        return await fetch(url)
+        raw = await self.wait(key)
+        return _fingerprint(raw) if raw else await fetch(url)
 
 
 class SharedSinks:
@@ -131,17 +149,13 @@ class SharedSinks:
             return None
 
 
-class SharedRobots:
+class SharedRobots(_Claims):
     """robots.txt fetched once per host for the crawl; the other workers parse the body it got."""
 
-    def __init__(self, client: redis.Redis, prefix: str, poll: float = 0.25) -> None:
-        self.redis, self.prefix, self.poll = client, prefix, poll
-
-    async def claim(self, netloc: str) -> bool:
-        """True: this worker fetches it (and `publish`es); False: wait for another's (`wait`)."""
+    async def claim_host(self, netloc: str) -> bool:
+        """True: this worker fetches it (and `publish`es); False: wait for another's (`wait_host`)."""
         try:
-            return bool(await asyncio.to_thread(self.redis.set, f"{self.prefix}robots:{netloc}:claim", "1",
-                                                nx=True, ex=CLAIM_SECONDS))
+            return await self.claim(f"{self.prefix}robots:{netloc}")
         except REDIS_ERRORS:
             return True
 
@@ -153,16 +167,13 @@ class SharedRobots:
         except REDIS_ERRORS as exc:
             logger.info("robots.txt of %s not shared (%s)", netloc, exc)
 
-    async def wait(self, netloc: str) -> tuple[int | None, bytes, dict[str, Any]] | None:
-        """What the claiming worker got (status None: it could not fetch it); None past the claim."""
-        deadline = time.monotonic() + CLAIM_SECONDS
-        while time.monotonic() < deadline:
-            try:
-                raw = await asyncio.to_thread(self.redis.get, f"{self.prefix}robots:{netloc}")
-            except REDIS_ERRORS:
-                return None
-            if raw:
-                data = json.loads(raw)
-                return data["status"], data["body"].encode("latin-1"), data.get("headers") or {}
-            await asyncio.sleep(self.poll)
-        return None
+    async def wait_host(self, netloc: str) -> tuple[int | None, bytes, dict[str, Any]] | None:
+        """What the claiming worker got (status None: it could not fetch it); None when nothing comes."""
+        try:
+            raw = await self.wait(f"{self.prefix}robots:{netloc}")
+        except REDIS_ERRORS:
+            return None
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return data["status"], data["body"].encode("latin-1"), data.get("headers") or {}

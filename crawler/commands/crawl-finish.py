@@ -57,10 +57,12 @@ class Command(ScrapyCommand):
         frontier = Frontier(FrontierOptions(config.redis_url, crawl_id, "crawl-finish"))
         store = open_store(store_cfg.uri, store_cfg.s3_options(), fsync=store_cfg.fsync)
         try:
-            live = frontier.live_workers()
-            if live and not opts.force:
-                print(f"crawl-finish: workers {', '.join(live)} of {crawl_id} still run; the last of them writes "
-                      "crawl.json (--force to write it now)", file=sys.stderr)
+            frontier.reap()  # workers whose heartbeat lapsed are lost: their requests go back to the queue
+            live, work = frontier.live_workers(), frontier.remaining_work()
+            if (live or work) and not opts.force:
+                why = f"workers {', '.join(live)} still run" if live else f"{work} requests still wait"
+                print(f"crawl-finish: {why} in {crawl_id}; start workers to finish it (the last writes crawl.json), "
+                      "or --force to end it here", file=sys.stderr)
                 self.exitcode = 1
                 return
             manifest = finish_crawl(store, frontier, store_cfg.spool_dir, store_cfg.uploader_options(),

@@ -155,11 +155,13 @@ def test_a_site_still_running_at_its_next_slot_is_skipped_not_doubled(tmp_path: 
         clock.advance(60)
         sched.tick()
     assert len(children.started) == 1
-    skipped = [r for r in sched.state.runs("alpha") if r.status == "skipped"]
-    assert len(skipped) >= 3 and all("still running" in (r.detail or "") for r in skipped)
+    skipped = [r for r in sched.state.runs("alpha") if r.kind == "crawl" and r.status == "skipped"]
+    assert len(skipped) == 3 and all("still running" in (r.detail or "") for r in skipped)
+    waiting = [r for r in sched.pending if r.kind == "recheck"]
+    assert len(waiting) == 1  # the recheck waits its turn, its newest slot only (the older ones replaced)
     children.finish("alpha")
     settle(sched)
-    assert {r.status for r in sched.state.runs("alpha")} <= {"ok", "skipped", "running", "pending"}
+    assert [spec.kind for spec, _ in children.started] == ["crawl", "recheck"]  # then the recheck runs
 
 
 def test_runs_beyond_max_runs_wait_for_a_free_one(tmp_path: Path, children: Children) -> None:
@@ -196,9 +198,14 @@ def test_a_failing_site_is_retried_with_backoff_then_left_to_its_next_slot(tmp_p
     assert all(r.status == "failed" and r.exit_code == 2 for r in runs)
     assert sched.state.job("broken", "crawl").failures == 3  # type: ignore[union-attr]
     assert children.sites().count("fine") == 1 and statuses(sched, "fine")[0][2] == "ok"
-    clock.now = datetime(2026, 12, 7, 11, 0, 0, tzinfo=UTC)  # the next slot runs again
+    clock.now = datetime(2026, 12, 7, 11, 0, 0, tzinfo=UTC)  # the next slot runs again, with all its retries
     sched.tick()
     assert children.sites().count("broken") == 4
+    children.finish("broken", 2)
+    settle(sched)
+    clock.advance(61)
+    sched.tick()
+    assert children.sites().count("broken") == 5  # attempt 2 of the 11:00 slot
 
 
 def test_a_killed_scheduler_restarted_takes_over_its_runs_and_repeats_no_slot(tmp_path: Path,
@@ -273,7 +280,8 @@ def test_stopping_interrupts_runs_and_kills_what_outlives_the_timeout(tmp_path: 
     sched.tick()  # past SCHEDULE_STOP_TIMEOUT: SIGKILL to the stubborn run's process group
     wait_for(ticked(sched, lambda: not sched.active))
     stubborn = sched.state.runs("stubborn")[0]
-    assert stubborn.status == "killed" and stubborn.exit_code == -signal.SIGKILL
+    assert stubborn.status == "interrupted" and stubborn.exit_code == -signal.SIGKILL  # stopped, not failed
+    assert sched.state.job("stubborn", "crawl").retry_at is None  # type: ignore[union-attr]
 
 
 def test_a_run_past_its_timeout_is_interrupted_and_retried(tmp_path: Path, children: Children) -> None:
@@ -301,3 +309,36 @@ def test_once_runs_what_is_due_and_returns(tmp_path: Path, children: Children) -
 
     summary = sched.run(lambda: False, once=True, sleep=sleep)
     assert children.sites() == ["alpha"] and summary.statuses == {"ok": 1} and summary.ok
+
+
+def test_once_runs_a_slot_at_its_cron_time_whatever_the_jitter(tmp_path: Path, children: Children) -> None:
+    """`--once` started by cron at 10:00 runs the 10:00 slot, though the site's jitter would start it later."""
+    clock = Clock(datetime(2026, 12, 7, 10, 0, 1, tzinfo=UTC))
+    jittered = Job("alpha", "crawl", Cadence.of("0 * * * *", "UTC", 3000, "alpha/crawl"))
+    assert jittered.cadence.offset.total_seconds() > 1
+    sched = Scheduler([jittered], ScheduleState(tmp_path / "state.sqlite"), Options(log_dir=tmp_path / "logs",
+                      grace=30), lambda c: ("lost", ""), launcher=children, clock=clock)
+
+    def sleep(seconds: float) -> None:
+        children.release_all()
+        time.sleep(0.01)
+
+    assert sched.run(lambda: False, once=True, sleep=sleep).statuses == {"ok": 1}
+    assert sched.state.runs("alpha")[0].slot == "2026-12-07T10:00:00Z"
+
+
+def test_a_run_whose_scheduler_died_as_it_started_it_is_found_by_its_crawl_id(tmp_path: Path,
+                                                                               children: Children) -> None:
+    """The state says `starting` (no PID yet): a restarted scheduler finds the process by its command line
+    and takes it over, instead of starting the site a second time."""
+    clock = Clock(T0 + timedelta(seconds=30))
+    first = scheduler(tmp_path, [job("alpha")], children, clock)
+    first.tick()
+    run = first.state.runs("alpha")[0]
+    first.state.db.execute("UPDATE runs SET status = 'starting', pid = NULL WHERE id = ?", (run.id,))
+    first.state.close()
+    second = scheduler(tmp_path, [job("alpha")], children, clock, outcome=lambda c: ("ok", "finished"))
+    assert [a.crawl_id for a in second.active.values()] == [run.crawl_id] and not second.pending
+    children.finish("alpha")
+    settle(second)
+    assert len(children.started) == 1 and second.state.runs("alpha")[0].status == "ok"
