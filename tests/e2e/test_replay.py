@@ -148,6 +148,13 @@ def test_memento_timegate_mementos_and_timemaps_follow_rfc_7089(server: ReplayPr
     # no Accept-Datetime: the latest; an Accept-Datetime after the last capture: the last
     status, _, headers, _ = get(f"{server.main_url}/timegate/{url}")
     assert dict(headers)["Location"].endswith(f"/web/{stamps[-1]}id_/{url}")
+    status, _, headers, _ = get(f"{server.main_url}/timegate/{url}", {"Accept-Datetime": "Fri, 31 Dec 2100 "
+                                                                                           "00:00:00 GMT"})
+    assert status == 302 and dict(headers)["Location"].endswith(f"/web/{stamps[-1]}id_/{url}")
+    # never archived: 404, still varying on Accept-Datetime; a malformed Accept-Datetime: 400
+    status, _, headers, _ = get(f"{server.main_url}/timegate/{url}never-archived.html")
+    assert status == 404 and dict((n.lower(), v) for n, v in headers)["vary"].lower() == "accept-datetime"
+    assert get(f"{server.main_url}/timegate/{url}", {"Accept-Datetime": "yesterday"})[0] == 400
 
 
 def test_pages_list_crawls_search_and_calendar(server: ReplayProcess, demo_crawl: CrawlResult) -> None:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.archiver import Archiver
@@ -142,3 +143,30 @@ def test_sha256_digests_pass_warcio_check(tmp_path: Path) -> None:
     check = subprocess.run([str(Path(sys.executable).with_name("warcio")), "check", "-v", str(closed[0])],
                            capture_output=True, text=True, check=False)
     assert check.returncode == 0 and "digest pass" in check.stdout, check.stdout
+
+
+def test_a_closed_warc_is_fsynced_and_indexed_before_it_takes_its_name(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Crash order: the WARC fsynced, its CDXJ written and renamed, only then the WARC renamed and the
+    directory fsynced: a crash anywhere leaves a .open file (salvaged) or a whole WARC with its index."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace_(src: object, dst: object) -> None:
+        events.append(("rename", str(dst)))
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace_)
+    writer = WarcFileWriter(tmp_path, "T", 1_000_000, {"isPartOf": "c"}, lambda warc, cdxj: None, grace=0)
+    Archiver(writer, None).archive(_exchange())
+    name = writer.name
+    writer.close()
+    warc, cdxj = tmp_path / name, tmp_path / name.replace(".warc.gz", ".cdxj")
+    order = [events.index(e) for e in (("fsync", f"{warc}.open"), ("fsync", f"{cdxj}.open"),
+                                       ("rename", str(cdxj)), ("rename", str(warc)), ("fsync", str(tmp_path)))]
+    assert order == sorted(order), events
