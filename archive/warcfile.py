@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from archive.cdxj import INDEXED_TYPES, cdxj_line
+from archive.cdxj import INDEXED_TYPES, cdxj_parts, joined
 from archive.store import fsync_dir
 from archive.warc import GZIP_LEVEL, Record, Written, gzip_member, new_record_id, warcinfo_record
 
@@ -87,6 +87,7 @@ class WarcFileWriter:
         self._fh: IO[bytes] | None = None
         self._index: list[Written] = []
         self._indexed: set[str] = set()  # record ids of the open and the finishing files' CDXJ lines
+        self._parts: dict[str, tuple[str, dict[str, Any]]] = {}  # record id -> its CDXJ line's parts
         self._extra: dict[str, dict[str, Any]] = {}  # record id -> our CDXJ fields, for those lines
         self.late_annotations = 0  # verdicts that came after their file's CDXJ was written (kept in the log)
         self._finishing: list[_Finishing] = []
@@ -118,6 +119,7 @@ class WarcFileWriter:
                 if written.record_type in INDEXED_TYPES:
                     self._index.append(written)
                     self._indexed.add(written.record_id)
+                    self._parts[written.record_id] = cdxj_parts(written)
             data = b"".join(members)  # one write per exchange: records that belong together land together
             if fh.write(data) != len(data):  # unbuffered: a short write is a full disk
                 raise OSError(errno.ENOSPC, f"short write to {self.name}")
@@ -125,6 +127,7 @@ class WarcFileWriter:
             # Disk full mid-record: cut the file back to its last whole exchange, so what follows is readable.
             for written in self._index[indexed:]:
                 self._indexed.discard(written.record_id)
+                self._parts.pop(written.record_id, None)
             del self._index[indexed:]
             fh.seek(start)
             fh.truncate(start)
@@ -156,13 +159,17 @@ class WarcFileWriter:
                 os.fsync(fh.fileno())
         finally:
             fh.close()
-        lines = {w.record_id: cdxj_line(w, self._extra.get(w.record_id)) for w in self._index}
+        lines = {w.record_id: self._line(w) for w in self._index}
         self._write_cdxj(self.name, lines)
         os.replace(self.directory / f"{self.name}.open", self.directory / self.name)
         if self.fsync:
             fsync_dir(self.directory)
         self._finishing.append(_Finishing(self.name, self._index, lines, time.monotonic()))
         self._index = []
+
+    def _line(self, written: Written) -> str:
+        parts = self._parts.get(written.record_id) or cdxj_parts(written)
+        return joined(*parts, self._extra.get(written.record_id))
 
     def _cdxj_path(self, name: str) -> Path:
         return self.directory / (name.removesuffix(".warc.gz") + ".cdxj")
@@ -189,10 +196,11 @@ class WarcFileWriter:
         if done.annotated:
             for written in done.index:
                 if written.record_id in done.annotated:
-                    done.lines[written.record_id] = cdxj_line(written, self._extra.get(written.record_id))
+                    done.lines[written.record_id] = self._line(written)
             self._write_cdxj(done.name, done.lines)
         for written in done.index:
             self._extra.pop(written.record_id, None)
+            self._parts.pop(written.record_id, None)
         self._indexed.difference_update(w.record_id for w in done.index)
         warc = self.directory / done.name
         logger.info("closed %s (%d captures indexed)", warc.name, len(done.lines))
