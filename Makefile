@@ -81,6 +81,14 @@ $(VENV)-pywb/.installed:
 interop: setup $(VENV)-pywb/.installed
 	$(BIN)/python tests/interop/pywb_replay.py --pywb $(VENV)-pywb/bin
 
+## soft404-model: rebuild the error-wording lexicon and retrain the page classifier's model on the development
+## hosts (tools/train_soft404.py), then measure it on the held-out ones
+soft404-model: setup
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,train]'
+	$(BIN)/python tools/build_soft404_lexicon.py
+	$(BIN)/python tools/train_soft404.py
+	$(BIN)/python benchmarks/soft404.py
+
 ## lock: re-pin constraints.txt from the current .venv (after changing dependencies in pyproject.toml)
 lock:
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^palimpsest' > constraints.txt

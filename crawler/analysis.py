@@ -34,7 +34,8 @@ from crawler.limits import (
     PageLimits,
 )
 from crawler.siteconfig import SiteConfig
-from crawler.soft404.classify import classify_page
+from crawler.soft404.classify import judge
+from crawler.soft404.features import Evidence, evidence_of
 from crawler.soft404.page import read_page
 from crawler.soft404.status import Verdict
 from crawler.textutil import simhash
@@ -83,6 +84,7 @@ class PageAnalysis:
     simhash: str | None = None
     outlinks: list[str] = field(default_factory=list)
     verdict: Verdict | None = None  # the page classifier's, before redirects and probes are considered
+    evidence: Evidence | None = None  # what the classifier read, for the verdict beside the host's probe
     links: list[Link] | None = None  # listing pages: the links as discovery reads them
     load_more: str | None = None  # a selector for the page's "load more" control
     extracted: Extracted | None = None
@@ -224,7 +226,8 @@ def analyze(request: PageRequest) -> PageAnalysis:
     if len(request.body) > len(body):
         analysis.problems[PARTLY_READ] = f"the first {len(body):,} bytes of {len(request.body):,} parsed"
     facts = read_page(tree)
-    analysis.verdict = classify_page(facts)
+    analysis.evidence = evidence_of(facts, request.url)
+    analysis.verdict = judge(analysis.evidence)
     if analysis.verdict.verdict in DEAD and not complete_document(request.body):
         analysis.problems[INCOMPLETE_HTML] = "the HTML ends before its </body> and </html>: not read as dead"
     if request.site_json is None:
@@ -236,7 +239,9 @@ def analyze(request: PageRequest) -> PageAnalysis:
             analysis.problems[TOO_MANY_LINKS] = f"{len(analysis.links)} listing links kept, {unread} more not read"
         analysis.load_more = load_more_control(tree)
     readable = not UNREADABLE & set(analysis.problems)
-    if readable and request.extract and analysis.verdict.verdict in (None, "ok") and \
+    # A page read as dead on its own may be read as alive beside its host's probe (crawler/soft404/judge.py):
+    # it is extracted too. Not a shell (a browser will read it) nor a login wall (the probe cannot change it).
+    if readable and request.extract and analysis.verdict.verdict in (None, "ok", "soft-404") and \
             "needs-render" not in analysis.verdict.reasons:
         try:
             # The last reader of the tree (extraction may prune it); the structured data is already read.

@@ -25,6 +25,7 @@ import redis
 
 from archive.digests import FirstCapture
 from crawler.frontier import REDIS_ERRORS
+from crawler.soft404.features import ProbeView
 from crawler.soft404.probes import Fingerprint
 
 logger = logging.getLogger(__name__)
@@ -64,15 +65,21 @@ class SharedDigests:
 
 def _fingerprint_json(found: Fingerprint) -> str:
     age = time.monotonic() - found.fetched
+    view = found.view
     return json.dumps({"status": found.status, "final_url": found.final_url, "redirected": found.redirected,
-                       "title": found.title, "simhash": found.simhash, "at": time.time() - age})
+                       "title": found.title, "simhash": found.simhash, "at": time.time() - age,
+                       "view": None if view is None else {"blocks": sorted(view.blocks), "title": view.title,
+                                                          "heading": view.heading, "login": view.login}})
 
 
 def _fingerprint(raw: bytes | str) -> Fingerprint:
     data = json.loads(raw)
     age = max(0.0, time.time() - float(data["at"]))
+    view = data.get("view")
     return Fingerprint(data["status"], data["final_url"], data["redirected"], data["title"], data["simhash"],
-                       time.monotonic() - age)
+                       time.monotonic() - age,
+                       None if view is None else ProbeView(True, frozenset(view["blocks"]), view["title"],
+                                                          view["heading"], bool(view.get("login"))))
 
 
 class _Claims:

@@ -6,18 +6,24 @@ the confidence that the requested URL is dead):
 1. redirect-to-home / redirect-to-section: the redirects ended on the home page, or on a front page above
    the requested URL -> soft-404, 0.9; redirect-sink: three or more different URLs of the crawl were
    redirected to the same page (judged in crawler/crawllog.py, which sees them all) -> soft-404, 0.85.
-2. article-evidence: the requested content is there: 120+ words (CJK characters count one each) with
-   article markup, a headline that matches the title, or a date; or article markup with 40+ words, or
-   20+ words and a matching headline or a date -> ok, 0.05; "+ error-text-in-template" when the
-   template also carries error wording.
-3. error-title / error-text / search-page: error wording in the title, a visible heading or the opening
-   of the main text -> soft-404, 0.9; blocked-text (login, paywall, CAPTCHA wording) -> blocked, 0.2.
-4. needs-render: almost no main text, no article markup, but an app root or scripts -> no verdict.
-5. empty-content: almost no main text -> soft-404, 0.8.
-6. content: anything else with content of its own -> ok, 0.2.
+2. article-evidence: the page has a story of its own (a run of 100+ words of its own paragraphs, CJK
+   characters counting one each, not links and not the host's error template) under a title that states
+   no error -> ok, 0.05; "+ error-text-in-template" when the template also carries error wording.
+3. home-page: the host's home page (its root) is never its error page -> ok. blocked-text (login, paywall,
+   CAPTCHA wording) or login-form (a visible password field, in any language) -> blocked, 0.2.
+4. needs-render: almost no text of its own, no article or media markup, no error wording, but an app root
+   or scripts -> no verdict (a browser may build the page).
+5. The model (crawler/soft404/model.py): the probability that the URL is dead, from the signals of
+   crawler/soft404/features.py. At the model's `dead_at` or above, and with evidence of an error page (error
+   wording, almost nothing of its own, or the host's error page itself), -> soft-404 with the evidence as
+   reasons: error-title, error-text, search-page, probe-match, empty-content.
+6. anything else -> ok, with the model's probability as score: article-evidence (an article's markup or
+   date over a paragraph of its own: a brief), media-page (a player, a gallery), or content.
 
 Article evidence outranks error wording on purpose: a live article whose template carries a "page not
-found" block (the seed page of this project) is alive.
+found" block (the seed page of this project) is alive. And absence of evidence is not evidence: a short
+page with no error wording, no markup and no probe to compare with is kept alive, however unlike an
+article it looks, because calling a live story deleted is the worst mistake an audit can make.
 """
 
 from __future__ import annotations
@@ -25,14 +31,20 @@ from __future__ import annotations
 from collections import OrderedDict
 from urllib.parse import urlsplit
 
-from crawler.soft404.cues import error_cue
+from crawler.soft404.features import (
+    LITTLE_UNITS,
+    PARAGRAPHS_UNITS,
+    Evidence,
+    ProbeView,
+    evidence_of,
+    features,
+    is_story,
+    own_units,
+    story_units,
+)
+from crawler.soft404.model import model
 from crawler.soft404.page import PageFacts
 from crawler.soft404.status import Verdict
-
-SUBSTANTIAL_UNITS = 120  # words (CJK characters count one each) of main text that make a story
-MARKED_UNITS = 40  # with article markup (JSON-LD / og:type) a brief this short is still a story
-BRIEF_UNITS = 20  # ... and this short, when a matching headline or a date confirms the markup
-EMPTY_UNITS = 25  # below this the page shows nothing of its own
 
 
 def redirect_verdict(requested: str, final: str, redirected: bool) -> Verdict | None:
@@ -80,33 +92,83 @@ class RedirectSinks:
         return len(sources) >= self.threshold
 
 
-def article_evidence(facts: PageFacts) -> bool:
-    units = facts.units
-    headline = _headline_matches(facts)
-    if facts.structured.is_article and (units >= MARKED_UNITS or (units >= BRIEF_UNITS and (headline or facts.dated))):
-        return True
-    return units >= SUBSTANTIAL_UNITS and (headline or facts.dated or facts.structured.is_article)
+def classify_page(facts: PageFacts, url: str = "") -> Verdict:
+    """Verdict for an HTML page that answered 2xx (after the redirect check), on its own; `url` is where it
+    was found (after redirects)."""
+    return judge(evidence_of(facts, url))
 
 
-def _headline_matches(facts: PageFacts) -> bool:
-    title = facts.title.lower()
-    return any(len(h) >= 10 and (h.lower() in title or title in h.lower()) for h in facts.headings)
+def judge(evidence: Evidence, probe: ProbeView | None = None) -> Verdict:
+    """Verdict for a page, compared with its host's answer for a URL that cannot exist when there is one."""
+    ruled = by_rule(evidence, probe)
+    if ruled is not None:
+        return ruled
+    if shell(evidence):
+        return Verdict(None, ["needs-render"], None)  # what the page shows is not in its HTML yet
+    found = features(evidence, probe)
+    scored = model(probed=bool(found["probed"]))
+    dead = scored.probability(found)
+    reasons = dead_reasons(found)
+    if reasons and dead >= scored.dead_at:
+        return Verdict("soft-404", reasons, round(dead, 3))
+    return Verdict("ok", live_reasons(evidence, found), round(dead, 3))
 
 
-def classify_page(facts: PageFacts) -> Verdict:
-    """Verdict for an HTML page that answered 2xx (after the redirect check)."""
-    prominent = [facts.title, *facts.headings, facts.main_text[:300]]
-    cues = [cue for text in prominent if (cue := error_cue(text))]
-    if article_evidence(facts):
-        return Verdict("ok", ["article-evidence", *(f"{cues[0]}-in-template" for _ in cues[:1])], 0.05)
-    if cues:
-        cue = cues[0]
-        if cue == "blocked-text":
-            return Verdict("blocked", [cue], 0.2)
-        reason = "error-title" if error_cue(facts.title) == cue else cue
-        return Verdict("soft-404", [reason], 0.9)
-    if facts.units < EMPTY_UNITS and not facts.structured.is_article:
-        if facts.app_root or facts.scripts:
-            return Verdict(None, ["needs-render"], None)
-        return Verdict("soft-404", ["empty-content"], 0.8)
-    return Verdict("ok", ["content"], 0.2)
+def by_rule(evidence: Evidence, probe: ProbeView | None = None) -> Verdict | None:
+    """The verdicts no model is asked for: a story, the home page, a login wall."""
+    cues = [cue for cue in evidence.cues if cue]
+    if is_story(evidence, probe):
+        return Verdict("ok", ["article-evidence", *(f"{cue}-in-template" for cue in cues[:1])], 0.05)
+    if evidence.front:  # the host is up, and its home page is not a lost URL
+        return Verdict(None, ["needs-render"], None) if shell(evidence) else Verdict("ok", ["home-page"], 0.05)
+    if "blocked-text" in cues:
+        return Verdict("blocked", ["blocked-text"], 0.2)
+    if signin_wall(evidence, probe):
+        return Verdict("blocked", ["login-form"], 0.2)
+    return None
+
+
+def signin_wall(evidence: Evidence, probe: ProbeView | None = None) -> bool:
+    """A sign-in form where the story should be: a visible password field that is not the host's template
+    (on some hosts every page has one), on a page with not even a paragraph of its own."""
+    template_has_one = probe is not None and probe.soft and probe.login
+    return evidence.login and not template_has_one and story_units(evidence, probe) < PARAGRAPHS_UNITS
+
+
+def shell(evidence: Evidence) -> bool:
+    """Almost no text of its own, no article or media markup, no error wording, and scripts that may build
+    the page."""
+    return evidence.shell and own_units(evidence) < LITTLE_UNITS and not (
+        evidence.media or evidence.article_markup or any(evidence.cues))
+
+
+def probed(verdict: Verdict) -> bool:
+    """Whether an article page with this verdict (on its own) is worth comparing with its host's probe: any
+    page but a home page and a shell (on a single-page-app host the probe gets the same shell). A story
+    is too: the host's template may carry prose of its own, which the comparison takes away."""
+    return not {"home-page", "needs-render", "blocked-text"} & set(verdict.reasons)
+
+
+def live_reasons(evidence: Evidence, found: dict[str, float]) -> list[str]:
+    """Why a page that is not a story is alive: an article's markup or date over a paragraph of its own (a
+    brief), a player or a gallery, or only that nothing says it is an error page."""
+    if (evidence.article_markup or evidence.dated) and found["paragraphs"]:
+        return ["article-evidence"]
+    return ["media-page"] if evidence.media else ["content"]
+
+
+def dead_reasons(found: dict[str, float]) -> list[str]:
+    """The evidence that a page is an error page, as reason codes (what it says, then what it shares with
+    its host's error page, or that it shows nothing); none: the page is not called dead."""
+    reasons = []
+    if found["cue_title"]:
+        reasons.append("error-title")
+    elif found["cue_heading"] or found["cue_text"]:
+        reasons.append("error-text")
+    elif found["cue_search"]:
+        reasons.append("search-page")
+    if found["same_title"] or found["same_heading"] or found["probe_little"]:
+        reasons.append("probe-match")
+    if found["few_words"] and not reasons:
+        reasons.append("empty-content")
+    return reasons

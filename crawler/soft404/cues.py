@@ -16,7 +16,7 @@ _NOT_FOUND = [
     r"(?:not found|found)", r"\b404\b", r"not found", r"page (?:doesn't|does not|no longer) exists?",
     r"no longer (?:available|exists)", r"(?:article|story|page|content) (?:has been|was) (?:removed|deleted)",
     r"(?:video|content) (?:is )?unavailable", r"this (?:video|page|content) is (?:not|no longer) available",
-    r"we (?:can't|cannot|couldn't) find (?:that|the|this) page", r"oops", r"nothing (?:was )?found",
+    r"we (?:can't|cannot|couldn't) find (?:that|the|this) page", r"\boops\b", r"nothing (?:was )?found",
     r"page unavailable", r"error 404", r"something went wrong",
     # Chinese (simplified and traditional)
     "页面不存在", "页面未找到", "找不到(?:该|此|您要的)?页面", "您访问的页面不存在", "页面已删除", "文章已删除",

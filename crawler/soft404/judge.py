@@ -3,8 +3,8 @@
 Ordered between the page analysis (which has read the page) and the render decision and crawl log (which
 use the verdict), see crawler/addon.py. For a 2xx answer it weighs, in order: where the redirects led
 (home page, a front above the URL, a redirect sink many URLs land on), what the page shows (the page
-classifier's verdict, computed with the analysis), and for doubtful article pages the host's own answer
-for a URL that cannot exist (a host probe, fetched through the downloader like any request). The result
+classifier's verdict, computed with the analysis), and for article pages the host's own answer for a URL
+that cannot exist (a host probe, fetched through the downloader like any request, once per URL shape). The result
 goes in `request.meta["page_verdict"]`; failures get theirs from the crawl log, which sees the exception.
 """
 
@@ -25,8 +25,9 @@ from crawler.distributed import Distributed, distributed_of
 from crawler.fetch import requested_url
 from crawler.kinds import ARTICLE_KINDS
 from crawler.limits import UNREADABLE, limited, note, noted
-from crawler.soft404.classify import RedirectSinks, redirect_verdict
-from crawler.soft404.probes import Fingerprint, HostProbes, matches, shape_of
+from crawler.soft404.classify import RedirectSinks, judge, probed, redirect_verdict, shell
+from crawler.soft404.features import Evidence
+from crawler.soft404.probes import Fingerprint, HostProbes, same_landing, shape_of
 from crawler.soft404.status import Verdict, from_status
 
 logger = logging.getLogger(__name__)
@@ -73,10 +74,13 @@ class VerdictMiddleware:
         verdict = self._classify(request, response, page, sink)
         if "playwright" in response.flags and "needs-render" in verdict.reasons:
             return Verdict("soft-404", ["empty-content", "rendered"], 0.8)  # the browser built nothing
-        # A shell is no evidence either way: on a single-page-app host the probe gets the same shell.
+        # Article pages judged on what they show are compared with their host's answer for a URL that cannot
+        # exist. Not shells nor the pages a browser built from them: on a single-page-app host the probe gets
+        # the same shell, no evidence either way.
         if self.probes is not None and request.meta.get("kind") in ARTICLE_KINDS and page is not None \
-                and not {"article-evidence", "needs-render"} & set(verdict.reasons):
-            verdict = await self._with_probe(request, response, page, verdict)
+                and page.evidence is not None and verdict is page.verdict and probed(verdict) \
+                and "playwright" not in response.flags:
+            verdict = await self._with_probe(request, response, page.evidence, verdict)
         return verdict
 
     def _classify(self, request: Request, response: Response, page: PageAnalysis | None,
@@ -96,18 +100,19 @@ class VerdictMiddleware:
             return Verdict("ok", [reason], 0.1)
         return page.verdict
 
-    async def _with_probe(self, request: Request, response: Response, page: PageAnalysis,
+    async def _with_probe(self, request: Request, response: Response, evidence: Evidence,
                           verdict: Verdict) -> Verdict:
-        """A page that looks like the host's answer for a URL that cannot exist is that host's error page."""
+        """The page judged again beside its host's answer for a URL that cannot exist: a page that landed where
+        that answer did is the host's error page; a page of a host that answers 2xx is judged on what it
+        shows beyond the host's template (crawler/soft404/classify.py)."""
         assert self.probes is not None
         probe = await self.probes.fingerprint(requested_url(request))
-        seen = {"redirects": request.meta.get("redirect_urls"), "final_url": response.url, "title": page.title,
-                "simhash": page.simhash}
-        if not matches(seen, probe):
-            return verdict
-        reasons = [r for r in verdict.reasons if r != "content"] + ["probe-match"]
-        return Verdict("soft-404", reasons, max(verdict.score or 0.0, 0.95))
-
+        if not probe.soft:
+            return verdict  # an honest host (404 for unknown URLs), or no answer: the page alone decides
+        if same_landing({"redirects": request.meta.get("redirect_urls"), "final_url": response.url}, probe):
+            return Verdict("soft-404", [*(r for r in verdict.reasons if r != "content"), "probe-match"],
+                           max(verdict.score or 0.0, 0.95))
+        return judge(evidence, probe.view) if probe.view is not None else verdict
     async def _fetch_probe(self, url: str) -> Fingerprint:
         """Fetch a probe through the normal downloader; its crawl-log entry carries what we need."""
         request = Request(url, meta={"kind": "probe"}, dont_filter=True, callback=NO_CALLBACK)
@@ -117,4 +122,8 @@ class VerdictMiddleware:
             self.crawler.stats.inc_value("soft404/probes/failed")
             return Fingerprint(None, None, False, None, None, time.monotonic())
         entry = response.request.meta.get("crawl_log") if response.request is not None else None
-        return Fingerprint.from_entry(entry or {})
+        answer = analysis_of(response.request) if response.request is not None else None
+        template = answer.evidence if answer is not None else None
+        if template is not None and shell(template):
+            template = None  # an app shell says nothing of the host's error template
+        return Fingerprint.from_entry(entry or {}, template)

@@ -3,9 +3,10 @@
 Per host and URL shape (the directory with its numbers generalised, and the extension), one probe URL in
 the same directory with a random slug of similar length is fetched through the normal downloader
 (politeness, proxies, archiving and the crawl log all apply; it is logged as `kind: probe`). Its
-fingerprint (status, where redirects led, title, simhash) is cached for a TTL, so one probe serves a
-whole section. A host that answers the probe 404/410 is honest for that shape; on a host that answers it
-2xx, a page that looks like the probe's answer is that host's error page.
+fingerprint (status, where redirects led, title, simhash, and the answer's text blocks, title and heading)
+is cached for a TTL, so one probe serves a whole section. A host that answers the probe 404/410 is honest
+for that shape; on a host that answers it 2xx, the answer is the host's error template: what a page shares
+with it is taken away before the page is judged (crawler/soft404/classify.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from crawler.soft404.features import Evidence, ProbeView
 from crawler.textutil import hamming
 
 MATCH_BITS = 6  # simhash distance within which two pages are the same template
@@ -37,6 +39,7 @@ class Fingerprint:
     title: str | None
     simhash: str | None
     fetched: float
+    view: ProbeView | None = None  # the answer's text blocks, title and heading, when it was an HTML page
 
     @property
     def soft(self) -> bool:
@@ -44,9 +47,11 @@ class Fingerprint:
         return self.status is not None and 200 <= self.status < 300
 
     @classmethod
-    def from_entry(cls, entry: dict[str, Any]) -> Fingerprint:
+    def from_entry(cls, entry: dict[str, Any], evidence: Evidence | None = None) -> Fingerprint:
+        """From the probe's crawl-log entry and, when its answer was read as a page, that page's evidence."""
+        view = ProbeView.of(evidence) if evidence is not None else None
         return cls(entry.get("status"), entry.get("final_url"), bool(entry.get("redirects")), entry.get("title"),
-                   entry.get("simhash"), time.monotonic())
+                   entry.get("simhash"), time.monotonic(), view)
 
 
 def shape_of(url: str) -> tuple[str, str, str]:
@@ -66,11 +71,18 @@ def probe_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"{directory}/{slug}{dot}{extension}", "", ""))
 
 
+def same_landing(entry: dict[str, Any], probe: Fingerprint) -> bool:
+    """The page's redirects ended where the host sends URLs that cannot exist."""
+    landed = bool(entry.get("redirects")) and entry.get("final_url") == probe.final_url
+    return probe.soft and probe.redirected and landed
+
+
 def matches(entry: dict[str, Any], probe: Fingerprint) -> bool:
-    """The page is the host's answer for unknown URLs: same redirect target, or same template and text."""
+    """Bar-Yossef et al.'s test, the baseline benchmarks/soft404.py compares with: the page is the host's
+    answer for unknown URLs when it landed where the probe did, or has its title and near its simhash."""
     if not probe.soft:
         return False
-    if probe.redirected and entry.get("redirects") and entry.get("final_url") == probe.final_url:
+    if same_landing(entry, probe):
         return True
     same_title = bool(probe.title) and entry.get("title") == probe.title
     near = bool(probe.simhash and entry.get("simhash")) and hamming(probe.simhash or "", entry["simhash"]) <= MATCH_BITS

@@ -367,7 +367,7 @@ CASES: list[Case] = [
     Case("huge-title", "/case/huge-title", "an article whose <title> is 4 MiB: kept cut, the verdict stands", "ok",
          "long-title", huge_title),
     Case("calendar", "/calendar/2026/11", "an events diary whose 'Next month' link never ends",
-         "ok", "content", calendar, kind="section"),
+         "ok", "article-evidence", calendar, kind="section"),
     Case("control", "/control/article.html", "a normal news article: JSON-LD NewsArticle, <time>, h1, paragraphs",
          "ok", "article-evidence", control),
     Case("control-dated", _CONTROL_DATED, "the same article at a dated URL", "ok", "article-evidence", control),

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from crawler.extract import parse_html
-from crawler.soft404.classify import RedirectSinks, classify_page, redirect_verdict
+from crawler.soft404.classify import RedirectSinks, classify_page, judge, redirect_verdict
 from crawler.soft404.cues import error_cue
+from crawler.soft404.features import Evidence, ProbeView, evidence_of
 from crawler.soft404.page import read_page
 from crawler.soft404.status import Verdict
 from tests import seedpage
@@ -32,14 +33,30 @@ def test_labelled_corpus(page: Labelled) -> None:
     assert _label(classify(page.html)) == page.expect
 
 
-@pytest.mark.parametrize(("style", "verdict", "reasons"), [
-    ("visible", "ok", ["article-evidence", "error-text-in-template"]),
-    ("hidden", "ok", ["article-evidence"]),
-    ("error-only", "soft-404", ["error-text"]),
+def evidence(html: str | bytes, url: str = "") -> Evidence:
+    tree = parse_html(html)
+    assert tree is not None
+    return evidence_of(read_page(tree), url)
+
+
+@pytest.mark.parametrize(("style", "reasons"), [
+    ("visible", ["article-evidence", "error-text-in-template"]),
+    ("hidden", ["article-evidence"]),
 ])
-def test_seed_page_in_its_served_forms(style: str, verdict: str, reasons: list[str]) -> None:
-    result = classify(seedpage.build(style))
-    assert (result.verdict, result.reasons) == (verdict, reasons)
+def test_the_seed_page_is_alive_alone_and_beside_its_hosts_error_page(style: str, reasons: list[str]) -> None:
+    """The site's error template (the page its host serves for a URL that cannot exist) is the probe."""
+    template = ProbeView.of(evidence(seedpage.build("error-only")))
+    page = evidence(seedpage.build(style), seedpage.URL)
+    for verdict in (judge(page), judge(page, template)):
+        assert (verdict.verdict, verdict.reasons) == ("ok", reasons)
+
+
+def test_the_seed_sites_error_page_is_dead_beside_its_probe_answer() -> None:
+    """On its own, an error heading in a template that live briefs carry too is not enough (the classifier
+    never calls a page dead on that alone); beside the host's answer for a URL that cannot exist, it is."""
+    page = evidence(seedpage.build("error-only"), seedpage.URL)
+    verdict = judge(page, ProbeView.of(page))
+    assert (verdict.verdict, verdict.reasons) == ("soft-404", ["error-text", "probe-match"])
 
 
 def test_a_keyword_detector_would_call_the_seed_page_dead() -> None:

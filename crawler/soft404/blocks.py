@@ -1,0 +1,196 @@
+"""A page as text blocks: what a reader sees, paragraph by paragraph, and what of it is links.
+
+Two things are read from them. The page's own prose: blocks of running text that are not mostly links
+(navigation, related-story lists and footers are), wherever the page keeps them, whatever its containers
+are called (a class or id that looks like chrome does not hide a story, as it did for the first reader). And
+the page compared with its host's answer for a URL that cannot exist (the host probe): the blocks the page
+shares with that answer are the host's template (its chrome and its error message); what is left is what
+the requested URL itself shows. A live story survives the subtraction, an error page does not, in any
+language.
+
+Block keys are hashes of normalised text (case folded, digits as one, spaces collapsed), so "Page 2 of 5" and
+"Page 3 of 5" are one block, and keys travel cheaply from the page worker to the verdict (no text at all).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from lxml.etree import iterwalk
+from lxml.html import HtmlElement
+
+MAX_BLOCKS = 2000  # a page of a million paragraphs is read as its first blocks
+LINKED_SHARE = 0.5  # a block with at least this share of its characters in links is navigation, not prose
+PROSE_UNITS = 8  # a block of prose has at least this many words (CJK characters count one each)
+OPENING_CHARS = 300  # what an error page says under its heading fits in this
+HEADLINE_UNITS = 4  # a heading this long that is (in) the title, or the title in it, is the page's headline
+_BLOCK_TAGS = frozenset({"p", "li", "dd", "dt", "td", "th", "blockquote", "pre", "figcaption", "h1", "h2", "h3",
+                         "h4", "h5", "h6", "div", "section", "article", "main", "header", "footer", "aside", "nav",
+                         "ul", "ol", "table", "tr", "form", "body", "figure", "address", "center", "details",
+                         "summary", "caption", "dl", "fieldset", "legend"})
+_HEADINGS = frozenset({"h1", "h2", "h3"})
+_UNSEEN = frozenset({"script", "style", "noscript", "template", "svg", "button", "select", "option", "textarea",
+                     "iframe", "object", "head", "title", "meta", "link"})
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_DIGITS = re.compile(r"\d+")
+_WORD = re.compile(r"\w+")
+_SPACES = re.compile(r"\s+")
+
+
+class Block(NamedTuple):
+    """One block of visible text (a tuple: a page's blocks cross from the page worker to the verdict)."""
+
+    key: int  # hash of the normalised text
+    units: int  # words, CJK characters counting one each
+    linked: bool  # mostly link text
+    heading: bool  # h1-h3
+    headline: bool  # a heading that is the page's title, or part of it
+
+
+@dataclass
+class Reading:
+    """The blocks of a page, and the text of the first ones under its first heading (where an error page
+    states its error)."""
+
+    blocks: list[Block] = field(default_factory=list)
+    opening: str = ""
+
+
+def units_of(text: str) -> int:
+    """Words, each CJK character counting one (punctuation is not a word)."""
+    cjk = len(_CJK.findall(text))
+    return cjk + len(_WORD.findall(_CJK.sub(" ", text)))
+
+
+def block_key(text: str) -> int:
+    normal = _SPACES.sub(" ", _DIGITS.sub("0", text.casefold())).strip()
+    return zlib.crc32(normal.encode("utf-8", "replace"))
+
+
+def _hidden(element: HtmlElement) -> bool:
+    style = element.get("style")
+    if style:
+        style = style.replace(" ", "").lower()
+        if "display:none" in style or "visibility:hidden" in style:
+            return True
+    return element.get("hidden") is not None or element.get("aria-hidden") == "true"
+
+
+class _Open:
+    """A block being read: its tag, its text so far, how much of that is link text."""
+
+    __slots__ = ("linked", "parts", "tag")
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.parts: list[str] = []
+        self.linked = 0
+
+    def add(self, text: str, in_link: bool) -> None:
+        self.parts.append(text)
+        if in_link:
+            self.linked += len(text.strip())
+
+
+class _Reader:
+    """One walk over the body: text goes to the innermost open block; a block's text is its own, not that of
+    the blocks nested in it (inline children, links included, belong to their block)."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title.casefold()
+        self.reading = Reading()
+        self.stack: list[_Open] = []
+        self.links = 0  # depth inside <a>
+        self.texts: list[tuple[int, str]] = []  # (block index, text) of the blocks that are not links
+        self.anchors: dict[str, int] = {}  # first headline, first h1, first heading: block index
+
+    def text(self, text: str | None) -> None:
+        if text and self.stack:
+            self.stack[-1].add(text, self.links > 0)
+
+    def start(self, tag: str, element: HtmlElement) -> None:
+        if tag in _BLOCK_TAGS:
+            self.stack.append(_Open(tag))
+        if tag == "a":
+            self.links += 1
+        self.text(element.text)
+
+    def end(self, tag: str) -> bool:
+        """Close `tag`; False once MAX_BLOCKS are read."""
+        if tag == "a":
+            self.links -= 1
+        if tag in _BLOCK_TAGS and self.stack:
+            self._close(self.stack.pop())
+        return len(self.reading.blocks) < MAX_BLOCKS
+
+    def _close(self, block: _Open) -> None:
+        text = " ".join(" ".join(block.parts).split())
+        if not text:
+            return
+        heading = block.tag in _HEADINGS
+        folded = text.casefold()
+        units = units_of(text)
+        headline = heading and units >= HEADLINE_UNITS and bool(self.title) and \
+            (folded in self.title or self.title in folded)
+        linked = block.linked >= LINKED_SHARE * len(text)
+        index = len(self.reading.blocks)
+        self.reading.blocks.append(Block(block_key(text), units, linked, heading, headline))
+        if not linked:
+            self.texts.append((index, text))
+        for kind, marked in (("headline", headline), ("h1", block.tag == "h1"), ("heading", heading)):
+            if marked:
+                self.anchors.setdefault(kind, index)
+
+    def finish(self) -> Reading:
+        """The blocks, and the opening: the text under the headline, else the first h1, else the first heading,
+        else the top of the page."""
+        while self.stack:
+            self._close(self.stack.pop())
+        anchor = next((self.anchors[k] for k in ("headline", "h1", "heading") if k in self.anchors), -1)
+        opening: list[str] = []
+        for index, text in self.texts:
+            if index > anchor and not self.reading.blocks[index].heading:
+                opening.append(text)
+                if sum(map(len, opening)) >= OPENING_CHARS:
+                    break
+        self.reading.opening = " ".join(opening)[:OPENING_CHARS]
+        return self.reading
+
+
+def read_blocks(tree: HtmlElement, title: str = "") -> Reading:
+    """The page's visible text as blocks, in document order, up to MAX_BLOCKS; `title` marks its headline."""
+    bodies = tree.xpath("//body")
+    root = bodies[0] if bodies else tree
+    reader = _Reader(title)
+    skipping: HtmlElement | None = None
+    for event, element in iterwalk(root, events=("start", "end")):
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if skipping is not None:
+            if event == "end" and skipping is element:
+                skipping = None
+                reader.text(element.tail)
+        elif event == "start":
+            if not tag or tag in _UNSEEN or _hidden(element):
+                skipping = element
+            else:
+                reader.start(tag, element)
+        else:
+            if not reader.end(tag):
+                break
+            if element is not root:
+                reader.text(element.tail)
+    return reader.finish()
+
+
+def prose_units(blocks: list[Block], template: frozenset[int] = frozenset()) -> int:
+    """Words of running text the page shows (blocks of PROSE_UNITS or more, not mostly links), leaving out
+    blocks of `template` (the host's error page: its chrome and its message)."""
+    return sum(b.units for b in blocks if not b.linked and b.units >= PROSE_UNITS and b.key not in template)
+
+
+def text_units(blocks: list[Block], template: frozenset[int] = frozenset()) -> int:
+    """Words of every block not mostly links (short ones too), but those of `template`."""
+    return sum(b.units for b in blocks if not b.linked and b.key not in template)

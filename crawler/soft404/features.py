@@ -1,0 +1,260 @@
+"""The signals the page classifier weighs (crawler/soft404/model.py), from one page and, when the host was
+probed, its answer for a URL that cannot exist.
+
+Each signal is a number in [0, 1]. The strongest are the host's own evidence: what the page shows once the
+blocks it shares with the probe's answer (the host's chrome and error message) are taken away, and whether
+its title or heading is the probe's. Then the page on its own: its story (the longest run of its own
+paragraphs), whether what it says in its title, headings and opening lines is what error pages say (a
+lexicon of real platforms' wording in some 80 languages, crawler/soft404/lexicon.json, beside the
+hand-written cues), and the markup of an article, a video or a gallery.
+
+A page is read once, in the page worker, into `Evidence` (no text but its title and first heading, which
+the probe comparison needs); the verdict is computed from it there, and again with the probe in the
+reactor, which costs a pass over a few hundred integers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from crawler.soft404.blocks import Block, prose_units, text_units
+from crawler.soft404.cues import error_cue
+from crawler.soft404.page import PageFacts
+
+LEXICON = Path(__file__).with_name("lexicon.json")
+PARAGRAPH_UNITS = 10  # a block this long counts in a run of the page's own prose; shorter ones (captions,
+STORY_UNITS = 100  # bylines) neither count nor break it; a run this long is a story
+PARAGRAPHS_UNITS = 40  # a run this long is more than an error message (a brief, a caption, a teaser)
+LITTLE_UNITS = 25  # less of its own text than this, and a page shows nothing of its own
+NAMES = ("story", "paragraphs", "headline_story", "own_prose", "prose", "few_words", "link_share", "probed",
+         "same_title", "same_heading", "same_both", "shared_share", "cue_title", "cue_heading", "cue_text",
+         "cue_search", "cue_blocked", "article_markup", "dated", "media", "cue_little", "probe_little",
+         "markup_little", "same_little", "same_short", "cue_short")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the classifier needs of one page, small enough to cross from the page worker to the verdict."""
+
+    blocks: tuple[Block, ...]
+    title: str
+    heading: str  # the first h1/h2
+    cues: tuple[str | None, str | None, str | None]  # what the title, the headings, the opening say
+    article_markup: bool
+    dated: bool
+    headline: bool
+    media: bool
+    shell: bool  # an app root or scripts: a page whose text may come from JavaScript
+    front: bool = False  # the host's home page, which is never its error page
+    login: bool = False  # a visible password field
+
+
+@dataclass(frozen=True)
+class ProbeView:
+    """The host's answer for a URL that cannot exist, as pages are compared with it."""
+
+    soft: bool  # it answered 2xx: the host's error pages look alive
+    blocks: frozenset[int]
+    title: str
+    heading: str
+    login: bool = False  # its template has a visible password field (a sign-in box on every page)
+
+    @classmethod
+    def of(cls, evidence: Evidence) -> ProbeView:
+        return cls(True, frozenset(b.key for b in evidence.blocks), evidence.title, evidence.heading, evidence.login)
+
+
+def _log_scale(units: int, top: int = 1000) -> float:
+    return min(1.0, math.log1p(units) / math.log1p(top))
+
+
+_WORDS = re.compile(r"\w+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def _words(text: str) -> str:
+    """Text as its words, case folded, one space apart and at both ends: phrases match whole words only
+    ("oops" is not in "troops")."""
+    return " " + " ".join(_WORDS.findall(unicodedata.normalize("NFKC", text).casefold())) + " "
+
+
+LEXICON_PARTS = ["dev", "heldout"]  # what the crawler reads; training and evaluation read "dev" only
+
+
+def use_lexicon(*parts: str) -> None:
+    """Read only these parts of the lexicon from now on (tools/train_soft404.py, benchmarks/soft404.py)."""
+    LEXICON_PARTS[:] = parts
+    _lexicon.cache_clear()
+
+
+class _Phrases:
+    """The phrases of one reason, indexed by their first word (or, in scripts written without spaces, their
+    first character), so a text is matched in one pass over its words instead of one per phrase."""
+
+    def __init__(self, phrases: set[str]) -> None:
+        self.spaced: dict[str, list[str]] = {}
+        self.unspaced: dict[str, list[str]] = {}
+        for phrase in sorted(phrases):
+            words = _words(phrase)
+            if _CJK.search(phrase):
+                packed = words.replace(" ", "")
+                self.unspaced.setdefault(packed[0], []).append(packed)
+            elif words.strip():
+                self.spaced.setdefault(words.split()[0], []).append(words)
+
+    def found_in(self, words: str) -> bool:
+        """Whether a phrase is in `words` (as _words() gives them): whole words, or anywhere for CJK."""
+        for word in set(words.split()):
+            if any(phrase in words for phrase in self.spaced.get(word, ())):
+                return True
+        if not _CJK.search(words):
+            return False
+        packed = words.replace(" ", "")
+        return any(packed.startswith(phrase, at) for at, char in enumerate(packed)
+                   for phrase in self.unspaced.get(char, ()))
+
+
+@cache
+def _lexicon() -> dict[str, _Phrases]:
+    data = json.loads(LEXICON.read_text(encoding="utf-8"))
+    phrases: dict[str, set[str]] = {}
+    for part in LEXICON_PARTS:
+        for reason, found in data[part].items():
+            phrases.setdefault(reason, set()).update(found)
+    return {reason: _Phrases(found) for reason, found in phrases.items()}
+
+
+def lexicon_cue(text: str) -> str | None:
+    """The reason the lexicon gives for `text` (short prominent text: a title, a heading, an opening)."""
+    if not text:
+        return None
+    words = _words(text)
+    for reason in ("error-text", "search-page", "blocked-text"):
+        if _lexicon()[reason].found_in(words):
+            return reason
+    return None
+
+
+def cue_of(text: str) -> str | None:
+    return error_cue(text) or lexicon_cue(text)
+
+
+_HOME = re.compile(r"/*(?:(?:index|default|home)\.[a-z]{2,5})?", re.IGNORECASE)
+
+
+def is_home(url: str) -> bool:
+    """The URL of a host's home page: its root, or the root's index document, with no query."""
+    parts = urlsplit(url)
+    return not parts.query and _HOME.fullmatch(parts.path) is not None
+
+
+def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
+    heading_cue = next((c for h in facts.headings if (c := cue_of(h))), None)
+    return Evidence(tuple(facts.blocks), facts.title, facts.headings[0] if facts.headings else "",
+                    (cue_of(facts.title), heading_cue, cue_of(facts.opening)), facts.structured.is_article,
+                    facts.dated, facts.headline, facts.media, facts.app_root or facts.scripts > 0,
+                    bool(url) and is_home(url), facts.login)
+
+
+def template_of(probe: ProbeView | None) -> frozenset[int]:
+    return probe.blocks if probe is not None and probe.soft else frozenset()
+
+
+def story_units(evidence: Evidence, probe: ProbeView | None = None) -> int:
+    """Words of the longest run of the page's own consecutive paragraphs: prose blocks not mostly links and
+    not the host's template (a link list, a template block or a heading ends a run). A story is such a run,
+    however short its paragraphs; a list of teasers (a related-stories block padding an error page, a
+    section front) is one teaser per run."""
+    template = template_of(probe)
+    best = run = 0
+    for block in evidence.blocks:
+        if block.linked or block.key in template or block.heading:
+            best, run = max(best, run), 0
+        elif block.units >= PARAGRAPH_UNITS:
+            run += block.units
+    return max(best, run)
+
+
+def headline_story(evidence: Evidence, probe: ProbeView | None = None) -> int:
+    """Words of the run of the page's own paragraphs that follows its headline (a heading that is its title):
+    an article's story starts there; an error page has a line or two of message, then its chrome."""
+    template = template_of(probe)
+    after, run = False, 0
+    for block in evidence.blocks:
+        if block.headline:
+            after, run = True, 0
+        elif not after:
+            continue
+        elif block.linked or block.key in template or block.heading:
+            if run:
+                break
+        elif block.units >= PARAGRAPH_UNITS:
+            run += block.units
+    return run
+
+
+def is_story(evidence: Evidence, probe: ProbeView | None = None) -> bool:
+    """The requested content is there, whatever else the page carries (the seed page: a story between two
+    "page not found" blocks of its template): a story of its own, under a title that states no error. No
+    model is asked. A title with error wording leaves it to the model: a dead page's template may carry
+    prose of its own, and a live headline may say "not found"."""
+    return evidence.cues[0] is None and story_units(evidence, probe) >= STORY_UNITS
+
+
+def own_units(evidence: Evidence, probe: ProbeView | None = None) -> int:
+    """Words of the page's visible text that are neither links nor the host's template."""
+    return text_units(list(evidence.blocks), template_of(probe))
+
+
+def features(evidence: Evidence, probe: ProbeView | None = None) -> dict[str, float]:
+    blocks = list(evidence.blocks)
+    template = template_of(probe)
+    soft = bool(template) or (probe is not None and probe.soft)
+    total = sum(b.units for b in blocks) or 1
+    visible = text_units(blocks) or 1
+    little = float(own_units(evidence, probe) < LITTLE_UNITS)
+    title_cue, heading_cue, text_cue = evidence.cues
+    probe_title, probe_heading = (probe.title, probe.heading) if probe is not None and soft else ("", "")
+    same_title = float(bool(probe_title) and evidence.title == probe_title)
+    same_heading = float(bool(probe_heading) and evidence.heading == probe_heading)
+    found = {
+        "story": _log_scale(story_units(evidence, probe)),
+        "paragraphs": float(story_units(evidence, probe) >= PARAGRAPHS_UNITS),
+        "headline_story": _log_scale(headline_story(evidence, probe)),
+        "own_prose": _log_scale(prose_units(blocks, template)),
+        "prose": _log_scale(prose_units(blocks)),
+        "few_words": little,
+        "link_share": sum(b.units for b in blocks if b.linked) / total,
+        "probed": float(soft),
+        "same_title": same_title,
+        "same_heading": same_heading,
+        "same_both": same_title * same_heading,
+        "shared_share": sum(b.units for b in blocks if not b.linked and b.key in template) / visible,
+        "cue_title": float(title_cue == "error-text"),
+        "cue_heading": float(heading_cue == "error-text"),
+        "cue_text": float(text_cue == "error-text"),
+        "cue_search": float("search-page" in evidence.cues),
+        "cue_blocked": float("blocked-text" in evidence.cues),
+        "article_markup": float(evidence.article_markup),
+        "dated": float(evidence.dated),
+        "media": float(evidence.media),
+    }
+    # What a signal means depends on what else the page shows: error wording, the probe's template or article
+    # markup on a page with almost nothing of its own is an error page; beside text of its own, it is not.
+    cue = max(found["cue_title"], found["cue_heading"], found["cue_text"], found["cue_search"])
+    short = 1.0 - found["story"]
+    found.update(cue_little=cue * little, probe_little=found["probed"] * little,
+                 markup_little=found["article_markup"] * little, same_little=max(same_title, same_heading) * little,
+                 same_short=max(same_title, same_heading) * short, cue_short=cue * short)
+    return found
+
+
+def vector(found: dict[str, float]) -> list[float]:
+    return [found[name] for name in NAMES]

@@ -1,0 +1,145 @@
+"""The page reader and the signals of the page classifier: blocks, the story, the host's template, cues."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crawler.extract import parse_html
+from crawler.soft404 import model as model_module
+from crawler.soft404.blocks import read_blocks
+from crawler.soft404.classify import judge
+from crawler.soft404.features import (
+    Evidence,
+    ProbeView,
+    cue_of,
+    evidence_of,
+    is_home,
+    lexicon_cue,
+    story_units,
+)
+from crawler.soft404.page import read_page
+
+STORY = " ".join(f"Paragraph {n} of the story says what happened at the harbour on Tuesday night, and who saw it."
+                 for n in range(12))
+CHROME = ("<nav><ul>" + "".join(f"<li><a href='/s/{n}'>Section {n}</a></li>" for n in range(12)) + "</ul></nav>"
+          "<footer><p>About us: the Harbour Herald has served the coast since 1921 with news, sport and the "
+          "weather, seven days a week.</p></footer>")
+
+
+def page(body: str, title: str = "A quiet night at the harbour | Harbour Herald", head: str = "") -> str:
+    return f"<html><head><title>{title}</title>{head}</head><body>{body}</body></html>"
+
+
+def read(html: str, url: str = "https://herald.test/news/2026/harbour.html") -> Evidence:
+    tree = parse_html(html)
+    assert tree is not None
+    return evidence_of(read_page(tree), url)
+
+
+def paragraphs(text: str, size: int = 20) -> str:
+    words = text.split()
+    return "".join(f"<p>{' '.join(words[i:i + size])}</p>" for i in range(0, len(words), size))
+
+
+def test_a_story_is_found_whatever_its_containers_are_called() -> None:
+    """The first reader skipped containers whose class looked like chrome; a story sits in them on real
+    sites (`sidebar-layout__main`, `related-content-wrapper`)."""
+    html = page(f"{CHROME}<div class='sidebar-layout'><div class='widget related'><h1>A quiet night at the "
+                f"harbour</h1>{paragraphs(STORY)}</div></div>")
+    evidence = read(html)
+    assert story_units(evidence) >= 100
+    assert judge(evidence).reasons == ["article-evidence"]
+
+
+def test_link_lists_and_hidden_blocks_are_not_prose() -> None:
+    teasers = "".join(f"<li><a href='/n/{n}'>{STORY[:90]}</a></li>" for n in range(20))
+    hidden = f"<div style='display: none'>{paragraphs(STORY)}</div><div hidden>{paragraphs(STORY)}</div>"
+    evidence = read(page(f"<ul>{teasers}</ul>{hidden}<p>One short line.</p>"))
+    assert story_units(evidence) == 0
+    assert all(block.linked for block in evidence.blocks if block.units > 10)
+
+
+def test_cjk_characters_count_one_each() -> None:
+    story = "港口昨晚发生了一件事情，很多居民都看到了。" * 12
+    evidence = read(page(f"<h1>港口的一个安静夜晚</h1><p>{story}</p>", title="港口的一个安静夜晚 - 新闻网"))
+    assert story_units(evidence) == len(story) - story.count("，") - story.count("。")  # punctuation is no word
+    assert evidence.headline
+
+
+def test_the_opening_is_read_under_the_headline() -> None:
+    html = page(f"{CHROME}<h2>Most read</h2><p>Nothing else here is of interest to anyone at all today.</p>"
+                "<h1>Page not found</h1><p>Sorry, the page you were looking for does not exist.</p>",
+                title="Page not found | Harbour Herald")
+    tree = parse_html(html)
+    assert tree is not None
+    reading = read_blocks(tree, "Page not found | Harbour Herald")
+    assert reading.opening.startswith("Sorry, the page you were looking for")
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("Oops! That page can't be found.", "error-text"),
+    ("Troops leave the city after the storm", None),  # "oops" inside a word is not a cue
+    ("Página no encontrada", "error-text"),
+    ("抱歉，页面不存在", "error-text"),
+    ("Hoops and loops: the basketball season starts", None),
+])
+def test_error_wording_is_matched_as_whole_words(text: str, reason: str | None) -> None:
+    assert cue_of(text) == reason
+
+
+def test_the_lexicon_matches_whole_words_in_any_script() -> None:
+    assert lexicon_cue("Seite nicht gefunden") == "error-text"
+    assert lexicon_cue("Gartenseite nicht gefundenes Fressen") is None
+
+
+@pytest.mark.parametrize(("url", "home"), [
+    ("https://herald.test/", True), ("https://herald.test", True), ("https://herald.test/index.html", True),
+    ("https://herald.test/?page=2", False), ("https://herald.test/news/", False),
+    ("https://herald.test/index.html/story", False),
+])
+def test_a_hosts_home_page_is_never_its_error_page(url: str, home: bool) -> None:
+    assert is_home(url) is home
+    verdict = judge(read(page(f"{CHROME}<h1>Page not found</h1>", title="Page not found"), url))
+    assert (verdict.verdict == "ok" and verdict.reasons == ["home-page"]) is home
+
+
+def test_a_visible_password_field_is_a_sign_in_wall_in_any_language() -> None:
+    form = "<form><input type='email' name='e'><input type='password' name='p'><button>→</button></form>"
+    wall = read(page(f"{CHROME}<h1>Ingia</h1>{form}", title="Harbour Herald"))
+    assert (judge(wall).verdict, judge(wall).reasons) == ("blocked", ["login-form"])
+    modal = read(page(f"{CHROME}<div style='display:none'>{form}</div><h1>Ukurasa haupatikani</h1>",
+                      title="Harbour Herald"))
+    assert judge(modal).verdict != "blocked"
+
+
+def test_what_a_page_shares_with_its_hosts_error_page_is_taken_away() -> None:
+    """Template prose (an about-us blurb, comments) is not the page's story once the probe shows it is the
+    host's; the page's own story survives."""
+    blurb = paragraphs(" ".join(f"The Herald's community desk {n} welcomes letters from readers across the "
+                                "county about the stories that matter." for n in range(8)))
+    error = page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>{blurb}", title="Harbour Herald")
+    probe = ProbeView.of(read(error))
+    dead = read(error)
+    assert story_units(dead) >= 100 and story_units(dead, probe) == 0
+    verdict = judge(dead, probe)
+    assert verdict.verdict == "soft-404" and "probe-match" in verdict.reasons
+    live = read(page(f"{CHROME}<h1>A quiet night at the harbour</h1>{paragraphs(STORY)}{blurb}"))
+    assert judge(live, probe).reasons == ["article-evidence"]
+
+
+def test_a_model_trained_on_other_signals_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = json.loads(model_module.MODEL.read_text(encoding="utf-8"))
+    data["names"] = data["names"][:-1]
+    stale = tmp_path / "model.json"
+    stale.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(model_module, "MODEL", stale)
+    model_module._models.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="train_soft404"):
+            model_module.model()
+    finally:
+        monkeypatch.undo()
+        model_module._models.cache_clear()

@@ -1,0 +1,71 @@
+"""Build crawler/soft404/lexicon.json: what error pages say, in every language the real sources have.
+
+The phrases come from real platforms' templates and translation files (tests/soft404data/errorpages.json,
+each entry with its source), filed by the split of their platform (tests/soft404real.py). The crawler reads
+both parts; the model is trained, and benchmarks/soft404.py measures the held-out hosts, with the
+development part only, so the held-out figures measure wording the classifier has not seen. Titles,
+headings and the short sentences of messages are kept, normalised (case folded, placeholders and
+punctuation at the ends dropped), at least two words long (three for login walls and search pages) or four
+CJK characters.
+
+    python tools/build_soft404_lexicon.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import unicodedata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.soft404real import _split, error_pages, family  # noqa: E402
+
+OUT = ROOT / "crawler" / "soft404" / "lexicon.json"
+KINDS = {"not-found": "error-text", "removed": "error-text", "item-not-found": "error-text",
+         "video-unavailable": "error-text", "search": "search-page", "login": "blocked-text"}
+_PLACEHOLDER = re.compile(r"\{[^}]*\}|%\d*\$?[sd]|\$\{[^}]*\}|\{\{[^}]*\}\}")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_SENTENCES = re.compile(r"(?<=[.!?。！？])\s+|[|–—:•·]\s*|\s-\s")
+MAX_WORDS = 12
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", _PLACEHOLDER.sub(" ", text)).casefold()
+    text = re.sub(r"[\s\u00a0]+", " ", text)
+    return text.strip(" .!?¡¿:;,'\"“”‘’«»()[]-–—…。！？")
+
+
+def phrases(entry: dict[str, str]) -> set[str]:
+    found = set()
+    for field in ("title", "heading", "body"):
+        for piece in _SENTENCES.split(entry.get(field) or ""):
+            phrase = normalise(piece)
+            words = len(phrase.split())
+            if not phrase or words > MAX_WORDS:
+                continue
+            # Two words say "page not found"; a login wall or a search page needs three ("search results"
+            # alone is on the search box of every live page of some sites).
+            long_enough = words >= (3 if entry["kind"] in ("login", "search") else 2) or len(_CJK.findall(phrase)) >= 4
+            if long_enough and not phrase.isdigit():
+                found.add(phrase)
+    return found
+
+
+def main() -> None:
+    lexicon: dict[str, dict[str, set[str]]] = {split: {reason: set() for reason in set(KINDS.values())}
+                                               for split in ("dev", "heldout")}
+    for entry in error_pages():
+        if entry["kind"] in KINDS:
+            lexicon[_split(family(entry["platform"]), "platform")][KINDS[entry["kind"]]].update(phrases(entry))
+    data = {split: {reason: sorted(found) for reason, found in sorted(part.items())}
+            for split, part in lexicon.items()}
+    OUT.write_text(json.dumps(data, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+    for split, part in data.items():
+        print(f"wrote {OUT}, {split}: " + ", ".join(f"{reason} {len(found)}" for reason, found in part.items()))
+
+
+if __name__ == "__main__":
+    main()
