@@ -85,6 +85,7 @@ class PageAnalysis:
     outlinks: list[str] = field(default_factory=list)
     verdict: Verdict | None = None  # the page classifier's, before redirects and probes are considered
     evidence: Evidence | None = None  # what the classifier read, for the verdict beside the host's probe
+    complete: bool = True  # the HTML reaches its </body> or </html>: a page cut short is never read as dead
     links: list[Link] | None = None  # listing pages: the links as discovery reads them
     load_more: str | None = None  # a selector for the page's "load more" control
     extracted: Extracted | None = None
@@ -228,7 +229,8 @@ def analyze(request: PageRequest) -> PageAnalysis:
     facts = read_page(tree)
     analysis.evidence = evidence_of(facts, request.url)
     analysis.verdict = judge(analysis.evidence)
-    if analysis.verdict.verdict in DEAD and not complete_document(request.body):
+    analysis.complete = complete_document(request.body)
+    if analysis.verdict.verdict in DEAD and not analysis.complete:
         analysis.problems[INCOMPLETE_HTML] = "the HTML ends before its </body> and </html>: not read as dead"
     if request.site_json is None:
         return analysis

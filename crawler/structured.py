@@ -177,6 +177,8 @@ def read_structured(tree: HtmlElement) -> Structured:
     objects = _jsonld_objects(tree, out)
     nodes = {obj["@id"]: obj for obj in objects if isinstance(obj.get("@id"), str)}
     typed = [(obj, {t for t in _as_list(obj.get("@type")) if isinstance(t, str)}) for obj in objects]
+    for _, types in typed:
+        out.types |= types  # every type the page declares (a VideoObject page is a video page)
     for obj, types in typed:
         if types & ARTICLE_TYPES:
             _apply_jsonld(obj, out, nodes)

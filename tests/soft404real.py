@@ -7,8 +7,9 @@ with their sources into tests/soft404data/errorpages.json. Each real page stands
 are that page with its story taken out (found with the benchmark's ground truth) and, in its place, what a
 CMS shows for a missing, removed or withdrawn item, in the host's own chrome; its host probe (a URL that
 cannot exist) answers with the host's not-found template. Hard live pages come from the same real pages: a
-headline with "not found" in it, an error block in the template beside the story (or beside a brief), a
-video or gallery page with little text, a brief, a section front. Login walls show their platform's wording,
+headline or a title with "not found" in it, an error block in the template beside the story (or beside a
+brief), a video or gallery page with little text, a brief, a section front; the video, gallery and brief
+pages also without their article markup and dates. Login walls show their platform's wording,
 half of them with a sign-in form.
 
 Hosts (domains) and platforms are split into a development half and a held-out half by a hash of their
@@ -43,6 +44,7 @@ HELD_OUT_SHARE = 4  # in 10: hosts and platforms whose hash says so are held out
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 # Real-looking headlines that carry error wording: a live story about something missing, removed, an error.
+# Development hosts get the even ones, held-out hosts the odd ones.
 CUE_HEADLINES = [
     "Missing climber still not found after five days of searching the ridge",
     "Oops: city council admits a typo cost the budget two million",
@@ -52,6 +54,10 @@ CUE_HEADLINES = [
     "The video that was removed from every platform, and why",
     "Sorry, we couldn't find it: inside the lost-luggage warehouse",
     "This page intentionally left blank: the story of a printing quirk",
+    "404 days in orbit: what a year in space does to the body",
+    "Nothing here but sand: the village the river left behind",
+    "Access denied: the families still waiting for their files",
+    "Content unavailable in your region, and other streaming headaches",
 ]
 
 
@@ -252,12 +258,14 @@ class _Host:
             return None
         words = " ".join(p for p in re.split(r"\n+", self.truth) if p.strip()).split()
         if style == "cue-headline":
-            headline = self.rng.choice(CUE_HEADLINES)
+            headline = self.rng.choice(CUE_HEADLINES[self.split == "heldout"::2])
             for heading in tree.xpath("//h1")[:1]:
                 for child in list(heading):
                     heading.remove(child)
                 heading.text = headline
             _set_title(tree, f"{headline} | {self.site}")
+        elif style == "cue-title":  # an SEO title with error wording over the page's own headline
+            _set_title(tree, f"{self.rng.choice(CUE_HEADLINES[self.split == 'heldout'::2])} | {self.site}")
         elif style in ("mixed", "mixed-brief"):
             if self.not_found is None:
                 return None
@@ -268,7 +276,9 @@ class _Host:
                 heading.text = self.site
             _set_title(tree, self.site)
         else:
-            _replace_children(container, _short_story(style, words))
+            _replace_children(container, _short_story(style.removesuffix("-bare"), words))
+        if style.endswith("-bare"):  # a live page that declares no article, no date
+            _unarticle(tree, keep_markup=False)
         return str(lxml_html.tostring(tree, encoding="unicode"))
 
     def _mixed(self, container: HtmlElement, brief: list[str] | None) -> None:
@@ -321,7 +331,8 @@ def _front(rng: random.Random) -> str:
 
 DEAD_STYLES = ("not-found", "not-found-article-markup", "padded", "removed", "empty", "item-not-found",
                "video-unavailable", "search")
-LIVE_STYLES = ("real", "cue-headline", "mixed", "mixed-brief", "video", "gallery", "brief", "front")
+LIVE_STYLES = ("real", "cue-headline", "cue-title", "mixed", "mixed-brief", "video", "gallery", "brief", "front",
+               "video-bare", "gallery-bare", "brief-bare")
 
 
 def _entries_by_split() -> dict[str, dict[str, list[dict[str, str]]]]:

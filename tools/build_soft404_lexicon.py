@@ -6,13 +6,14 @@ both parts; the model is trained, and benchmarks/soft404.py measures the held-ou
 development part only, so the held-out figures measure wording the classifier has not seen. Titles,
 headings and the short sentences of messages are kept, normalised (case folded, placeholders and
 punctuation at the ends dropped), at least two words long (three for login walls and search pages) or four
-CJK characters.
+CJK characters, unless the development hosts' real live pages say them too (an apology, "nothing here").
 
     python tools/build_soft404_lexicon.py
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import sys
@@ -21,7 +22,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.soft404real import _split, error_pages, family  # noqa: E402
+from scrapy.http import HtmlResponse  # noqa: E402
+
+from crawler.analysis import page_text, page_title  # noqa: E402
+from crawler.extract import parse_html  # noqa: E402
+from crawler.soft404.blocks import words_of  # noqa: E402
+from tests.soft404real import BENCHMARK, _split, error_pages, family, host_of  # noqa: E402
 
 OUT = ROOT / "crawler" / "soft404" / "lexicon.json"
 KINDS = {"not-found": "error-text", "removed": "error-text", "item-not-found": "error-text",
@@ -54,12 +60,37 @@ def phrases(entry: dict[str, str]) -> set[str]:
     return found
 
 
+def live_text() -> tuple[str, str]:
+    """The visible text of the development hosts' real live pages, as words (and packed, for CJK): a phrase
+    found there is said on live pages too ("we are sorry", "nothing here"), so it is no cue."""
+    truth = json.loads((BENCHMARK / "ground-truth.json").read_text(encoding="utf-8"))
+    texts = []
+    for digest, value in truth.items():
+        if _split(host_of(value["url"]), "host") != "dev":
+            continue
+        raw = gzip.decompress((BENCHMARK / "html" / f"{digest}.html.gz").read_bytes())
+        tree = parse_html(HtmlResponse(value["url"], body=raw).text)
+        if tree is not None:
+            texts.append(words_of(f"{page_title(tree, 1000) or ''} {page_text(tree)}"))
+    spaced = " | ".join(f" {t} " for t in texts)
+    return spaced, spaced.replace(" ", "")
+
+
 def main() -> None:
     lexicon: dict[str, dict[str, set[str]]] = {split: {reason: set() for reason in set(KINDS.values())}
                                                for split in ("dev", "heldout")}
+    spaced, packed = live_text()
+    dropped = set()
     for entry in error_pages():
-        if entry["kind"] in KINDS:
-            lexicon[_split(family(entry["platform"]), "platform")][KINDS[entry["kind"]]].update(phrases(entry))
+        if entry["kind"] not in KINDS:
+            continue
+        for phrase in phrases(entry):
+            words = words_of(phrase)
+            if (f" {words} " in spaced) if not _CJK.search(phrase) else (words.replace(" ", "") in packed):
+                dropped.add(phrase)
+                continue
+            lexicon[_split(family(entry["platform"]), "platform")][KINDS[entry["kind"]]].add(phrase)
+    print(f"{len(dropped)} phrases dropped, said on live pages too: {sorted(dropped)[:40]}")
     data = {split: {reason: sorted(found) for reason, found in sorted(part.items())}
             for split, part in lexicon.items()}
     OUT.write_text(json.dumps(data, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")

@@ -29,7 +29,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GroupKFold  # noqa: E402
 
 from crawler.extract import parse_html  # noqa: E402
-from crawler.soft404.classify import by_rule, dead_reasons, shell  # noqa: E402
+from crawler.soft404.classify import by_rule, dead_reasons, template_view  # noqa: E402
 from crawler.soft404.features import NAMES, Evidence, ProbeView, evidence_of, features, use_lexicon, vector  # noqa: E402
 from crawler.soft404.page import read_page  # noqa: E402
 from tests import seedpage  # noqa: E402
@@ -39,6 +39,7 @@ from tests.soft404real import cases  # noqa: E402
 OUT = ROOT / "crawler" / "soft404" / "model.json"
 MARGIN = 0.03  # above the most dead-looking live page of the development hosts
 C_VALUES = (0.1, 0.3, 1.0, 3.0, 10.0)
+BARE_STYLES = {"brief", "video", "gallery", "mixed-brief", "photo"}  # short live pages, often without markup
 
 
 def read(html: str, url: str = "") -> Evidence:
@@ -55,13 +56,18 @@ class Rows:
         self.styles: list[str] = []
 
     def add(self, page: Evidence, probe: ProbeView | None, dead: bool, group: str, style: str) -> None:
-        """The page as it is, and as it would read in a language the lexicon does not know (no cue): the
-        model learns to call a page dead on the host's evidence alone, not only on words it knows."""
-        for seen, suffix in ((page, ""), (replace(page, cues=(None, None, None)), "-unknown-words")):
+        """The page as it is; as it would read in a language the lexicon does not know (no cue): the model
+        learns to call a page dead on the host's evidence alone, not only on words it knows; and a live page
+        as it would be without its article markup and dates (many live pages have none): the model does not
+        learn that their absence means a dead page."""
+        variants = [(page, ""), (replace(page, cues=(None, None, None)), "-unknown-words")]
+        if not dead and style.split("+", maxsplit=1)[0].removeprefix("corpus-") in BARE_STYLES:
+            variants.append((replace(page, article_markup=False, dated=False), "-bare"))
+        for seen, suffix in variants:
             if suffix and seen == page:
                 continue
-            if by_rule(seen, probe) is not None or shell(seen):
-                continue  # a story, a home page, a login wall, a shell: decided by rule, never by the model
+            if by_rule(seen, probe) is not None:
+                continue  # a story, a home page, a login wall, a shell, an empty page: decided by rule
             found = features(seen, probe)
             if not dead_reasons(found):
                 continue  # no evidence of an error page: never called dead
@@ -73,13 +79,16 @@ class Rows:
 
 def rows() -> Rows:
     found = Rows()
-    probes: dict[str, ProbeView] = {}
+    probes: dict[str, ProbeView | None] = {}
     for case in cases():
         if case.split != "dev" or case.label == "blocked":
             continue
         page = read(case.html, case.url)
-        probe = probes.setdefault(case.probe_url, ProbeView.of(read(case.probe_html)))
-        for view in (None, probe):
+        if case.probe_url not in probes:
+            probes[case.probe_url] = template_view(read(case.probe_html))
+        template = probes[case.probe_url]
+        # A section front stands for a section page, which a crawl judges alone (it probes article pages).
+        for view in (None, template) if template is not None and case.style != "front" else (None,):
             found.add(page, view, case.label == "dead", case.host, case.style)
     for labelled in corpus():
         if labelled.expect in ("ok", "soft-404"):
@@ -120,6 +129,8 @@ def fit(x: np.ndarray, y: np.ndarray, groups: list[str], styles: list[str]) -> d
             missed[s][1] += 1
     print("  missed out of fold, by style:", {s: f"{m}/{n}" for s, (m, n) in sorted(missed.items()) if m})
     final = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(x, y)
+    fitted_live = float(final.predict_proba(x[y == 0])[:, 1].max())
+    dead_at = max(dead_at, fitted_live + MARGIN)  # above every live row for the model that is kept, too
     for name, weight in sorted(zip(NAMES, final.coef_[0], strict=True), key=lambda p: -abs(p[1]))[:8]:
         print(f"    {name:<16}{weight:+.2f}")
     return {"weights": [round(float(w), 6) for w in final.coef_[0]], "bias": round(float(final.intercept_[0]), 6),

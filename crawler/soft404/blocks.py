@@ -15,6 +15,7 @@ Block keys are hashes of normalised text (case folded, digits as one, spaces col
 from __future__ import annotations
 
 import re
+import unicodedata
 import zlib
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -23,6 +24,7 @@ from lxml.etree import iterwalk
 from lxml.html import HtmlElement
 
 MAX_BLOCKS = 2000  # a page of a million paragraphs is read as its first blocks
+MAX_TEXT_CHARS = 500_000  # ... and one of a million words in one block as its first words
 LINKED_SHARE = 0.5  # a block with at least this share of its characters in links is navigation, not prose
 PROSE_UNITS = 8  # a block of prose has at least this many words (CJK characters count one each)
 OPENING_CHARS = 300  # what an error page says under its heading fits in this
@@ -37,7 +39,6 @@ _UNSEEN = frozenset({"script", "style", "noscript", "template", "svg", "button",
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _DIGITS = re.compile(r"\d+")
 _WORD = re.compile(r"\w+")
-_SPACES = re.compile(r"\s+")
 
 
 class Block(NamedTuple):
@@ -61,13 +62,25 @@ class Reading:
 
 def units_of(text: str) -> int:
     """Words, each CJK character counting one (punctuation is not a word)."""
+    if text.isascii():
+        return len(_WORD.findall(text))
     cjk = len(_CJK.findall(text))
-    return cjk + len(_WORD.findall(_CJK.sub(" ", text)))
+    return cjk + len(_WORD.findall(_CJK.sub(" ", text))) if cjk else len(_WORD.findall(text))
+
+
+def words_of(text: str) -> str:
+    """The words of `text`, NFKC-normalised and case folded, one space apart: "It’s" and "It's" are alike."""
+    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+def _within(heading: str, title: str) -> bool:
+    """The heading is the title, or in it, or the title is in the heading (whole words)."""
+    return bool(heading) and (f" {heading} " in f" {title} " or f" {title} " in f" {heading} ")
 
 
 def block_key(text: str) -> int:
-    normal = _SPACES.sub(" ", _DIGITS.sub("0", text.casefold())).strip()
-    return zlib.crc32(normal.encode("utf-8", "replace"))
+    """A hash of the text, case folded, digit runs as one (spaces are collapsed by the reader already)."""
+    return zlib.crc32(_DIGITS.sub("0", text.casefold()).encode("utf-8", "replace"))
 
 
 def _hidden(element: HtmlElement) -> bool:
@@ -89,52 +102,25 @@ class _Open:
         self.parts: list[str] = []
         self.linked = 0
 
-    def add(self, text: str, in_link: bool) -> None:
-        self.parts.append(text)
-        if in_link:
-            self.linked += len(text.strip())
-
 
 class _Reader:
     """One walk over the body: text goes to the innermost open block; a block's text is its own, not that of
     the blocks nested in it (inline children, links included, belong to their block)."""
 
     def __init__(self, title: str) -> None:
-        self.title = title.casefold()
+        self.title = words_of(title)
         self.reading = Reading()
         self.stack: list[_Open] = []
-        self.links = 0  # depth inside <a>
         self.texts: list[tuple[int, str]] = []  # (block index, text) of the blocks that are not links
         self.anchors: dict[str, int] = {}  # first headline, first h1, first heading: block index
 
-    def text(self, text: str | None) -> None:
-        if text and self.stack:
-            self.stack[-1].add(text, self.links > 0)
-
-    def start(self, tag: str, element: HtmlElement) -> None:
-        if tag in _BLOCK_TAGS:
-            self.stack.append(_Open(tag))
-        if tag == "a":
-            self.links += 1
-        self.text(element.text)
-
-    def end(self, tag: str) -> bool:
-        """Close `tag`; False once MAX_BLOCKS are read."""
-        if tag == "a":
-            self.links -= 1
-        if tag in _BLOCK_TAGS and self.stack:
-            self._close(self.stack.pop())
-        return len(self.reading.blocks) < MAX_BLOCKS
-
-    def _close(self, block: _Open) -> None:
+    def close(self, block: _Open) -> None:
         text = " ".join(" ".join(block.parts).split())
         if not text:
             return
         heading = block.tag in _HEADINGS
-        folded = text.casefold()
         units = units_of(text)
-        headline = heading and units >= HEADLINE_UNITS and bool(self.title) and \
-            (folded in self.title or self.title in folded)
+        headline = heading and units >= HEADLINE_UNITS and bool(self.title) and _within(words_of(text), self.title)
         linked = block.linked >= LINKED_SHARE * len(text)
         index = len(self.reading.blocks)
         self.reading.blocks.append(Block(block_key(text), units, linked, heading, headline))
@@ -148,7 +134,7 @@ class _Reader:
         """The blocks, and the opening: the text under the headline, else the first h1, else the first heading,
         else the top of the page."""
         while self.stack:
-            self._close(self.stack.pop())
+            self.close(self.stack.pop())
         anchor = next((self.anchors[k] for k in ("headline", "h1", "heading") if k in self.anchors), -1)
         opening: list[str] = []
         for index, text in self.texts:
@@ -160,28 +146,49 @@ class _Reader:
         return self.reading
 
 
-def read_blocks(tree: HtmlElement, title: str = "") -> Reading:
-    """The page's visible text as blocks, in document order, up to MAX_BLOCKS; `title` marks its headline."""
+def read_blocks(tree: HtmlElement, title: str = "") -> Reading:  # noqa: PLR0912 - one inlined walk, for speed
+    """The page's visible text as blocks, in document order, up to MAX_BLOCKS blocks or MAX_TEXT_CHARS of
+    text; `title` marks its headline. One walk, its per-element work inlined: it runs on every page."""
     bodies = tree.xpath("//body")
     root = bodies[0] if bodies else tree
     reader = _Reader(title)
+    stack, blocks = reader.stack, reader.reading.blocks
+    links = chars = 0  # depth inside <a>; characters of text read
     skipping: HtmlElement | None = None
-    for event, element in iterwalk(root, events=("start", "end")):
-        tag = element.tag if isinstance(element.tag, str) else ""
+    for event, element in iterwalk(root, events=("start", "end", "comment", "pi")):
         if skipping is not None:
-            if event == "end" and skipping is element:
+            if skipping is element and event == "end":
                 skipping = None
-                reader.text(element.tail)
-        elif event == "start":
-            if not tag or tag in _UNSEEN or _hidden(element):
-                skipping = element
+                text = element.tail
             else:
-                reader.start(tag, element)
-        else:
-            if not reader.end(tag):
-                break
-            if element is not root:
-                reader.text(element.tail)
+                continue
+        elif event == "start":
+            tag = element.tag
+            if not isinstance(tag, str) or tag in _UNSEEN or _hidden(element):
+                skipping = element
+                continue
+            if tag in _BLOCK_TAGS:
+                stack.append(_Open(tag))
+            elif tag == "a":
+                links += 1
+            text = element.text
+        elif event == "end":
+            tag = element.tag
+            if tag == "a":
+                links -= 1
+            elif tag in _BLOCK_TAGS and stack:
+                reader.close(stack.pop())
+                if len(blocks) >= MAX_BLOCKS or chars > MAX_TEXT_CHARS:
+                    break
+            text = element.tail if element is not root else None
+        else:  # a comment or a processing instruction: not text, but the text after it is
+            text = element.tail
+        if text and stack:
+            block = stack[-1]
+            block.parts.append(text)
+            chars += len(text)
+            if links:
+                block.linked += len(text.strip())
     return reader.finish()
 
 

@@ -12,7 +12,8 @@ the confidence that the requested URL is dead):
 3. home-page: the host's home page (its root) is never its error page -> ok. blocked-text (login, paywall,
    CAPTCHA wording) or login-form (a visible password field, in any language) -> blocked, 0.2.
 4. needs-render: almost no text of its own, no article or media markup, no error wording, but an app root
-   or scripts -> no verdict (a browser may build the page).
+   or scripts -> no verdict (a browser may build the page). empty-content: not a line of its own (under
+   10 words beyond the host's template), no player, gallery or article markup -> soft-404, 0.9.
 5. The model (crawler/soft404/model.py): the probability that the URL is dead, from the signals of
    crawler/soft404/features.py. At the model's `dead_at` or above, and with evidence of an error page (error
    wording, almost nothing of its own, or the host's error page itself), -> soft-404 with the evidence as
@@ -33,11 +34,13 @@ from urllib.parse import urlsplit
 
 from crawler.soft404.features import (
     LITTLE_UNITS,
+    NOTHING_UNITS,
     PARAGRAPHS_UNITS,
     Evidence,
     ProbeView,
     evidence_of,
     features,
+    headline_story,
     is_story,
     own_units,
     story_units,
@@ -103,8 +106,6 @@ def judge(evidence: Evidence, probe: ProbeView | None = None) -> Verdict:
     ruled = by_rule(evidence, probe)
     if ruled is not None:
         return ruled
-    if shell(evidence):
-        return Verdict(None, ["needs-render"], None)  # what the page shows is not in its HTML yet
     found = features(evidence, probe)
     scored = model(probed=bool(found["probed"]))
     dead = scored.probability(found)
@@ -115,16 +116,24 @@ def judge(evidence: Evidence, probe: ProbeView | None = None) -> Verdict:
 
 
 def by_rule(evidence: Evidence, probe: ProbeView | None = None) -> Verdict | None:
-    """The verdicts no model is asked for: a story, the home page, a login wall."""
+    """The verdicts no model is asked for: a story, the home page, a login wall, a shell, a page with nothing
+    of its own."""
     cues = [cue for cue in evidence.cues if cue]
     if is_story(evidence, probe):
         return Verdict("ok", ["article-evidence", *(f"{cue}-in-template" for cue in cues[:1])], 0.05)
     if evidence.front:  # the host is up, and its home page is not a lost URL
         return Verdict(None, ["needs-render"], None) if shell(evidence) else Verdict("ok", ["home-page"], 0.05)
-    if "blocked-text" in cues:
+    if "blocked-text" in cues and story_units(evidence, probe) < PARAGRAPHS_UNITS:
         return Verdict("blocked", ["blocked-text"], 0.2)
     if signin_wall(evidence, probe):
         return Verdict("blocked", ["login-form"], 0.2)
+    if shell(evidence):
+        return Verdict(None, ["needs-render"], None)  # what the page shows is not in its HTML yet
+    if own_units(evidence, probe) < NOTHING_UNITS and not (evidence.media or evidence.article_markup):
+        # Not a line of its own (beyond the host's template): no caption, no brief, no player, no gallery.
+        said = _wording(evidence)
+        reasons = [*said, "probe-match"] if probe is not None and probe.soft else (said or ["empty-content"])
+        return Verdict("soft-404", reasons, 0.9)
     return None
 
 
@@ -133,6 +142,19 @@ def signin_wall(evidence: Evidence, probe: ProbeView | None = None) -> bool:
     (on some hosts every page has one), on a page with not even a paragraph of its own."""
     template_has_one = probe is not None and probe.soft and probe.login
     return evidence.login and not template_has_one and story_units(evidence, probe) < PARAGRAPHS_UNITS
+
+
+def template_view(answer: Evidence) -> ProbeView | None:
+    """A host's answer for a URL that cannot exist, as pages are compared with it; None when it is no
+    template: an app shell, or a story (a host that routes by a number in the path answers with the article)."""
+    return None if shell(answer) or an_article(answer) else ProbeView.of(answer)
+
+
+def an_article(evidence: Evidence) -> bool:
+    """A story under its headline, with an article's markup or date: what a host that routes by a number in
+    the path answers for a probe beside an article (the article itself), never its error template."""
+    return is_story(evidence) and headline_story(evidence) >= PARAGRAPHS_UNITS and (
+        evidence.article_markup or evidence.dated)
 
 
 def shell(evidence: Evidence) -> bool:
@@ -144,9 +166,10 @@ def shell(evidence: Evidence) -> bool:
 
 def probed(verdict: Verdict) -> bool:
     """Whether an article page with this verdict (on its own) is worth comparing with its host's probe: any
-    page but a home page and a shell (on a single-page-app host the probe gets the same shell). A story
-    is too: the host's template may carry prose of its own, which the comparison takes away."""
-    return not {"home-page", "needs-render", "blocked-text"} & set(verdict.reasons)
+    page but a home page, a shell (on a single-page-app host the probe gets the same shell) and a sign-in
+    wall (blocked whatever the host's error page looks like). A story is too: the host's template may carry
+    prose of its own, which the comparison takes away."""
+    return not {"home-page", "needs-render", "blocked-text", "login-form"} & set(verdict.reasons)
 
 
 def live_reasons(evidence: Evidence, found: dict[str, float]) -> list[str]:
@@ -155,6 +178,16 @@ def live_reasons(evidence: Evidence, found: dict[str, float]) -> list[str]:
     if (evidence.article_markup or evidence.dated) and found["paragraphs"]:
         return ["article-evidence"]
     return ["media-page"] if evidence.media else ["content"]
+
+
+def _wording(evidence: Evidence) -> list[str]:
+    """What the page's title, headings and opening say, as a reason code (at most one)."""
+    title, heading, opening = evidence.cues
+    if title == "error-text":
+        return ["error-title"]
+    if "error-text" in (heading, opening):
+        return ["error-text"]
+    return ["search-page"] if "search-page" in evidence.cues else []
 
 
 def dead_reasons(found: dict[str, float]) -> list[str]:
@@ -167,8 +200,11 @@ def dead_reasons(found: dict[str, float]) -> list[str]:
         reasons.append("error-text")
     elif found["cue_search"]:
         reasons.append("search-page")
-    if found["same_title"] or found["same_heading"] or found["probe_little"]:
+    # The host's error page: its title and its heading, or its template with next to nothing else. A title
+    # alone is not enough (some hosts give every page the same one), nor is little text on a player or a
+    # gallery (their story is the video or the pictures).
+    if found["same_both"] or (found["probe_little"] and not found["media"]):
         reasons.append("probe-match")
-    if found["few_words"] and not reasons:
+    if found["few_words"] and not found["media"] and not reasons:
         reasons.append("empty-content")
     return reasons

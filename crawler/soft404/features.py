@@ -32,6 +32,7 @@ LEXICON = Path(__file__).with_name("lexicon.json")
 PARAGRAPH_UNITS = 10  # a block this long counts in a run of the page's own prose; shorter ones (captions,
 STORY_UNITS = 100  # bylines) neither count nor break it; a run this long is a story
 PARAGRAPHS_UNITS = 40  # a run this long is more than an error message (a brief, a caption, a teaser)
+NOTHING_UNITS = 10  # less than this: not even a caption or a line of a message
 LITTLE_UNITS = 25  # less of its own text than this, and a page shows nothing of its own
 NAMES = ("story", "paragraphs", "headline_story", "own_prose", "prose", "few_words", "link_share", "probed",
          "same_title", "same_heading", "same_both", "shared_share", "cue_title", "cue_heading", "cue_text",
@@ -202,10 +203,11 @@ def headline_story(evidence: Evidence, probe: ProbeView | None = None) -> int:
 
 def is_story(evidence: Evidence, probe: ProbeView | None = None) -> bool:
     """The requested content is there, whatever else the page carries (the seed page: a story between two
-    "page not found" blocks of its template): a story of its own, under a title that states no error. No
-    model is asked. A title with error wording leaves it to the model: a dead page's template may carry
-    prose of its own, and a live headline may say "not found"."""
-    return evidence.cues[0] is None and story_units(evidence, probe) >= STORY_UNITS
+    "page not found" blocks of its template; a headline that says "404" or "not found"): a story of its
+    own, and no model is asked. Beside the host's probe answer, the template's own prose (an about-us
+    blurb, comments) is taken away first; on its own, a dead page whose template carries 100 words of prose
+    passes for a story: a missed dead page, never a live one called dead."""
+    return story_units(evidence, probe) >= STORY_UNITS
 
 
 def own_units(evidence: Evidence, probe: ProbeView | None = None) -> int:

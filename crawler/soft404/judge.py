@@ -24,8 +24,8 @@ from crawler.config import soft404_config
 from crawler.distributed import Distributed, distributed_of
 from crawler.fetch import requested_url
 from crawler.kinds import ARTICLE_KINDS
-from crawler.limits import UNREADABLE, limited, note, noted
-from crawler.soft404.classify import RedirectSinks, judge, probed, redirect_verdict, shell
+from crawler.limits import DEAD, INCOMPLETE_HTML, UNREADABLE, limited, note, noted
+from crawler.soft404.classify import RedirectSinks, judge, probed, redirect_verdict, template_view
 from crawler.soft404.features import Evidence
 from crawler.soft404.probes import Fingerprint, HostProbes, same_landing, shape_of
 from crawler.soft404.status import Verdict, from_status
@@ -61,6 +61,8 @@ class VerdictMiddleware:
         # What could not be read whole is not judged (nor probed): its verdict is `error` (crawler/limits.py).
         if 200 <= response.status < 300 and not UNREADABLE & set(problems):
             verdict = await self._judge(request, response, page)
+            if verdict.verdict in DEAD and page is not None and not page.complete:
+                problems[INCOMPLETE_HTML] = "the HTML ends before its </body> and </html>: not read as dead"
         verdict = limited(verdict, problems)
         if "download_stopped" in response.flags:
             verdict = Verdict(verdict.verdict, [*verdict.reasons, "truncated"], verdict.score)
@@ -112,7 +114,9 @@ class VerdictMiddleware:
         if same_landing({"redirects": request.meta.get("redirect_urls"), "final_url": response.url}, probe):
             return Verdict("soft-404", [*(r for r in verdict.reasons if r != "content"), "probe-match"],
                            max(verdict.score or 0.0, 0.95))
-        return judge(evidence, probe.view) if probe.view is not None else verdict
+        if probe.redirected or probe.view is None:
+            return verdict  # the answer is where the host sends lost URLs (its home page...), not a template
+        return judge(evidence, probe.view)
     async def _fetch_probe(self, url: str) -> Fingerprint:
         """Fetch a probe through the normal downloader; its crawl-log entry carries what we need."""
         request = Request(url, meta={"kind": "probe"}, dont_filter=True, callback=NO_CALLBACK)
@@ -123,7 +127,5 @@ class VerdictMiddleware:
             return Fingerprint(None, None, False, None, None, time.monotonic())
         entry = response.request.meta.get("crawl_log") if response.request is not None else None
         answer = analysis_of(response.request) if response.request is not None else None
-        template = answer.evidence if answer is not None else None
-        if template is not None and shell(template):
-            template = None  # an app shell says nothing of the host's error template
-        return Fingerprint.from_entry(entry or {}, template)
+        view = template_view(answer.evidence) if answer is not None and answer.evidence is not None else None
+        return Fingerprint.from_entry(entry or {}, view)

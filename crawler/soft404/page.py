@@ -21,6 +21,8 @@ _MEDIA = ("//video | //iframe[contains(@src, 'youtube') or contains(@src, 'vimeo
           "contains(@src, 'dailymotion')] | //meta[@property='og:type' and starts-with(@content, 'video')]")
 _GALLERY = "count(//figure[.//img][.//figcaption])"
 GALLERY_FIGURES = 3  # captioned pictures that make a photo page
+MEDIA_TYPES = frozenset({"VideoObject", "ImageGallery", "MediaGallery", "ImageObject", "AudioObject", "Clip",
+                         "PodcastEpisode", "Movie", "Episode"})  # schema.org: the page's story is its media
 _APP_ROOT = re.compile(r"^(?:app|root|__next|__nuxt|main-app|react-root|svelte)$", re.IGNORECASE)
 
 
@@ -82,6 +84,7 @@ def read_page(tree: HtmlElement) -> PageFacts:
         app_root=bool(roots),
         scripts=len(tree.xpath("//script[@src] | //script[not(@type) or @type='module']")),
         blocks=reading.blocks,
-        media=bool(tree.xpath(_MEDIA)) or int(tree.xpath(_GALLERY)) >= GALLERY_FIGURES,
+        media=bool(tree.xpath(_MEDIA)) or int(tree.xpath(_GALLERY)) >= GALLERY_FIGURES
+        or bool(structured.types & MEDIA_TYPES),
         login=any(not _hidden(field) for field in tree.xpath("//input[@type='password']")[:5]),
     )

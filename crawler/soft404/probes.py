@@ -16,12 +16,13 @@ import re
 import secrets
 import string
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from crawler.soft404.features import Evidence, ProbeView
+from crawler.soft404.features import ProbeView
 from crawler.textutil import hamming
 
 MATCH_BITS = 6  # simhash distance within which two pages are the same template
@@ -47,28 +48,37 @@ class Fingerprint:
         return self.status is not None and 200 <= self.status < 300
 
     @classmethod
-    def from_entry(cls, entry: dict[str, Any], evidence: Evidence | None = None) -> Fingerprint:
-        """From the probe's crawl-log entry and, when its answer was read as a page, that page's evidence."""
-        view = ProbeView.of(evidence) if evidence is not None else None
+    def from_entry(cls, entry: dict[str, Any], view: ProbeView | None = None) -> Fingerprint:
+        """From the probe's crawl-log entry and, when its answer was read as the host's error template, that."""
         return cls(entry.get("status"), entry.get("final_url"), bool(entry.get("redirects")), entry.get("title"),
                    entry.get("simhash"), time.monotonic(), view)
 
 
+def _split_path(path: str) -> tuple[str, str, str]:
+    """(directory, last segment, "/" if the path ends in one): `/2024/05/my-post/` is the page `my-post` in
+    `/2024/05`, as its sibling `/2024/05/other-post/` is (not a directory of its own, whose probe would sit
+    under the article and may be answered with the article itself)."""
+    slash = "/" if path.endswith("/") and path.strip("/") else ""
+    directory, _, name = path.rstrip("/").rpartition("/") if slash else path.rpartition("/")
+    return directory, name, slash
+
+
 def shape_of(url: str) -> tuple[str, str, str]:
-    """(host, directory with digit runs as '#', extension): URLs of one shape share one probe."""
+    """(host, directory with digit runs as '#', extension or '/'): URLs of one shape share one probe."""
     parts = urlsplit(url)
-    directory, _, name = parts.path.rpartition("/")
-    extension = name.rsplit(".", 1)[1] if "." in name else ""
+    directory, name, slash = _split_path(parts.path)
+    extension = name.rsplit(".", 1)[1] if "." in name else slash
     return parts.netloc.lower(), _DIGITS.sub("#", directory), extension
 
 
 def probe_url(url: str) -> str:
-    """A URL in the same directory that cannot exist: a random slug of similar length, same extension."""
+    """A URL in the same directory that cannot exist: a random slug of similar length, same extension (or
+    trailing slash)."""
     parts = urlsplit(url)
-    directory, _, name = parts.path.rpartition("/")
+    directory, name, slash = _split_path(parts.path)
     stem, dot, extension = name.rpartition(".") if "." in name else (name, "", "")
     slug = "".join(secrets.choice(_ALPHABET) for _ in range(max(8, min(len(stem), 40))))
-    return urlunsplit((parts.scheme, parts.netloc, f"{directory}/{slug}{dot}{extension}", "", ""))
+    return urlunsplit((parts.scheme, parts.netloc, f"{directory}/{slug}{dot}{extension}{slash}", "", ""))
 
 
 def same_landing(entry: dict[str, Any], probe: Fingerprint) -> bool:
@@ -90,14 +100,17 @@ def matches(entry: dict[str, Any], probe: Fingerprint) -> bool:
 
 
 class HostProbes:
-    """Probe fingerprints by URL shape, fetched once per TTL; concurrent pages of one shape share a fetch."""
+    """Probe fingerprints by URL shape, fetched once per TTL; concurrent pages of one shape share a fetch.
+
+    At most `max_shapes` are kept, least recently asked for forgotten first (a long crawl of many hosts
+    keeps a bounded cache: each answer holds up to a few thousand block keys)."""
 
     def __init__(self, fetch: Callable[[str], Awaitable[Fingerprint]], ttl: float,
-                 make_url: Callable[[str], str] = probe_url) -> None:
+                 make_url: Callable[[str], str] = probe_url, max_shapes: int = 5000) -> None:
         """`fetch(url)` returns the probe's fingerprint; a failed fetch returns one with status None.
         `make_url(page_url)` gives the probe's URL (`scrapy reprocess` asks for the one the archive holds)."""
-        self.fetch, self.ttl, self.make_url = fetch, ttl, make_url
-        self._cache: dict[tuple[str, str, str], Fingerprint] = {}
+        self.fetch, self.ttl, self.make_url, self.max_shapes = fetch, ttl, make_url, max_shapes
+        self._cache: OrderedDict[tuple[str, str, str], Fingerprint] = OrderedDict()
         self._pending: dict[tuple[str, str, str], asyncio.Future[Fingerprint]] = {}
         self.fetched = 0
 
@@ -105,6 +118,7 @@ class HostProbes:
         key = shape_of(url)
         cached = self._cache.get(key)
         if cached is not None and time.monotonic() - cached.fetched < self.ttl:
+            self._cache.move_to_end(key)
             return cached
         if key in self._pending:
             return await asyncio.shield(self._pending[key])
@@ -113,8 +127,15 @@ class HostProbes:
         try:
             self.fetched += 1
             result = await self.fetch(self.make_url(url))
-            self._cache[key] = result
-            future.set_result(result)
-            return result
+        except BaseException as exc:  # the pages waiting for this answer get the failure, not a hang
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
         finally:
             del self._pending[key]
+        self._cache[key] = result
+        self._cache.move_to_end(key)
+        if len(self._cache) > self.max_shapes:
+            self._cache.popitem(last=False)
+        future.set_result(result)
+        return result

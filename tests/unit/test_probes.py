@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest_twisted
 
@@ -56,3 +57,52 @@ async def test_one_fetch_serves_every_page_of_a_shape() -> None:
 
     results = await on_asyncio(run())
     assert len(fetched) == 2 and all(r.status == 200 for r in results)
+
+
+def test_pages_with_a_trailing_slash_are_siblings_not_directories() -> None:
+    """`/2024/05/my-post/` is a page of `/2024/05/`: its probe is a sibling, not a URL under the article that
+    a host routing by slug or number may answer with the article itself."""
+    a, b = shape_of("https://b.test/2024/05/my-post/"), shape_of("https://b.test/2024/06/other-post/")
+    assert a == b == ("b.test", "/#/#", "/")
+    url = probe_url("https://b.test/2024/05/my-post/")
+    assert url.startswith("https://b.test/2024/05/") and url.endswith("/") and "my-post" not in url
+    assert url.count("/") == "https://b.test/2024/05/my-post/".count("/")
+
+
+@pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
+async def test_a_failed_probe_fails_every_page_waiting_for_it_and_is_asked_again() -> None:
+    calls: list[str] = []
+
+    async def fetch(url: str) -> Fingerprint:
+        calls.append(url)
+        await asyncio.sleep(0)
+        if len(calls) == 1:
+            raise ValueError("a bug in the fetch")
+        return _fp(200)
+
+    async def run() -> tuple[list[object], Fingerprint]:
+        probes = HostProbes(fetch, ttl=3600)
+        urls = [f"https://n.test/world/2026/11/{d:02d}/story-{d}.html" for d in range(1, 4)]
+        first = await asyncio.gather(*(probes.fingerprint(u) for u in urls), return_exceptions=True)
+        return list(first), await probes.fingerprint(urls[0])
+
+    first, again = await on_asyncio(run())
+    assert all(isinstance(r, ValueError) for r in first)  # none of them hangs
+    assert again.status == 200 and len(calls) == 2
+
+
+@pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
+async def test_the_probe_cache_keeps_the_shapes_most_recently_asked_for() -> None:
+    fetched: list[str] = []
+
+    async def fetch(url: str) -> Fingerprint:
+        fetched.append(url)
+        return Fingerprint(200, None, False, "Page not found", None, time.monotonic())
+
+    async def run() -> None:
+        probes = HostProbes(fetch, ttl=3600, max_shapes=2)
+        for host in ("a", "b", "a", "c", "a", "b"):
+            await probes.fingerprint(f"https://{host}.test/news/story.html")
+
+    await on_asyncio(run())
+    assert [u.split("/")[2] for u in fetched] == ["a.test", "b.test", "c.test", "b.test"]

@@ -10,7 +10,7 @@ import pytest
 from crawler.extract import parse_html
 from crawler.soft404 import model as model_module
 from crawler.soft404.blocks import read_blocks
-from crawler.soft404.classify import judge
+from crawler.soft404.classify import judge, template_view
 from crawler.soft404.features import (
     Evidence,
     ProbeView,
@@ -143,3 +143,48 @@ def test_a_model_trained_on_other_signals_is_refused(tmp_path: Path, monkeypatch
     finally:
         monkeypatch.undo()
         model_module._models.cache_clear()
+
+
+def test_text_after_an_html_comment_is_read() -> None:
+    evidence = read(page("<p>Hello <!-- ad slot --> world, <!--x-->and the rest of the sentence.</p>"))
+    assert [b.units for b in evidence.blocks] == [8]
+
+
+def test_a_headline_matches_its_title_whatever_the_quotes_and_case() -> None:
+    evidence = read(page("<h1>It's the harbour’s quietest night</h1>",
+                         title="It’s The Harbour's Quietest Night | Herald"))
+    assert evidence.headline
+
+
+def test_a_story_whose_title_says_404_is_alive_on_its_own() -> None:
+    html = page(f"<h1>What a year in space does to the body</h1>{paragraphs(STORY)}",
+                title="404 days in orbit: what it does to the body | Harbour Herald")
+    verdict = judge(read(html))
+    assert (verdict.verdict, verdict.reasons) == ("ok", ["article-evidence", "error-text-in-template"])
+
+
+def test_a_short_video_or_photo_page_is_alive_beside_its_hosts_error_page() -> None:
+    """Little text of its own is what an error page shows too; on a player or a gallery it is the caption."""
+    probe = ProbeView.of(read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>", title="Harbour Herald")))
+    video = read(page(f"{CHROME}<h1>Harbour at dawn</h1><video src='/v.mp4'></video><p>Eight words of a "
+                      "caption for the video.</p>", title="Harbour at dawn | Harbour Herald"))
+    assert judge(video, probe).verdict == "ok"
+    photo_ld = '<script type="application/ld+json">{"@type": "ImageObject", "name": "Harbour"}</script>'
+    photo = read(page(f"{CHROME}<h1>Harbour at dawn</h1><img src='/p.jpg'><p>The harbour at dawn.</p>",
+                      title="Harbour at dawn | Harbour Herald", head=photo_ld))
+    assert photo.media and judge(photo, probe).verdict == "ok"
+
+
+def test_a_hosts_answer_that_is_an_article_is_no_template() -> None:
+    """A host routing by a number in the path answers the probe beside an article with the article."""
+    article = read(page(f"{CHROME}<h1>A quiet night at the harbour</h1><p><time datetime='2026-11-02'>2 Nov</time>"
+                        f"</p>{paragraphs(STORY)}"))
+    assert template_view(article) is None
+    error = read(page(f"{CHROME}<h1>Page not found</h1><p>Sorry.</p>", title="Page not found"))
+    assert template_view(error) == ProbeView.of(error)
+
+
+def test_sign_in_wording_over_a_story_is_no_wall() -> None:
+    html = page(f"<h1>Sign in to continue reading, says the bank</h1>{paragraphs(STORY)}",
+                title="Sign in to continue reading, says the bank")
+    assert judge(read(html)).verdict == "ok"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from crawler.extract import parse_html
-from crawler.soft404.classify import judge, probed
+from crawler.soft404.classify import judge, probed, template_view
 from crawler.soft404.features import LEXICON_PARTS, ProbeView, evidence_of, use_lexicon
 from crawler.soft404.page import PageFacts, read_page
 from crawler.soft404.status import Verdict
@@ -44,13 +44,16 @@ def _facts(html: str) -> PageFacts:
 
 
 def _judge_all(read: list[Read]) -> list[Judged]:
-    probes: dict[str, ProbeView] = {}
+    probes: dict[str, ProbeView | None] = {}
     judged = []
     for one in read:
         page = evidence_of(one.page, one.case.url)
-        probe = probes.setdefault(one.case.probe_url, ProbeView.of(evidence_of(one.probe)))
+        if one.case.probe_url not in probes:
+            probes[one.case.probe_url] = template_view(evidence_of(one.probe))
+        probe = probes[one.case.probe_url]
         alone = judge(page)
-        judged.append(Judged(one.case, alone, judge(page, probe) if probed(alone) else alone))
+        compared = probe is not None and probed(alone) and one.case.style != "front"  # a crawl probes articles
+        judged.append(Judged(one.case, alone, judge(page, probe) if compared and probe else alone))
     return judged
 
 
