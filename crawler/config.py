@@ -135,6 +135,7 @@ class Soft404Config(_SettingsModel):
 
     probes: bool = Field(alias="SOFT404_PROBES")
     probe_ttl: float = Field(alias="SOFT404_PROBE_TTL", gt=0)
+    probe_reuse: bool = Field(alias="SOFT404_PROBE_REUSE")
 
 
 class PipelineConfig(_SettingsModel):

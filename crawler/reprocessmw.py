@@ -137,6 +137,7 @@ class ArchivedVerdictMiddleware(VerdictMiddleware):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> VerdictMiddleware:
         mw = super().from_crawler(crawler)
+        mw.learn_from = None  # the archive holds the probe answers of the crawl being re-processed
         if mw.probes is not None:
             probes = ArchivedProbes(plan_of(crawler).probes)
             mw.probes = HostProbes(mw._fetch_probe, mw.probes.ttl, probes.url_for)

@@ -10,8 +10,12 @@ goes in `request.meta["page_verdict"]`; failures get theirs from the crawl log, 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Callable
+from functools import partial
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -20,19 +24,22 @@ from scrapy.http.request import NO_CALLBACK
 
 from crawler.analysis import HTML_TYPES, PageAnalysis
 from crawler.analyzer import TOO_SLOW, analysis_of, mime_of
-from crawler.config import soft404_config
+from crawler.config import audit_config, limit_config, soft404_config
 from crawler.distributed import Distributed, distributed_of
 from crawler.fetch import requested_url
 from crawler.kinds import ARTICLE_KINDS
 from crawler.limits import DEAD, INCOMPLETE_HTML, UNREADABLE, limited, note, noted
+from crawler.run import crawl_services
 from crawler.soft404.classify import RedirectSinks, judge, probed, redirect_verdict, template_view
 from crawler.soft404.features import Evidence
+from crawler.soft404.learned import Learned, learned_templates
 from crawler.soft404.probes import Fingerprint, HostProbes, same_landing, shape_of
 from crawler.soft404.status import Verdict, from_status
 
 logger = logging.getLogger(__name__)
 
 VERDICT = "page_verdict"  # request.meta: the Verdict of the response
+LEARN_WAIT = 15.0  # seconds the first probe waits for the answers earlier crawls got (crawler/soft404/learned.py)
 
 
 class VerdictMiddleware:
@@ -46,11 +53,21 @@ class VerdictMiddleware:
         self.shared_sinks = shared.sinks if shared is not None else None
         fetch = shared.probes.wrap(self._fetch_probe, shape_of) if shared is not None else self._fetch_probe
         self.probes = HostProbes(fetch, probe_ttl) if probes else None
+        # What earlier crawls learned of the site's hosts, read once before the first probe (None: probe).
+        self.learn_from: Callable[[], list[Learned]] | None = None
+        self._learning: asyncio.Future[None] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> VerdictMiddleware:
         config = soft404_config(crawler.settings)
-        return cls(crawler, config.probes, config.probe_ttl, distributed_of(crawler))
+        mw = cls(crawler, config.probes, config.probe_ttl, distributed_of(crawler))
+        if config.probes and config.probe_reuse:
+            services = crawl_services(crawler)
+            catalog = audit_config(crawler.settings).catalog_path(services.store.uri)
+            limits = limit_config(crawler.settings).page_limits()
+            mw.learn_from = partial(learned_templates, catalog, services.store, services.identity.site,
+                                    config.probe_ttl, limits)
+        return mw
 
     async def process_response(self, request: Request, response: Response) -> Response:
         page = analysis_of(request)
@@ -108,6 +125,8 @@ class VerdictMiddleware:
         that answer did is the host's error page; a page of a host that answers 2xx is judged on what it
         shows beyond the host's template (crawler/soft404/classify.py)."""
         assert self.probes is not None
+        if self.learn_from is not None:
+            await self._learned()
         probe = await self.probes.fingerprint(requested_url(request))
         if not probe.soft:
             return verdict  # an honest host (404 for unknown URLs), or no answer: the page alone decides
@@ -117,6 +136,24 @@ class VerdictMiddleware:
         if probe.redirected or probe.view is None:
             return verdict  # the answer is where the host sends lost URLs (its home page...), not a template
         return judge(evidence, probe.view)
+    async def _learned(self) -> None:
+        """The answers earlier crawls got, taken once before the first probe; a probe waits for them at most
+        LEARN_WAIT seconds (then it is fetched, and what is read later only fills shapes not yet probed)."""
+        if self._learning is None:
+            self._learning = asyncio.ensure_future(self._learn())
+        if not self._learning.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._learning), LEARN_WAIT)
+
+    async def _learn(self) -> None:
+        assert self.learn_from is not None and self.probes is not None
+        learned = await asyncio.to_thread(self.learn_from)
+        taken = sum(self.probes.learn(item.url, item.fingerprint) for item in learned)
+        self.crawler.stats.set_value("soft404/probes/reused", taken)
+        if taken:
+            logger.info("host probes: %d answers of earlier crawls reused (%s)", taken,
+                        ", ".join(sorted({item.crawl_id for item in learned})))
+
     async def _fetch_probe(self, url: str) -> Fingerprint:
         """Fetch a probe through the normal downloader; its crawl-log entry carries what we need."""
         request = Request(url, meta={"kind": "probe"}, dont_filter=True, callback=NO_CALLBACK)

@@ -114,6 +114,19 @@ class HostProbes:
         self._pending: dict[tuple[str, str, str], asyncio.Future[Fingerprint]] = {}
         self.fetched = 0
 
+    def learn(self, url: str, fingerprint: Fingerprint) -> bool:
+        """Take an answer an earlier crawl got for a probe of `url`'s shape (crawler/soft404/learned.py),
+        unless this crawl has a fresher one; False when not taken."""
+        key = shape_of(url)
+        known = self._cache.get(key)
+        if key in self._pending or (known is not None and known.fetched >= fingerprint.fetched) \
+                or time.monotonic() - fingerprint.fetched >= self.ttl:
+            return False
+        self._cache[key] = fingerprint
+        if len(self._cache) > self.max_shapes:
+            self._cache.popitem(last=False)
+        return True
+
     async def fingerprint(self, url: str) -> Fingerprint:
         key = shape_of(url)
         cached = self._cache.get(key)

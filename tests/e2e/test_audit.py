@@ -186,3 +186,38 @@ def test_a_recheck_of_a_urls_file_and_of_what_is_due(story: Story, tmp_path: Pat
                       (["-a", f"urls_file={tmp_path / 'nope.txt'}"], "cannot read it")):
         proc = scrapy(["crawl", "recheck", *site, *bad, *setting_args(settings)])
         assert proc.returncode == 2 and said in proc.stderr
+
+
+def test_a_crawl_reuses_the_host_s_probe_answers_that_earlier_crawls_archived(story: Story, tmp_path: Path) -> None:
+    """Once the catalog knows the story's crawls, a recheck reads the host's answers for URLs that cannot exist
+    back from the store (revisits resolved to their originals) instead of probing again, and judges each page
+    as the last recheck did; answers older than SOFT404_PROBE_TTL are asked again."""
+    from archive.store import FileStore  # noqa: PLC0415
+    from crawler.soft404.probes import shape_of  # noqa: PLC0415
+
+    shutil.copytree(story.store, tmp_path / "store")  # a copy: the other tests read the story's four crawls
+    settings = {**story.settings, "STORE_URI": f"file://{tmp_path / 'store'}", "STORE_SPOOL_DIR": str(tmp_path / "s"),
+                "ARCHIVE_DEDUP_INDEX_DIR": str(tmp_path / "index"), "AUDIT_CATALOG_DIR": str(tmp_path / "catalog"),
+                "LOG_LEVEL": "INFO"}
+    copy = Story(tmp_path, settings, story.ids, story.base_url)
+    run(copy, ["catalog"])
+    store = FileStore(tmp_path / "store")
+    before = read_jsonl_parts(store, f"crawls/{CRAWLS[3]}/log")
+    probes = {shape_of(e["url"]): e for e in before if e["kind"] == "probe"}
+    assert any(e["status"] == 200 for e in probes.values())  # a section answering unknown URLs 200: a template
+    pages = [e for e in before if e["kind"] == "recheck" and shape_of(e["url"]) in probes]
+    chosen = {e["url"]: e for shape in probes for e in [p for p in pages if shape_of(p["url"]) == shape][:3]}
+    (tmp_path / "urls.txt").write_text("".join(f"{url}\n" for url in chosen))
+    site = ["-a", "site=demo", "-a", f"base_url={story.base_url}/", "-a", f"urls_file={tmp_path / 'urls.txt'}"]
+
+    stderr = run(copy, ["crawl", "recheck", *site], {"CRAWL_ID": "reused"})
+    log = read_jsonl_parts(store, "crawls/reused/log")
+    assert [e["url"] for e in log if e["kind"] == "probe"] == []
+    assert f"host probes: {len(probes)} answers of earlier crawls reused" in stderr
+    judged = {e["url"]: (e["verdict"], e["reasons"]) for e in log if e["kind"] == "recheck"}
+    assert judged == {url: (e["verdict"], e["reasons"]) for url, e in chosen.items()}
+    assert any(probes[shape_of(url)]["status"] == 200 for url in judged)  # judged beside a template read back
+
+    run(copy, ["crawl", "recheck", *site], {"CRAWL_ID": "expired", "SOFT404_PROBE_TTL": "1"})
+    log = read_jsonl_parts(store, "crawls/expired/log")
+    assert {shape_of(e["url"]) for e in log if e["kind"] == "probe"} == set(probes)

@@ -106,3 +106,27 @@ async def test_the_probe_cache_keeps_the_shapes_most_recently_asked_for() -> Non
 
     await on_asyncio(run())
     assert [u.split("/")[2] for u in fetched] == ["a.test", "b.test", "c.test", "b.test"]
+
+
+@pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
+async def test_an_answer_learned_by_an_earlier_crawl_saves_the_probe_until_its_ttl() -> None:
+    fetched: list[str] = []
+
+    async def fetch(url: str) -> Fingerprint:
+        fetched.append(url)
+        return Fingerprint(404, url, False, None, None, time.monotonic())
+
+    async def scenario() -> None:
+        probes = HostProbes(fetch, ttl=100)
+        learned = Fingerprint(200, None, False, "Not here", None, time.monotonic() - 30)
+        assert probes.learn("https://a.example/news/2024/01/old-story.html", learned)
+        assert await probes.fingerprint("https://a.example/news/2025/12/new-story.html") is learned
+        stale = Fingerprint(200, None, False, "Gone", None, time.monotonic() - 100)
+        assert not probes.learn("https://a.example/sport/x.html", stale)  # as old as the TTL: asked again
+        assert (await probes.fingerprint("https://a.example/sport/y.html")).status == 404
+        older = Fingerprint(200, None, False, "Older", None, time.monotonic() - 60)
+        assert not probes.learn("https://a.example/sport/z.html", older)  # this crawl's own answer is fresher
+        assert not probes.learn("https://a.example/news/2020/01/a.html", older)
+
+    await on_asyncio(scenario())
+    assert fetched and all("/sport/" in url for url in fetched) and len(fetched) == 1
