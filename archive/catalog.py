@@ -150,6 +150,28 @@ class Catalog:
         self._last_fetch: str | None = None
         self.db = self._open()
 
+    @classmethod
+    def reader(cls, path: Path, store: Store) -> Catalog:
+        """The catalog at `path` for reading only: never created, rebuilt or updated (a crawl reading what
+        earlier crawls learned); CatalogError when it is missing, another store's or another version's."""
+        catalog = cls.__new__(cls)
+        catalog.path, catalog.store, catalog.workers, catalog.rebuilt = path, store, 0, None
+        catalog._session, catalog._workdir, catalog._last_fetch = "", "", None
+        if not path.is_file():
+            raise CatalogError(f"no catalog at {path}")
+        try:
+            db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            db.isolation_level = None
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.Error as exc:
+            raise CatalogError(f"cannot read the catalog {path}: {exc}") from exc
+        if (meta.get("marker"), meta.get("store_uri"), meta.get("schema")) != \
+                (MARKER, store.uri.rstrip("/"), str(SCHEMA_VERSION)):
+            db.close()
+            raise CatalogError(f"{path} is not this version's catalog of {store.uri}: `scrapy catalog` updates it")
+        catalog.db = db
+        return catalog
+
     # schema and file ------------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
         try:

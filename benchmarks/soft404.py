@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import trafilatura  # noqa: E402
 from scrapy.http import HtmlResponse  # noqa: E402
+from scrapy.settings.default_settings import METAREFRESH_MAXDELAY  # noqa: E402
+from w3lib.html import get_meta_refresh  # noqa: E402
 from warcio.archiveiterator import ArchiveIterator  # noqa: E402
 
 from crawler.analysis import page_text  # noqa: E402
@@ -216,9 +218,12 @@ def live_pages() -> None:
     print("\n== 2. real live pages, as they are (every one must be live)")
     verdicts = []
     stories = trafilatura_found = 0
+    hops = set()
     for name, url, body in real_live_pages():
         page = read(body, url=url)
         verdict = judge(page.evidence)
+        if _meta_refresh(page.html, url):
+            hops.add(name)
         verdicts.append((name, verdict))
         stories += story_units(page.evidence) >= STORY_UNITS
         main = trafilatura.extract(page.html, url=url or None, favor_recall=True) or ""
@@ -228,10 +233,22 @@ def live_pages() -> None:
     dead = [(n, v) for n, v in verdicts if v.verdict in DEAD]
     shells = [(n, v) for n, v in verdicts if "needs-render" in v.reasons]
     print(f"{len(verdicts)} pages: called dead {len(dead)}, needs-render {len(shells)} "
-          f"({100 * len(shells) / len(verdicts):.1f} %)")
+          f"({100 * len(shells) / len(verdicts):.2f} %)")
+    # A crawl follows a meta refresh (crawler/redirects.py, before the verdict): such a page is a redirect
+    # hop there, never judged; the rate a crawl meets leaves them out (they are printed either way).
+    judged = [(n, v) for n, v in verdicts if n not in hops]
+    judged_shells = [(n, v) for n, v in judged if "needs-render" in v.reasons]
+    print(f"as a crawl judges them ({len(hops)} meta-refresh pages are redirect hops there): needs-render "
+          f"{len(judged_shells)} of {len(judged)} ({100 * len(judged_shells) / len(judged):.2f} %)")
     print("reasons: " + ", ".join(f"{r} {n}" for r, n in Counter(v.reasons[0] for _, v in verdicts).most_common()))
     for name, verdict in dead + shells:
         print(f"  {verdict.verdict or 'none'} {verdict.reasons}: {name}")
+
+
+def _meta_refresh(html: str, url: str) -> bool:
+    """The page refreshes to another URL soon enough that Scrapy's MetaRefreshMiddleware follows it."""
+    delay, target = get_meta_refresh(html, url or "https://example.test/")
+    return target is not None and delay is not None and delay < METAREFRESH_MAXDELAY
 
 
 # -- 3. our own labelled pages ----------------------------------------------------------------------------

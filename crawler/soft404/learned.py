@@ -60,7 +60,7 @@ def learned_templates(catalog_path: Path, store: Store, site: str, ttl: float, l
     if not catalog_path.exists():
         return []
     try:
-        with Catalog(catalog_path, store) as catalog:
+        with Catalog.reader(catalog_path, store) as catalog:
             return list(_learn(catalog, store, site, ttl, limits or PageLimits(), max_shapes,
                                time.monotonic() + max_seconds))
     except Exception as exc:  # reuse saves probes: whatever fails here costs probes, never the crawl

@@ -54,5 +54,8 @@ def test_no_catalog_or_another_site_learns_nothing(tmp_path: Path) -> None:
     catalog = _catalog(root, tmp_path)
     assert learned_templates(catalog, FileStore(root), "elsewhere", ttl=3600) == []
     assert len(learned_templates(catalog, FileStore(root), SITE, ttl=3600)) == 1
+    before = catalog.read_bytes()
+    assert learned_templates(catalog, FileStore(tmp_path / "another"), SITE, ttl=3600) == []  # another store's
+    assert catalog.read_bytes() == before  # read only: a crawl never rebuilds or updates the catalog
     catalog.write_bytes(b"not a catalog")
     assert learned_templates(catalog, FileStore(root), SITE, ttl=3600) == []  # logged; the crawl probes
