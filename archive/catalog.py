@@ -83,11 +83,6 @@ HISTORY = (
     " WHERE id BETWEEN ? AND ? AND crawl_id = ? AND site = ? AND kind IN ('article', 'recheck')")
 
 
-# A host probe's capture as crawler/soft404/learned.py reads it (Catalog.probe_captures, Catalog.capture_of).
-PROBE_COLUMNS = ("url", "fetched_at", "crawl_id", "status", "final_url", "redirects", "title", "simhash",
-                 "warc_filename", "warc_offset", "warc_length")
-
-
 class CatalogError(StoreError):
     """The catalog file cannot be used (not a catalog, another store's): names the file and what to do."""
 
@@ -465,29 +460,13 @@ class Catalog:
         for url, group in groupby(merged, key=itemgetter(0)):
             yield url, list(group)
 
-    def probe_captures(self, site: str, since: str) -> list[tuple[Any, ...]]:
-        """Host probes of `site` fetched at or after `since`, newest first, each as PROBE_COLUMNS: the error
-        templates a new crawl may reuse (crawler/soft404/learned.py). Only the runs of crawls still fetching
-        then are read."""
-        runs = self.db.execute("SELECT first_row, last_row FROM crawls WHERE site = ? AND first_row IS NOT NULL"
-                               " AND COALESCE(last_fetch, finished_at, started_at) >= ?", (site, since)).fetchall()
-        rows = [row for first, last in runs for row in self.db.execute(
-            f"SELECT {', '.join(PROBE_COLUMNS)} FROM captures WHERE id BETWEEN ? AND ? AND kind = 'probe'"
-            " AND fetched_at >= ?", (first, last, since))]
-        return sorted(rows, key=itemgetter(1), reverse=True)
-
-    def capture_of(self, site: str, url: str, moment: str) -> tuple[Any, ...] | None:
-        """The capture of `url` by a crawl of `site` that was fetching at `moment` (a revisit's original, by its
-        WARC-Refers-To-Target-URI and -Date), as PROBE_COLUMNS."""
-        runs = self.db.execute("SELECT first_row, last_row FROM crawls WHERE site = ? AND first_row IS NOT NULL"
-                               " AND started_at <= ? AND COALESCE(last_fetch, finished_at) >= ?",
-                               (site, moment, moment)).fetchall()
-        for first, last in runs:
-            row = self.db.execute(f"SELECT {', '.join(PROBE_COLUMNS)} FROM captures WHERE id BETWEEN ? AND ?"
-                                  " AND url = ? ORDER BY fetched_at LIMIT 1", (first, last, url)).fetchone()
-            if row is not None:
-                return tuple(row)
-        return None
+    def recent_crawls(self, site: str, since: str, limit: int) -> list[str]:
+        """The last `limit` crawls of `site` still fetching at or after `since`, newest first: where a new
+        crawl looks for the host probe answers it may reuse (crawler/soft404/learned.py)."""
+        return [r[0] for r in self.db.execute(
+            "SELECT crawl_id FROM crawls WHERE site = ? AND COALESCE(last_fetch, finished_at, started_at) >= ?"
+            " ORDER BY COALESCE(last_fetch, finished_at, started_at) DESC, crawl_id DESC LIMIT ?",
+            (site, since, limit))]
 
     def article_urls(self, site: str) -> list[tuple[str, str, str, str | None]]:
         """(url, first fetched, last fetched, a section its items named) of every article URL of `site`:

@@ -45,7 +45,7 @@ from crawler.errors import StoreError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-PARTS = ("log", "items", "dropped")
+PARTS = ("log", "items", "dropped", "probes")  # probes: crawler/soft404/learned.py
 _SERIAL = re.compile(r"(?:part-|-)(\d{5})(?:-[^/]*)?\.(?:jsonl\.gz|warc\.gz)$")
 
 
@@ -108,7 +108,7 @@ class Outcome:
 
 
 def next_serials(keys: Iterable[str], prefix: str, worker: str | None = None) -> dict[str, int]:
-    """For each output (warc, log, items, dropped) the first serial no earlier run of the crawl used (of this
+    """For each output (warc and PARTS) the first serial no earlier run of the crawl used (of this
     worker's files only, in a distributed crawl: each worker numbers its own)."""
     serials = dict.fromkeys(("warc", *PARTS), 0)
     for key in keys:
@@ -429,7 +429,7 @@ class ArchiveService:
         self._archiver.metadata(uri, fields, refers_to_id, date)
 
     def write(self, part: str, record: dict[str, Any]) -> None:
-        """Append a record to the crawl log (`log`), `items` or `dropped`."""
+        """Append a record to the crawl log (`log`), `items`, `dropped` or `probes`."""
         self._submit(self._write, part, record)
 
     async def put(self, part: str, record: dict[str, Any]) -> None:

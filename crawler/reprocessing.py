@@ -29,6 +29,7 @@ from archive.store import Store
 from crawler.analysis import HTML_TYPES
 from crawler.errors import ConfigError, StoreError
 from crawler.siteconfig import SiteConfig
+from crawler.soft404.learned import crawl_templates
 from crawler.soft404.probes import shape_of
 from crawler.summary import read_jsonl_parts
 from crawler.validation import validate
@@ -52,6 +53,7 @@ class SourceCrawl:
     manifest: dict[str, Any]
     probes: list[str]  # URLs of its `kind: probe` log entries
     rechecked: dict[str, str | None]  # URL -> section, its `kind: recheck` entries (a recheck crawl)
+    templates: list[dict[str, Any]] = field(default_factory=list)  # its `probes` part (crawler/soft404/learned.py)
 
 
 @dataclass
@@ -65,6 +67,7 @@ class ReprocessPlan:
     spider: str  # news | recheck | archive
     site: SiteConfig
     probes: dict[tuple[str, str, str], str] = field(default_factory=dict)  # URL shape -> archived probe URL
+    templates: list[dict[str, Any]] = field(default_factory=list)  # probe answers source crawls reused
     urls: list[str] = field(default_factory=list)  # recheck / archive spiders: what to request
     pages: set[str] = field(default_factory=set)  # archive spider: URLs archived as 2xx HTML pages
     sections: dict[str, str] = field(default_factory=dict)  # recheck: URL -> section
@@ -128,7 +131,7 @@ def read_source_crawl(store: Store, crawl_id: str) -> SourceCrawl:
         for item in read_jsonl_parts(store, f"crawls/{crawl_id}/items"):
             if item.get("url") in rechecked:
                 rechecked[item["url"]] = item.get("section")
-    return SourceCrawl(crawl_id, manifest, probes, rechecked)
+    return SourceCrawl(crawl_id, manifest, probes, rechecked, crawl_templates(store, crawl_id))
 
 
 def archived_site(crawl: SourceCrawl) -> SiteConfig:
@@ -150,6 +153,13 @@ def probe_urls(crawls: list[SourceCrawl]) -> dict[tuple[str, str, str], str]:
         for url in crawl.probes:
             out.setdefault(shape_of(url), url)
     return out
+
+
+def reused_templates(crawls: list[SourceCrawl]) -> list[dict[str, Any]]:
+    """The probe answers source crawls took from earlier crawls instead of probing (their `probes` parts):
+    no probe of theirs is archived for those URL shapes, so the re-run judges with these. Shapes a crawl
+    probed itself are asked of the archive, as its log shows."""
+    return [t for crawl in crawls for t in crawl.templates if t.get("reused")]
 
 
 def archive_urls(index: CaptureIndex, files: list[Path]) -> tuple[list[str], set[str]]:
@@ -206,7 +216,8 @@ def make_plan(index: CaptureIndex, store: Store, crawl_ids: list[str], files: li
     sources = crawl_ids + [str(p) for p in files]
     moment = (at.ljust(14, "0") if len(at) >= 4 and at.isdigit() else "") or earliest(index, sources, crawls)
     plan_args: dict[str, Any] = {"index_path": index.path, "index_label": index.label, "sources": sources,
-                                 "at": moment, "problems": problems, "probes": probe_urls(crawls)}
+                                 "at": moment, "problems": problems, "probes": probe_urls(crawls),
+                                 "templates": reused_templates(crawls)}
     if crawls:
         first = crawls[0]
         spider = str(first.manifest.get("spider") or "news")

@@ -16,6 +16,7 @@ command) and changes only what answering from the archive needs:
 from __future__ import annotations
 
 import logging
+from functools import partial
 from urllib.parse import urlsplit
 
 from scrapy import Request
@@ -28,6 +29,7 @@ from crawler.render import RENDER, RENDERABLE_KINDS, AutoRenderMiddleware
 from crawler.replayhandler import CONVERSION, FROM_DOM, plan_of
 from crawler.siteconfig import SiteConfig
 from crawler.soft404.judge import VerdictMiddleware
+from crawler.soft404.learned import as_judged
 from crawler.soft404.probes import HostProbes, probe_url, shape_of
 
 logger = logging.getLogger(__name__)
@@ -137,8 +139,11 @@ class ArchivedVerdictMiddleware(VerdictMiddleware):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> VerdictMiddleware:
         mw = super().from_crawler(crawler)
-        mw.learn_from = None  # the archive holds the probe answers of the crawl being re-processed
+        # Answers come from the archive, fetched when the source crawl ran: not fresh ones for later crawls.
+        mw.record_probe, mw.learn_from = None, None
         if mw.probes is not None:
-            probes = ArchivedProbes(plan_of(crawler).probes)
-            mw.probes = HostProbes(mw._fetch_probe, mw.probes.ttl, probes.url_for)
+            plan = plan_of(crawler)
+            mw.probes = HostProbes(mw._fetch_probe, mw.probes.ttl, ArchivedProbes(plan.probes).url_for)
+            if plan.templates:  # answers the source crawls took from earlier ones: they archived no probe
+                mw.learn_from = partial(as_judged, plan.templates)
         return mw

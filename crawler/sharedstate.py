@@ -25,7 +25,6 @@ import redis
 
 from archive.digests import FirstCapture
 from crawler.frontier import REDIS_ERRORS
-from crawler.soft404.features import ProbeView
 from crawler.soft404.probes import Fingerprint
 
 logger = logging.getLogger(__name__)
@@ -61,25 +60,6 @@ class SharedDigests:
             self.redis.hsetnx(self.key, digest, value)
         except REDIS_ERRORS:
             self.failures += 1
-
-
-def _fingerprint_json(found: Fingerprint) -> str:
-    age = time.monotonic() - found.fetched
-    view = found.view
-    return json.dumps({"status": found.status, "final_url": found.final_url, "redirected": found.redirected,
-                       "title": found.title, "simhash": found.simhash, "at": time.time() - age,
-                       "view": None if view is None else {"blocks": sorted(view.blocks), "title": view.title,
-                                                          "heading": view.heading, "login": view.login}})
-
-
-def _fingerprint(raw: bytes | str) -> Fingerprint:
-    data = json.loads(raw)
-    age = max(0.0, time.time() - float(data["at"]))
-    view = data.get("view")
-    return Fingerprint(data["status"], data["final_url"], data["redirected"], data["title"], data["simhash"],
-                       time.monotonic() - age,
-                       None if view is None else ProbeView(True, frozenset(view["blocks"]), view["title"],
-                                                          view["heading"], bool(view.get("login"))))
 
 
 class _Claims:
@@ -128,10 +108,10 @@ class SharedProbes(_Claims):
     async def _shared(self, key: str, url: str, fetch: Callable[[str], Awaitable[Fingerprint]]) -> Fingerprint:
         if await self.claim(key):
             found = await fetch(url)
-            await asyncio.to_thread(self.redis.set, key, _fingerprint_json(found), ex=ENTRY_TTL)
+            await asyncio.to_thread(self.redis.set, key, json.dumps(found.record()), ex=ENTRY_TTL)
             return found
         raw = await self.wait(key)
-        return _fingerprint(raw) if raw else await fetch(url)
+        return Fingerprint.of_record(json.loads(raw)) if raw else await fetch(url)
 
 
 class SharedSinks:

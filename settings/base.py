@@ -125,8 +125,8 @@ ARCHIVE_WACZ = False
 SOFT404_PROBES = True
 # Seconds a probe's answer stays valid for its host and URL shape.
 SOFT404_PROBE_TTL = 6 * 3600
-# Before its first probe, a crawl reuses the answers earlier crawls of the site got (younger than the TTL),
-# read back from the store through the catalog when one exists (crawler/soft404/learned.py).
+# Before its first probe, a crawl reuses the answers recent crawls of the site got (younger than the TTL),
+# from their `probes` parts, found through the catalog when one exists (crawler/soft404/learned.py).
 SOFT404_PROBE_REUSE = True
 
 # --- RENDER_*: pages that need a browser (Chromium through scrapy-playwright) -------------------------------

@@ -11,11 +11,11 @@ goes in `request.meta["page_verdict"]`; failures get theirs from the crawl log, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -24,7 +24,7 @@ from scrapy.http.request import NO_CALLBACK
 
 from crawler.analysis import HTML_TYPES, PageAnalysis
 from crawler.analyzer import TOO_SLOW, analysis_of, mime_of
-from crawler.config import audit_config, limit_config, soft404_config
+from crawler.config import audit_config, soft404_config
 from crawler.distributed import Distributed, distributed_of
 from crawler.fetch import requested_url
 from crawler.kinds import ARTICLE_KINDS
@@ -32,7 +32,7 @@ from crawler.limits import DEAD, INCOMPLETE_HTML, UNREADABLE, limited, note, not
 from crawler.run import crawl_services
 from crawler.soft404.classify import RedirectSinks, judge, probed, redirect_verdict, template_view
 from crawler.soft404.features import Evidence
-from crawler.soft404.learned import Learned, learned_templates
+from crawler.soft404.learned import PART, Learned, learned_templates, probe_record
 from crawler.soft404.probes import Fingerprint, HostProbes, same_landing, shape_of
 from crawler.soft404.status import Verdict, from_status
 
@@ -53,20 +53,24 @@ class VerdictMiddleware:
         self.shared_sinks = shared.sinks if shared is not None else None
         fetch = shared.probes.wrap(self._fetch_probe, shape_of) if shared is not None else self._fetch_probe
         self.probes = HostProbes(fetch, probe_ttl) if probes else None
-        # What earlier crawls learned of the site's hosts, read once before the first probe (None: probe).
+        # What earlier crawls learned of the site's hosts, read once before the first probe (None: probe),
+        # and where this crawl writes the answers it judges pages with (its `probes` part).
         self.learn_from: Callable[[], list[Learned]] | None = None
-        self._learning: asyncio.Future[None] | None = None
+        self.record_probe: Callable[[dict[str, Any]], None] | None = None
+        self.crawl_id = ""
+        self._learned_gate: asyncio.Future[None] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> VerdictMiddleware:
         config = soft404_config(crawler.settings)
         mw = cls(crawler, config.probes, config.probe_ttl, distributed_of(crawler))
-        if config.probes and config.probe_reuse:
+        if config.probes:
             services = crawl_services(crawler)
-            catalog = audit_config(crawler.settings).catalog_path(services.store.uri)
-            limits = limit_config(crawler.settings).page_limits()
-            mw.learn_from = partial(learned_templates, catalog, services.store, services.identity.site,
-                                    config.probe_ttl, limits)
+            mw.crawl_id, mw.record_probe = services.identity.crawl_id, services.archive.sink(PART)
+            if config.probe_reuse:
+                catalog = audit_config(crawler.settings).catalog_path(services.store.uri)
+                mw.learn_from = partial(learned_templates, catalog, services.store, services.identity.site,
+                                        config.probe_ttl)
         return mw
 
     async def process_response(self, request: Request, response: Response) -> Response:
@@ -137,22 +141,39 @@ class VerdictMiddleware:
             return verdict  # the answer is where the host sends lost URLs (its home page...), not a template
         return judge(evidence, probe.view)
     async def _learned(self) -> None:
-        """The answers earlier crawls got, taken once before the first probe; a probe waits for them at most
-        LEARN_WAIT seconds (then it is fetched, and what is read later only fills shapes not yet probed)."""
-        if self._learning is None:
-            self._learning = asyncio.ensure_future(self._learn())
-        if not self._learning.done():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._learning), LEARN_WAIT)
+        """The answers earlier crawls got, taken before the first probe. The pages that need a probe meanwhile
+        wait with it, all of them at most LEARN_WAIT seconds in all; then probes are fetched, and what is read
+        later only fills shapes not probed yet."""
+        if self._learned_gate is None:
+            self._learned_gate = asyncio.ensure_future(self._wait_learning())
+        if not self._learned_gate.done():
+            await asyncio.shield(self._learned_gate)
+
+    async def _wait_learning(self) -> None:
+        learning = asyncio.ensure_future(self._learn())
+        try:
+            await asyncio.wait_for(asyncio.shield(learning), LEARN_WAIT)
+        except TimeoutError:
+            logger.warning("host probes: earlier crawls' answers not read within %.0f s; probing meanwhile", LEARN_WAIT)
 
     async def _learn(self) -> None:
         assert self.learn_from is not None and self.probes is not None
-        learned = await asyncio.to_thread(self.learn_from)
-        taken = sum(self.probes.learn(item.url, item.fingerprint) for item in learned)
-        self.crawler.stats.set_value("soft404/probes/reused", taken)
+        try:
+            learned = await asyncio.to_thread(self.learn_from)
+        except Exception as exc:  # reuse saves probes: a failure here costs probes, never the crawl
+            logger.warning("host probes: earlier crawls' answers not read (%s: %s)", type(exc).__name__, exc)
+            return
+        taken = [item for item in learned if self.probes.learn(item.url, item.fingerprint)]
+        for item in taken:  # this crawl judges pages with them: in its own probes part, as if it had asked
+            self._record(item.url, item.fingerprint, item.crawl_id, reused=True)
+        self.crawler.stats.set_value("soft404/probes/reused", len(taken))
         if taken:
-            logger.info("host probes: %d answers of earlier crawls reused (%s)", taken,
-                        ", ".join(sorted({item.crawl_id for item in learned})))
+            logger.info("host probes: %d answers of earlier crawls reused (%s)", len(taken),
+                        ", ".join(sorted({item.crawl_id for item in taken})))
+
+    def _record(self, url: str, fingerprint: Fingerprint, crawl_id: str, reused: bool = False) -> None:
+        if self.record_probe is not None and fingerprint.status is not None:
+            self.record_probe(probe_record(url, fingerprint, crawl_id, reused))
 
     async def _fetch_probe(self, url: str) -> Fingerprint:
         """Fetch a probe through the normal downloader; its crawl-log entry carries what we need."""
@@ -165,4 +186,6 @@ class VerdictMiddleware:
         entry = response.request.meta.get("crawl_log") if response.request is not None else None
         answer = analysis_of(response.request) if response.request is not None else None
         view = template_view(answer.evidence) if answer is not None and answer.evidence is not None else None
-        return Fingerprint.from_entry(entry or {}, view)
+        fingerprint = Fingerprint.from_entry(entry or {}, view)
+        self._record(url, fingerprint, self.crawl_id)
+        return fingerprint

@@ -1,145 +1,143 @@
-"""Host error templates learned by earlier crawls, read back through the catalog instead of probing again.
+"""Host error templates learned by earlier crawls, taken instead of probing again.
 
-A probe answer is trusted for SOFT404_PROBE_TTL (crawler/soft404/probes.py). A site crawled more often than
-that would ask every host the same question again at every crawl; instead, before a crawl's first probe,
-the newest probe capture of each URL shape that the catalog (archive/catalog.py) knows for the site, and
-that is younger than the TTL, is read back from the store by range and read again as the live answer was
-(crawler/analysis.py): the same fingerprint, aged by the time since it was fetched. The store stays the
-source of truth: nothing is trusted that its record does not show. A revisit (the host answered what it
-answered before) is resolved to the original's payload through the catalog.
+Every probe answer a crawl judges pages with is written to its `probes` part
+(`crawls/ID/probes/part-NNNNN.jsonl.gz`, see `probe_record`): the fingerprint exactly as the classifier used
+it (crawler/soft404/probes.py), the probe URL, when and by which crawl it was fetched. An answer is trusted
+for SOFT404_PROBE_TTL; a site crawled more often than that would ask its hosts the same question at every
+crawl. Instead, before its first probe, a crawl takes the newest answer per URL shape younger than the TTL
+from the `probes` parts of the site's recent crawls, which the catalog (archive/catalog.py) names. What it
+takes goes into its own `probes` part (`reused`), so `scrapy reprocess` judges its pages with the same
+templates, and the next crawl finds them there too.
 
-The catalog is read as it is (a crawl never indexes the store at start: `scrapy catalog`, `scrapy audit`
-and the recheck spider keep it current); without one, or on any problem, the crawl probes as it always did.
-Work is bounded: `max_shapes` answers and `max_seconds` in all, in a thread.
+Nothing is parsed again and no WARC is read: the records are what the live probe gave. A failed probe (no
+status) is never taken: the new crawl asks again. The catalog is read as it is, never updated here
+(`scrapy catalog`, `scrapy audit` and due rechecks keep it current); without one, or on any problem, the
+crawl probes as it always did. Work is bounded (`max_crawls` crawls, `MAX_PART_BYTES` per part).
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import logging
+import math
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from w3lib.encoding import http_content_type_encoding
-
-from archive.catalog import PROBE_COLUMNS, Catalog
-from archive.indexing import warc_ts
-from archive.reader import Capture
-from archive.records import RecordError, parse_record
+from archive.catalog import Catalog
 from archive.store import Store
-from crawler.analysis import HTML_TYPES, PageRequest, analyze
 from crawler.dates import iso_datetime
-from crawler.errors import StoreError
-from crawler.limits import UNREADABLE, PageLimits
-from crawler.soft404.classify import template_view
-from crawler.soft404.features import ProbeView
 from crawler.soft404.probes import Fingerprint, shape_of
 
 logger = logging.getLogger(__name__)
 
-MAX_STORE_FAILURES = 3  # reads of the store that fail before reuse gives up (the crawl probes instead)
+PART = "probes"  # the crawl's part that holds the answers it judged pages with (archive/service.py PARTS)
+MAX_PART_BYTES = 64 << 20  # a probes part read back is at most this, decompressed
+MAX_STORE_FAILURES = 3  # store reads that fail before reuse gives up (the crawl probes instead)
 
 
 @dataclass(frozen=True)
 class Learned:
-    """One probe answer of an earlier crawl: its URL (its shape is the pages') and what it showed."""
+    """One probe answer of an earlier crawl: its URL (its shape is the pages'), what it showed, who asked."""
 
     url: str
     fingerprint: Fingerprint
     crawl_id: str
 
 
-def learned_templates(catalog_path: Path, store: Store, site: str, ttl: float, limits: PageLimits | None = None,
-                      max_shapes: int = 500, max_seconds: float = 30.0) -> list[Learned]:
-    """The newest usable probe answer per URL shape of `site` younger than `ttl` seconds; [] when there is
-    no catalog or it cannot be read (logged: the crawl then probes)."""
+def probe_record(url: str, fingerprint: Fingerprint, crawl_id: str, reused: bool = False) -> dict[str, Any]:
+    """A line of a crawl's `probes` part: the answer for the probe `url`, fetched by `crawl_id`."""
+    record = fingerprint.record()
+    return {"url": url, "fetched_at": iso_datetime(datetime.fromtimestamp(record["at"], UTC)),
+            "crawl_id": crawl_id, "reused": reused, **record}
+
+
+def learned_templates(catalog_path: Path, store: Store, site: str, ttl: float, max_crawls: int = 10) -> list[Learned]:
+    """The newest answer per URL shape of `site` younger than `ttl` seconds, from the `probes` parts of the
+    site's last `max_crawls` crawls the catalog knows; [] when there is no catalog or it cannot be read."""
     if not catalog_path.exists():
         return []
+    since = iso_datetime(datetime.now(UTC) - timedelta(seconds=ttl))
     try:
         with Catalog.reader(catalog_path, store) as catalog:
-            return list(_learn(catalog, store, site, ttl, limits or PageLimits(), max_shapes,
-                               time.monotonic() + max_seconds))
+            crawl_ids = catalog.recent_crawls(site, since, max_crawls)
     except Exception as exc:  # reuse saves probes: whatever fails here costs probes, never the crawl
         logger.warning("host templates of earlier crawls not read (%s: %s): probing instead", type(exc).__name__, exc)
         return []
-
-
-def _learn(catalog: Catalog, store: Store, site: str, ttl: float, limits: PageLimits, max_shapes: int,
-           deadline: float) -> Iterator[Learned]:
-    now = datetime.now(UTC)
-    since = iso_datetime(now - timedelta(seconds=ttl))
-    done: set[tuple[str, str, str]] = set()
+    best: dict[tuple[str, str, str], tuple[float, Learned]] = {}
     failures = 0
-    for values in catalog.probe_captures(site, since):
-        row = dict(zip(PROBE_COLUMNS, values, strict=True))
-        shape = shape_of(row["url"])
-        if shape in done:
-            continue
-        if len(done) >= max_shapes or time.monotonic() > deadline:
-            logger.info("host templates of earlier crawls: stopped after %d shapes (bounded)", len(done))
-            return
+    for crawl_id in crawl_ids:
         try:
-            view = None if row["redirects"] else _view(catalog, store, site, row, limits)
-        except RecordError as exc:
-            logger.info("probe %s of %s not reused: %s", row["url"], row["crawl_id"], exc)
-            continue  # an older answer of the shape may still be read
-        except (StoreError, OSError) as exc:  # a missing object, or a store that does not answer
+            records = list(_records(store, f"crawls/{crawl_id}/{PART}/"))
+        except Exception as exc:  # a store that does not answer, a part cut short: this crawl's answers only
             failures += 1
-            logger.info("probe %s of %s not reused: %s", row["url"], row["crawl_id"], exc)
-            if failures >= MAX_STORE_FAILURES:  # every other read would wait as long: probe instead
-                logger.warning("host templates of earlier crawls: %d store reads failed, %d reused (last: %s)",
-                               failures, len(done), exc)
-                return
+            logger.info("host templates of crawl %s not read: %s: %s", crawl_id, type(exc).__name__, exc)
+            if failures >= MAX_STORE_FAILURES:
+                break
             continue
-        age = (now - datetime.strptime(row["fetched_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)).total_seconds()
-        entry = {"status": row["status"], "final_url": row["final_url"] or row["url"], "title": row["title"],
-                 "redirects": json.loads(row["redirects"]) if row["redirects"] else [], "simhash": row["simhash"]}
-        fingerprint = Fingerprint.from_entry(entry, view)
-        done.add(shape)
-        yield Learned(row["url"], _aged(fingerprint, max(0.0, age)), row["crawl_id"])
+        for record in records:
+            found = _learned(record, ttl)
+            if found is not None:
+                at, learned = found
+                shape = shape_of(learned.url)
+                if shape not in best or best[shape][0] < at:
+                    best[shape] = (at, learned)
+    return [learned for _, learned in best.values()]
 
 
-def _aged(fingerprint: Fingerprint, age: float) -> Fingerprint:
-    """The fingerprint as if fetched `age` seconds ago: it expires when the original answer would have."""
-    return Fingerprint(fingerprint.status, fingerprint.final_url, fingerprint.redirected, fingerprint.title,
-                       fingerprint.simhash, time.monotonic() - age, fingerprint.view)
+def crawl_templates(store: Store, crawl_id: str) -> list[dict[str, Any]]:
+    """The answers crawl `crawl_id` judged its pages with (its `probes` part); [] when it has none (a crawl
+    older than the part) or the part cannot be read (logged)."""
+    try:
+        return _records(store, f"crawls/{crawl_id}/{PART}/")
+    except Exception as exc:
+        logger.warning("host templates of crawl %s not read: %s: %s", crawl_id, type(exc).__name__, exc)
+        return []
 
 
-def _view(catalog: Catalog, store: Store, site: str, row: dict[str, Any], limits: PageLimits) -> ProbeView | None:
-    """The answer read as the host's error template, as at capture time; None when it was no HTML page."""
-    if not (200 <= (row["status"] or 0) < 300):
-        return None  # an honest 404 needs no template
-    capture = _read(store, row)
-    if capture.record_type == "revisit":
-        refers = capture.warc_headers.get("WARC-Refers-To-Target-URI") or capture.url
-        digits = warc_ts(capture.warc_headers.get("WARC-Refers-To-Date") or "")
-        moment = iso_datetime(datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC)) if digits else None
-        original = catalog.capture_of(site, refers, moment) if moment else None
-        if original is None:
-            raise RecordError(row["warc_filename"] or "", row["warc_offset"] or 0,
-                              f"revisit of {refers}: its original is not in the catalog")
-        source = _read(store, dict(zip(PROBE_COLUMNS, original, strict=True)))
-        capture.payload, capture.http_headers = source.payload, source.http_headers
-    if capture.mime not in HTML_TYPES:
+def as_judged(records: list[dict[str, Any]]) -> list[Learned]:
+    """The newest answer per URL shape of these records, whatever their age, as if just fetched: `scrapy
+    reprocess` judges a crawl's pages with the templates the crawl used, however long ago it ran."""
+    best: dict[tuple[str, str, str], tuple[float, Learned]] = {}
+    for record in records:
+        found = _learned(record, math.inf)
+        if found is not None:
+            at, learned = found
+            fresh = Learned(learned.url, replace(learned.fingerprint, fetched=time.monotonic()), learned.crawl_id)
+            shape = shape_of(fresh.url)
+            if shape not in best or best[shape][0] < at:
+                best[shape] = (at, fresh)
+    return [learned for _, learned in best.values()]
+
+
+def _records(store: Store, prefix: str) -> list[dict[str, Any]]:
+    """Every JSON line of the parts under `prefix` (bounded per part; a bad line is skipped)."""
+    out: list[dict[str, Any]] = []
+    for key in store.keys(prefix):
+        if not key.endswith(".jsonl.gz"):
+            continue
+        with gzip.GzipFile(fileobj=io.BytesIO(store.get_bytes(key))) as fh:
+            data = fh.read(MAX_PART_BYTES)
+        for line in data.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                out.append(record)
+    return out
+
+
+def _learned(record: dict[str, Any], ttl: float) -> tuple[float, Learned] | None:
+    """(when it was fetched, the answer) of a record that answered and is younger than `ttl`, else None."""
+    try:
+        at = float(record["at"])
+        if record.get("status") is None or not isinstance(record.get("url"), str) or time.time() - at >= ttl:
+            return None
+        return at, Learned(record["url"], Fingerprint.of_record(record), str(record.get("crawl_id") or ""))
+    except (KeyError, TypeError, ValueError):
         return None
-    content_type = capture.http_headers.get_header("Content-Type") if capture.http_headers else None
-    analysis = analyze(PageRequest(url=capture.url, body=capture.content(),
-                                   encoding=http_content_type_encoding(content_type), limits=limits))
-    if UNREADABLE & set(analysis.problems) or analysis.evidence is None:
-        return None
-    return template_view(analysis.evidence)
-
-
-def _read(store: Store, row: dict[str, Any]) -> Capture:
-    """The record the row points at, from its crawl's WARC in the store."""
-    filename, offset, length = row["warc_filename"], row["warc_offset"], row["warc_length"]
-    if not filename or offset is None or not length:
-        raise RecordError(filename or "", offset or 0, "the crawl log names no record")
-    data = store.get_range(f"crawls/{row['crawl_id']}/warc/{filename}", offset, length)
-    if len(data) < length:
-        raise RecordError(filename, offset, "the record is cut short in the store")
-    return parse_record(data, filename, offset)

@@ -47,6 +47,26 @@ class Fingerprint:
         """The host answers unknown URLs with 2xx (after redirects): its error pages look alive."""
         return self.status is not None and 200 <= self.status < 300
 
+    def record(self) -> dict[str, Any]:
+        """As JSON keeps it (a Redis entry, a crawl's `probes` part): `at` is when it was fetched, in epoch
+        seconds, so another process ages it from there."""
+        view = self.view
+        return {"status": self.status, "final_url": self.final_url, "redirected": self.redirected,
+                "title": self.title, "simhash": self.simhash, "at": time.time() - (time.monotonic() - self.fetched),
+                "view": None if view is None else {"blocks": sorted(view.blocks), "title": view.title,
+                                                   "heading": view.heading, "login": view.login}}
+
+    @classmethod
+    def of_record(cls, data: dict[str, Any]) -> Fingerprint:
+        """From `record()`'s dict; KeyError / TypeError / ValueError when it is not one."""
+        age = max(0.0, time.time() - float(data["at"]))
+        view = data.get("view")
+        return cls(data["status"], data["final_url"], bool(data["redirected"]), data["title"], data["simhash"],
+                   time.monotonic() - age,
+                   None if view is None else ProbeView(True, frozenset(int(b) for b in view["blocks"]),
+                                                      str(view["title"]), str(view["heading"]),
+                                                      bool(view.get("login"))))
+
     @classmethod
     def from_entry(cls, entry: dict[str, Any], view: ProbeView | None = None) -> Fingerprint:
         """From the probe's crawl-log entry and, when its answer was read as the host's error template, that."""

@@ -189,9 +189,10 @@ def test_a_recheck_of_a_urls_file_and_of_what_is_due(story: Story, tmp_path: Pat
 
 
 def test_a_crawl_reuses_the_host_s_probe_answers_that_earlier_crawls_archived(story: Story, tmp_path: Path) -> None:
-    """Once the catalog knows the story's crawls, a recheck reads the host's answers for URLs that cannot exist
-    back from the store (revisits resolved to their originals) instead of probing again, and judges each page
-    as the last recheck did; answers older than SOFT404_PROBE_TTL are asked again."""
+    """Once the catalog knows the story's crawls, a recheck takes the host's answers for URLs that cannot exist
+    from their `probes` parts instead of probing again and judges each page as the last recheck did, dead
+    pages included; re-processing it judges with the same templates; answers older than SOFT404_PROBE_TTL
+    are asked again."""
     from archive.store import FileStore  # noqa: PLC0415
     from crawler.soft404.probes import shape_of  # noqa: PLC0415
 
@@ -204,20 +205,31 @@ def test_a_crawl_reuses_the_host_s_probe_answers_that_earlier_crawls_archived(st
     store = FileStore(tmp_path / "store")
     before = read_jsonl_parts(store, f"crawls/{CRAWLS[3]}/log")
     probes = {shape_of(e["url"]): e for e in before if e["kind"] == "probe"}
-    assert any(e["status"] == 200 for e in probes.values())  # a section answering unknown URLs 200: a template
+    assert {e["status"] for e in probes.values()} >= {200, 404}  # a section with an error template, honest ones
+    assert read_jsonl_parts(store, f"crawls/{CRAWLS[3]}/probes")  # what it judged with, kept for later crawls
     pages = [e for e in before if e["kind"] == "recheck" and shape_of(e["url"]) in probes]
-    chosen = {e["url"]: e for shape in probes for e in [p for p in pages if shape_of(p["url"]) == shape][:3]}
+    matched = [e for e in pages if "probe-match" in e["reasons"]][:3]  # dead only beside the template
+    assert matched
+    chosen = {e["url"]: e for e in matched + [p for shape in probes for p in
+                                              [q for q in pages if shape_of(q["url"]) == shape][:2]]}
     (tmp_path / "urls.txt").write_text("".join(f"{url}\n" for url in chosen))
     site = ["-a", "site=demo", "-a", f"base_url={story.base_url}/", "-a", f"urls_file={tmp_path / 'urls.txt'}"]
 
     stderr = run(copy, ["crawl", "recheck", *site], {"CRAWL_ID": "reused"})
+    assert "answers of earlier crawls reused" in stderr
     log = read_jsonl_parts(store, "crawls/reused/log")
     assert [e["url"] for e in log if e["kind"] == "probe"] == []
-    assert f"host probes: {len(probes)} answers of earlier crawls reused" in stderr
     judged = {e["url"]: (e["verdict"], e["reasons"]) for e in log if e["kind"] == "recheck"}
     assert judged == {url: (e["verdict"], e["reasons"]) for url, e in chosen.items()}
-    assert any(probes[shape_of(url)]["status"] == 200 for url in judged)  # judged beside a template read back
+    kept = read_jsonl_parts(store, "crawls/reused/probes")
+    assert kept and all(r["reused"] and r["crawl_id"] in CRAWLS for r in kept)
 
-    run(copy, ["crawl", "recheck", *site], {"CRAWL_ID": "expired", "SOFT404_PROBE_TTL": "1"})
+    run(copy, ["reprocess", "reused"], {"CRAWL_ID": "reused-again"})
+    again = read_jsonl_parts(store, "crawls/reused-again/log")
+    assert {e["url"]: (e["verdict"], e["reasons"]) for e in again if e["kind"] == "recheck"} == judged
+    assert [e for e in again if e["kind"] == "probe"] == []  # judged with the templates the crawl used
+
+    stderr = run(copy, ["crawl", "recheck", *site], {"CRAWL_ID": "expired", "SOFT404_PROBE_TTL": "1"})
     log = read_jsonl_parts(store, "crawls/expired/log")
-    assert {shape_of(e["url"]) for e in log if e["kind"] == "probe"} == set(probes)
+    assert "answers of earlier crawls reused" not in stderr and [e for e in log if e["kind"] == "probe"]
+    assert {e["url"]: (e["verdict"], e["reasons"]) for e in log if e["kind"] == "recheck"} == judged

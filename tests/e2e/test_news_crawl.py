@@ -217,7 +217,8 @@ def test_store_layout_and_manifest(demo_crawl: CrawlResult) -> None:
     warc = [f for f in files if f.startswith("warc/")]
     assert len(warc) == 1 and warc[0].endswith(".warc.gz")
     cdxj = "cdxj/" + warc[0].removeprefix("warc/").removesuffix(".warc.gz") + ".cdxj"
-    assert files == sorted(["crawl.json", "items/part-00000.jsonl.gz", "log/part-00000.jsonl.gz", cdxj, *warc])
+    assert files == sorted(["crawl.json", "items/part-00000.jsonl.gz", "log/part-00000.jsonl.gz",
+                            "probes/part-00000.jsonl.gz", cdxj, *warc])
     manifest = demo_crawl.manifest
     assert manifest["site"] == "demo" and manifest["crawl_id"] == "test-crawl"
     assert manifest["versions"]["scrapy"] and manifest["site_config"]["name"] == "demo"

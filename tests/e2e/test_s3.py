@@ -52,7 +52,8 @@ def test_a_crawl_into_s3_leaves_the_store_layout_with_matching_checksums(
     warc = [k for k in keys if k.startswith("warc/")]
     assert len(warc) == 1 and warc[0].endswith(".warc.gz")
     cdxj = "cdxj/" + warc[0].removeprefix("warc/").removesuffix(".warc.gz") + ".cdxj"
-    assert keys == sorted(["crawl.json", "log/part-00000.jsonl.gz", "items/part-00000.jsonl.gz", cdxj, *warc])
+    assert keys == sorted(["crawl.json", "log/part-00000.jsonl.gz", "items/part-00000.jsonl.gz",
+                           "probes/part-00000.jsonl.gz", cdxj, *warc])
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=prefix + "crawl.json")["Body"].read())
     assert manifest["store_uri"] == f"s3://{BUCKET}/archive" and manifest["counts"]["items"] >= 256
     assert sorted(o["key"] for o in manifest["objects"]) == sorted(prefix.removeprefix("archive/") + k
