@@ -157,9 +157,12 @@ def probe_urls(crawls: list[SourceCrawl]) -> dict[tuple[str, str, str], str]:
 
 def reused_templates(crawls: list[SourceCrawl]) -> list[dict[str, Any]]:
     """The probe answers source crawls took from earlier crawls instead of probing (their `probes` parts):
-    no probe of theirs is archived for those URL shapes, so the re-run judges with these. Shapes a crawl
-    probed itself are asked of the archive, as its log shows."""
-    return [t for crawl in crawls for t in crawl.templates if t.get("reused")]
+    no probe of theirs is archived for those URL shapes, so the re-run judges with these. A shape that any
+    source crawl probed itself is asked of the archive, as its log shows."""
+    probed = {shape_of(url) for crawl in crawls for url in crawl.probes}
+    probed |= {shape_of(str(t.get("url"))) for crawl in crawls for t in crawl.templates if not t.get("reused")}
+    return [t for crawl in crawls for t in crawl.templates
+            if t.get("reused") and shape_of(str(t.get("url"))) not in probed]
 
 
 def archive_urls(index: CaptureIndex, files: list[Path]) -> tuple[list[str], set[str]]:

@@ -59,6 +59,7 @@ class VerdictMiddleware:
         self.record_probe: Callable[[dict[str, Any]], None] | None = None
         self.crawl_id = ""
         self._learned_gate: asyncio.Future[None] | None = None
+        self._taken: dict[tuple[str, str, str], Learned] = {}  # answers taken, until a page is judged with one
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> VerdictMiddleware:
@@ -132,6 +133,8 @@ class VerdictMiddleware:
         if self.learn_from is not None:
             await self._learned()
         probe = await self.probes.fingerprint(requested_url(request))
+        if self._taken:
+            self._used(requested_url(request), probe)
         if not probe.soft:
             return verdict  # an honest host (404 for unknown URLs), or no answer: the page alone decides
         if same_landing({"redirects": request.meta.get("redirect_urls"), "final_url": response.url}, probe):
@@ -160,16 +163,23 @@ class VerdictMiddleware:
         assert self.learn_from is not None and self.probes is not None
         try:
             learned = await asyncio.to_thread(self.learn_from)
+            self._taken.update((shape_of(item.url), item) for item in learned
+                               if self.probes.learn(item.url, item.fingerprint))
         except Exception as exc:  # reuse saves probes: a failure here costs probes, never the crawl
             logger.warning("host probes: earlier crawls' answers not read (%s: %s)", type(exc).__name__, exc)
             return
-        taken = [item for item in learned if self.probes.learn(item.url, item.fingerprint)]
-        for item in taken:  # this crawl judges pages with them: in its own probes part, as if it had asked
+        if self._taken:
+            logger.info("host probes: %d answers of earlier crawls taken (%s)", len(self._taken),
+                        ", ".join(sorted({item.crawl_id for item in self._taken.values()})))
+
+    def _used(self, url: str, probe: Fingerprint) -> None:
+        """A page is judged with an answer an earlier crawl got: it goes into this crawl's probes part (once),
+        as if this crawl had asked, so a re-run judges with it and later crawls find it."""
+        item = self._taken.get(shape_of(url))
+        if item is not None and item.fingerprint is probe:
+            del self._taken[shape_of(url)]
             self._record(item.url, item.fingerprint, item.crawl_id, reused=True)
-        self.crawler.stats.set_value("soft404/probes/reused", len(taken))
-        if taken:
-            logger.info("host probes: %d answers of earlier crawls reused (%s)", len(taken),
-                        ", ".join(sorted({item.crawl_id for item in taken})))
+            self.crawler.stats.inc_value("soft404/probes/reused")
 
     def _record(self, url: str, fingerprint: Fingerprint, crawl_id: str, reused: bool = False) -> None:
         if self.record_probe is not None and fingerprint.status is not None:

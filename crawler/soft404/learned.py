@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 PART = "probes"  # the crawl's part that holds the answers it judged pages with (archive/service.py PARTS)
 MAX_PART_BYTES = 64 << 20  # a probes part read back is at most this, decompressed
 MAX_STORE_FAILURES = 3  # store reads that fail before reuse gives up (the crawl probes instead)
+MAX_SECONDS = 30.0  # reading earlier crawls' parts stops after this (what was read is used)
+HONEST = (404, 410)  # answers that say the host's unknown URLs are gone: reused like templates
+CLOCK_SKEW = 60.0  # seconds an answer may claim to come from the future (another machine's clock) and count
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,11 @@ def learned_templates(catalog_path: Path, store: Store, site: str, ttl: float, m
         logger.warning("host templates of earlier crawls not read (%s: %s): probing instead", type(exc).__name__, exc)
         return []
     best: dict[tuple[str, str, str], tuple[float, Learned]] = {}
-    failures = 0
+    failures, deadline = 0, time.monotonic() + MAX_SECONDS
     for crawl_id in crawl_ids:
+        if time.monotonic() > deadline:
+            logger.info("host templates of earlier crawls: stopped after %.0f s (bounded)", MAX_SECONDS)
+            break
         try:
             records = list(_records(store, f"crawls/{crawl_id}/{PART}/"))
         except Exception as exc:  # a store that does not answer, a part cut short: this crawl's answers only
@@ -133,10 +139,14 @@ def _records(store: Store, prefix: str) -> list[dict[str, Any]]:
 
 
 def _learned(record: dict[str, Any], ttl: float) -> tuple[float, Learned] | None:
-    """(when it was fetched, the answer) of a record that answered and is younger than `ttl`, else None."""
+    """(when it was fetched, the answer) of a record that is a host's answer (2xx: its template; 404 or 410:
+    an honest host) younger than `ttl`, else None: a failure, a 5xx, a 429 or a 403 says nothing lasting."""
     try:
-        at = float(record["at"])
-        if record.get("status") is None or not isinstance(record.get("url"), str) or time.time() - at >= ttl:
+        at, status = float(record["at"]), record.get("status")
+        if not isinstance(status, int) or not (200 <= status < 300 or status in HONEST) \
+                or not isinstance(record.get("url"), str):
+            return None
+        if not math.isfinite(at) or at > time.time() + CLOCK_SKEW or time.time() - at >= ttl:
             return None
         return at, Learned(record["url"], Fingerprint.of_record(record), str(record.get("crawl_id") or ""))
     except (KeyError, TypeError, ValueError):

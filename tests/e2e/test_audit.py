@@ -216,13 +216,16 @@ def test_a_crawl_reuses_the_host_s_probe_answers_that_earlier_crawls_archived(st
     site = ["-a", "site=demo", "-a", f"base_url={story.base_url}/", "-a", f"urls_file={tmp_path / 'urls.txt'}"]
 
     stderr = run(copy, ["crawl", "recheck", *site], {"CRAWL_ID": "reused"})
-    assert "answers of earlier crawls reused" in stderr
+    assert "answers of earlier crawls taken" in stderr
     log = read_jsonl_parts(store, "crawls/reused/log")
     assert [e["url"] for e in log if e["kind"] == "probe"] == []
     judged = {e["url"]: (e["verdict"], e["reasons"]) for e in log if e["kind"] == "recheck"}
     assert judged == {url: (e["verdict"], e["reasons"]) for url, e in chosen.items()}
-    kept = read_jsonl_parts(store, "crawls/reused/probes")
-    assert kept and all(r["reused"] and r["crawl_id"] in CRAWLS for r in kept)
+    kept = read_jsonl_parts(store, "crawls/reused/probes")  # the answers its pages were judged with
+    assert {shape_of(e["url"]) for e in matched} <= {shape_of(r["url"]) for r in kept} <= set(probes)
+    assert all(r["reused"] and r["crawl_id"] in CRAWLS for r in kept)
+    manifest = json.loads((tmp_path / "store" / "crawls" / "reused" / "crawl.json").read_text())
+    assert manifest["stats"]["soft404/probes/reused"] == len(kept)
 
     run(copy, ["reprocess", "reused"], {"CRAWL_ID": "reused-again"})
     again = read_jsonl_parts(store, "crawls/reused-again/log")
@@ -231,5 +234,5 @@ def test_a_crawl_reuses_the_host_s_probe_answers_that_earlier_crawls_archived(st
 
     stderr = run(copy, ["crawl", "recheck", *site], {"CRAWL_ID": "expired", "SOFT404_PROBE_TTL": "1"})
     log = read_jsonl_parts(store, "crawls/expired/log")
-    assert "answers of earlier crawls reused" not in stderr and [e for e in log if e["kind"] == "probe"]
+    assert "answers of earlier crawls taken" not in stderr and [e for e in log if e["kind"] == "probe"]
     assert {e["url"]: (e["verdict"], e["reasons"]) for e in log if e["kind"] == "recheck"} == judged

@@ -55,6 +55,9 @@ def test_the_newest_answer_per_shape_younger_than_the_ttl_as_the_live_probe_gave
         probe_record(url("/world/2026/12/dddddddd.html"), _answer(200, hour, TEMPLATE, "newest"), "new"),
         probe_record(url("/sport/2026/12/eeeeeeee.html"), _answer(None, hour), "new"),  # failed: the older one
         probe_record(url("/opinion/ffffffff.html"), _answer(404, 2 * hour), "earlier", reused=True),
+        probe_record(url("/world/2026/12/hhhhhhhh.html"), _answer(503, 0.5 * hour), "new"),  # an outage
+        probe_record(url("/world/2026/12/iiiiiiii.html"), _answer(429, 0.2 * hour), "new"),  # rate limited
+        probe_record(url("/world/2026/12/jjjjjjjj.html"), _answer(200, -2 * hour), "new"),  # a clock ahead
     ])
     _crawl(root, "elsewhere", 1, [probe_record(url("/x/gggggggg.html"), _answer(200, hour), "elsewhere")],
            site="other")
@@ -86,3 +89,15 @@ def test_no_catalog_another_store_s_or_an_unreadable_part_costs_only_probes(tmp_
     assert catalog.read_bytes() == before  # read only: a crawl never rebuilds or updates the catalog
     catalog.write_bytes(b"not a catalog")
     assert learned_templates(catalog, FileStore(root), SITE, ttl=7200) == []  # logged; the crawl probes
+
+
+def test_a_re_run_judges_with_reused_answers_only_where_no_source_crawl_probed() -> None:
+    from crawler.reprocessing import SourceCrawl, reused_templates  # noqa: PLC0415
+
+    taken = probe_record(url("/world/2026/01/aaaaaaaa.html"), _answer(200, 9000, TEMPLATE), "old", reused=True)
+    shadowed = probe_record(url("/sport/2026/01/bbbbbbbb.html"), _answer(200, 9000, TEMPLATE), "old", reused=True)
+    own = probe_record(url("/sport/2026/02/cccccccc.html"), _answer(404, 10), "b")
+    logged = probe_record(url("/tech/dddddddd"), _answer(200, 9000), "old", reused=True)
+    a = SourceCrawl("a", {}, [url("/tech/eeeeeeee")], {}, [taken, logged])
+    b = SourceCrawl("b", {}, [url("/sport/2026/02/cccccccc.html")], {}, [shadowed, own])
+    assert reused_templates([a, b]) == [taken]  # sport and tech were probed by a source crawl: the archive answers
