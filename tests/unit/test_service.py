@@ -82,8 +82,9 @@ def _records(store: Path, crawl_id: str) -> list[tuple[str, dict[str, str]]]:
 def test_next_serials_go_on_after_every_stored_file() -> None:
     keys = ["crawls/c1/log/part-00000.jsonl.gz", "crawls/c1/log/part-00003.jsonl.gz",
             "crawls/c1/items/part-00001.jsonl.gz", "crawls/c1/warc/TEST-20261201100000123-00002-host.warc.gz",
-            "crawls/c1/cdxj/TEST-20261201100000123-00002-host.cdxj", "crawls/c1/crawl.json"]
-    assert next_serials(keys, "crawls/c1") == {"warc": 3, "log": 4, "items": 2, "dropped": 0}
+            "crawls/c1/cdxj/TEST-20261201100000123-00002-host.cdxj", "crawls/c1/crawl.json",
+            "crawls/c1/probes/part-00004.jsonl.gz"]
+    assert next_serials(keys, "crawls/c1") == {"warc": 3, "log": 4, "items": 2, "dropped": 0, "probes": 5}
 
 
 def test_a_crawl_lands_its_files_and_lists_only_its_own(tmp_path: Path) -> None:

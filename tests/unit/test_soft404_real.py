@@ -61,8 +61,11 @@ def _judge_all(read: list[Read]) -> list[Judged]:
 def read() -> list[Read]:
     """Held-out hosts, and every live page of the development ones."""
     probes: dict[str, PageFacts] = {}
-    return [Read(c, _facts(c.html), probes.setdefault(c.probe_url, _facts(c.probe_html))) for c in cases()
-            if c.split == "heldout" or c.label == "live"]
+    chosen = [c for c in cases() if c.split == "heldout" or c.label == "live"]
+    for case in chosen:  # one host's answer, read once
+        if case.probe_url not in probes:
+            probes[case.probe_url] = _facts(case.probe_html)
+    return [Read(c, _facts(c.html), probes[c.probe_url]) for c in chosen]
 
 
 @pytest.fixture(scope="module")
