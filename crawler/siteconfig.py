@@ -171,6 +171,22 @@ class SiteConfig(_Strict):
         """`url` resolved against base_url."""
         return urljoin(self.base_url, url)
 
+    def section_of(self, url: str) -> str | None:
+        """The configured section whose directory holds `url` (the deepest, when sections nest); None when no
+        section below the site root holds it, or two sections of different names share that directory."""
+        target = urlsplit(self.abs(url))
+        best, depth, tie = None, -1, False
+        for section in self.sections:
+            parts = urlsplit(self.abs(section.url))
+            directory = parts.path[: parts.path.rfind("/") + 1]
+            if parts.hostname != target.hostname or directory in ("", "/") or not target.path.startswith(directory):
+                continue
+            if len(directory) > depth:
+                best, depth, tie = section.name, len(directory), False
+            elif len(directory) == depth and section.name != best:
+                tie = True
+        return None if tie else best
+
     @property
     def domains(self) -> list[str]:
         """Allowed domains: as configured, else the host of base_url."""

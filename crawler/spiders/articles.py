@@ -36,7 +36,9 @@ def build_item(spider: NewsSpider, response: Response, entry: dict[str, Any],
         url=response.url,
         canonical_url=canonical,
         site=run.site,
-        section=response.meta.get("section") or extracted.section,
+        # The section front that linked it, else what the page says, else the section whose directory holds it:
+        # an article reached first through a feed or a sitemap gets the section its front would have given.
+        section=response.meta.get("section") or extracted.section or spider.site.section_of(response.url),
         title=extracted.title or entry.get("title") or "",
         authors=extracted.authors,
         published=extracted.published,

@@ -70,6 +70,19 @@ def test_base_url_override_moves_same_origin_urls_only(tmp_path: Path) -> None:
     assert site.domains == ["127.0.0.1"]
 
 
+def test_an_article_s_section_is_the_deepest_section_directory_holding_it(tmp_path: Path) -> None:
+    (tmp_path / "s.toml").write_text(
+        'name = "s"\nbase_url = "https://news.example/"\n'
+        '[[sections]]\nname = "world"\nurl = "/world/"\n[[sections]]\nname = "europe"\nurl = "/world/europe/"\n'
+        '[[sections]]\nname = "biz"\nurl = "/business/index.html"\n[[sections]]\nname = "money"\nurl = "/business/"\n'
+        '[[sections]]\nname = "home"\nurl = "/"\n')
+    site = load_site("s", tmp_path)
+    assert site.section_of("https://news.example/world/2026/a.html") == "world"
+    assert site.section_of("/world/europe/2026/b.html") == "europe"  # the deeper one
+    assert site.section_of("/business/c.html") is None  # two sections share the directory: no guess
+    assert site.section_of("/d.html") is None and site.section_of("https://other.example/world/e.html") is None
+
+
 def test_settings_defaults_are_valid() -> None:
     settings = _project_settings()
     assert store_config(settings).uri == "file://./data/store"
