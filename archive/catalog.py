@@ -137,35 +137,19 @@ class _Plan:
 class Catalog:
     """The capture history of one store. `workers` processes parse parts (0: in this process)."""
 
-    def __init__(self, path: Path, store: Store, workers: int = 0) -> None:
+    def __init__(self, path: Path, store: Store, workers: int = 0, readonly: bool = False) -> None:
         self.path, self.store, self.workers = path, store, workers
         self.rebuilt: str | None = None
         self._session = ""
         self._workdir = ""  # where workers write the part files of this update
         self._last_fetch: str | None = None
-        self.db = self._open()
+        self.db = self._open_readonly() if readonly else self._open()
 
     @classmethod
     def reader(cls, path: Path, store: Store) -> Catalog:
         """The catalog at `path` for reading only: never created, rebuilt or updated (a crawl reading what
         earlier crawls learned); CatalogError when it is missing, another store's or another version's."""
-        catalog = cls.__new__(cls)
-        catalog.path, catalog.store, catalog.workers, catalog.rebuilt = path, store, 0, None
-        catalog._session, catalog._workdir, catalog._last_fetch = "", "", None
-        if not path.is_file():
-            raise CatalogError(f"no catalog at {path}")
-        try:
-            db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-            db.isolation_level = None
-            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.Error as exc:
-            raise CatalogError(f"cannot read the catalog {path}: {exc}") from exc
-        if (meta.get("marker"), meta.get("store_uri"), meta.get("schema")) != \
-                (MARKER, store.uri.rstrip("/"), str(SCHEMA_VERSION)):
-            db.close()
-            raise CatalogError(f"{path} is not this version's catalog of {store.uri}: `scrapy catalog` updates it")
-        catalog.db = db
-        return catalog
+        return cls(path, store, readonly=True)
 
     # schema and file ------------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -197,14 +181,7 @@ class Catalog:
             self._create(db)
             return db
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
-        if meta.get("marker") != MARKER:
-            db.close()
-            raise CatalogError(f"{self.path} is an SQLite file but not a Palimpsest catalog: delete it, or set "
-                               "AUDIT_CATALOG to another file")
-        if meta.get("store_uri") != self.store.uri.rstrip("/"):
-            db.close()
-            raise CatalogError(f"{self.path} catalogs {meta.get('store_uri')}, not {self.store.uri}: set "
-                               "AUDIT_CATALOG to another file (each store has its own catalog)")
+        self._check_owner(db, meta)
         version = int(meta.get("schema", "0"))
         if version != SCHEMA_VERSION:
             self.rebuilt = (f"{self.path} was written by another version of the catalog (schema {version}, this "
@@ -213,6 +190,34 @@ class Catalog:
             self._drop(db)
             self._create(db)
         return db
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """The file as it is: no schema made, no rebuild, no WAL switch (it is one already)."""
+        if not self.path.is_file():
+            raise CatalogError(f"no catalog at {self.path}")
+        try:
+            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            db.isolation_level = None
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.Error as exc:
+            raise CatalogError(f"cannot read the catalog {self.path}: {exc}") from exc
+        self._check_owner(db, meta)
+        if meta.get("schema") != str(SCHEMA_VERSION):
+            db.close()
+            raise CatalogError(f"{self.path} was written by another version of the catalog (schema "
+                               f"{meta.get('schema')}, this is {SCHEMA_VERSION}): `scrapy catalog` rebuilds it")
+        return db
+
+    def _check_owner(self, db: sqlite3.Connection, meta: dict[str, str]) -> None:
+        """CatalogError (the connection closed) unless `meta` is a Palimpsest catalog's of this store."""
+        if meta.get("marker") != MARKER:
+            db.close()
+            raise CatalogError(f"{self.path} is an SQLite file but not a Palimpsest catalog: delete it, or set "
+                               "AUDIT_CATALOG to another file")
+        if meta.get("store_uri") != self.store.uri.rstrip("/"):
+            db.close()
+            raise CatalogError(f"{self.path} catalogs {meta.get('store_uri')}, not {self.store.uri}: set "
+                               "AUDIT_CATALOG to another file (each store has its own catalog)")
 
     def _create(self, db: sqlite3.Connection) -> None:
         """The schema, unless another process made it first (two updates may open a new catalog at once)."""

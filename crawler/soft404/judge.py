@@ -143,6 +143,7 @@ class VerdictMiddleware:
         if probe.redirected or probe.view is None:
             return verdict  # the answer is where the host sends lost URLs (its home page...), not a template
         return judge(evidence, probe.view)
+
     async def _learned(self) -> None:
         """The answers earlier crawls got, taken before the first probe. The pages that need a probe meanwhile
         wait with it, all of them at most LEARN_WAIT seconds in all; then probes are fetched, and what is read
@@ -175,9 +176,10 @@ class VerdictMiddleware:
     def _used(self, url: str, probe: Fingerprint) -> None:
         """A page is judged with an answer an earlier crawl got: it goes into this crawl's probes part (once),
         as if this crawl had asked, so a re-run judges with it and later crawls find it."""
-        item = self._taken.get(shape_of(url))
+        shape = shape_of(url)
+        item = self._taken.get(shape)
         if item is not None and item.fingerprint is probe:
-            del self._taken[shape_of(url)]
+            del self._taken[shape]
             self._record(item.url, item.fingerprint, item.crawl_id, reused=True)
             self.crawler.stats.inc_value("soft404/probes/reused")
 

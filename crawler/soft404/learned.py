@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -71,7 +72,7 @@ def learned_templates(catalog_path: Path, store: Store, site: str, ttl: float, m
     except Exception as exc:  # reuse saves probes: whatever fails here costs probes, never the crawl
         logger.warning("host templates of earlier crawls not read (%s: %s): probing instead", type(exc).__name__, exc)
         return []
-    best: dict[tuple[str, str, str], tuple[float, Learned]] = {}
+    found: list[tuple[float, Learned]] = []
     failures, deadline = 0, time.monotonic() + MAX_SECONDS
     for crawl_id in crawl_ids:
         if time.monotonic() > deadline:
@@ -85,14 +86,8 @@ def learned_templates(catalog_path: Path, store: Store, site: str, ttl: float, m
             if failures >= MAX_STORE_FAILURES:
                 break
             continue
-        for record in records:
-            found = _learned(record, ttl)
-            if found is not None:
-                at, learned = found
-                shape = shape_of(learned.url)
-                if shape not in best or best[shape][0] < at:
-                    best[shape] = (at, learned)
-    return [learned for _, learned in best.values()]
+        found += filter(None, (_learned(record, ttl) for record in records))
+    return _newest_per_shape(found)
 
 
 def crawl_templates(store: Store, crawl_id: str) -> list[dict[str, Any]]:
@@ -108,15 +103,17 @@ def crawl_templates(store: Store, crawl_id: str) -> list[dict[str, Any]]:
 def as_judged(records: list[dict[str, Any]]) -> list[Learned]:
     """The newest answer per URL shape of these records, whatever their age, as if just fetched: `scrapy
     reprocess` judges a crawl's pages with the templates the crawl used, however long ago it ran."""
+    return [Learned(item.url, replace(item.fingerprint, fetched=time.monotonic()), item.crawl_id)
+            for item in _newest_per_shape(filter(None, (_learned(record, math.inf) for record in records)))]
+
+
+def _newest_per_shape(found: Iterable[tuple[float, Learned]]) -> list[Learned]:
+    """Of (when fetched, answer) pairs, the answer fetched last for each URL shape."""
     best: dict[tuple[str, str, str], tuple[float, Learned]] = {}
-    for record in records:
-        found = _learned(record, math.inf)
-        if found is not None:
-            at, learned = found
-            fresh = Learned(learned.url, replace(learned.fingerprint, fetched=time.monotonic()), learned.crawl_id)
-            shape = shape_of(fresh.url)
-            if shape not in best or best[shape][0] < at:
-                best[shape] = (at, fresh)
+    for at, learned in found:
+        shape = shape_of(learned.url)
+        if shape not in best or best[shape][0] < at:
+            best[shape] = (at, learned)
     return [learned for _, learned in best.values()]
 
 

@@ -142,10 +142,15 @@ class HostProbes:
         if key in self._pending or (known is not None and known.fetched >= fingerprint.fetched) \
                 or time.monotonic() - fingerprint.fetched >= self.ttl:
             return False
+        self._keep(key, fingerprint)
+        return True
+
+    def _keep(self, key: tuple[str, str, str], fingerprint: Fingerprint) -> None:
+        """Cache it as the newest asked for, forgetting the least recent past `max_shapes`."""
         self._cache[key] = fingerprint
+        self._cache.move_to_end(key)
         if len(self._cache) > self.max_shapes:
             self._cache.popitem(last=False)
-        return True
 
     async def fingerprint(self, url: str) -> Fingerprint:
         key = shape_of(url)
@@ -166,9 +171,6 @@ class HostProbes:
             raise
         finally:
             del self._pending[key]
-        self._cache[key] = result
-        self._cache.move_to_end(key)
-        if len(self._cache) > self.max_shapes:
-            self._cache.popitem(last=False)
+        self._keep(key, result)
         future.set_result(result)
         return result

@@ -72,7 +72,10 @@ def test_the_newest_answer_per_shape_younger_than_the_ttl_as_the_live_probe_gave
     assert learned[shape_of(url("/sport/1/1/x.html"))].crawl_id == "old"
     assert learned[shape_of(url("/opinion/x.html"))].crawl_id == "earlier"  # reused by "new", fetched by "earlier"
     # Judged again later (`scrapy reprocess`), whatever their age: fresh, the newest per shape.
-    again = {shape_of(i.url): i for i in as_judged([probe_record(url("/tech/cccccccc"), _answer(404, 9 * hour), "o")])}
+    again = {shape_of(i.url): i for i in as_judged([
+        probe_record(url("/tech/kkkkkkkk"), _answer(200, 10 * hour, TEMPLATE), "older"),  # listed first, older
+        probe_record(url("/tech/cccccccc"), _answer(404, 9 * hour), "o")])}
+    assert again[shape_of(url("/tech/x"))].crawl_id == "o"
     assert time.monotonic() - again[shape_of(url("/tech/x"))].fingerprint.fetched < 60
 
 
