@@ -21,6 +21,7 @@ from archive.s3store import S3Store, make_client
 from archive.store import FileStore, StoreAccessError, StoredObject, failure_name
 from archive.uploader import Uploader
 from tests.crawling import scrapy
+from tests.durability import record_fsyncs_and_renames
 from tests.servers import CREDENTIALS, FaultyS3, MotoServer, create_bucket, dead_endpoint
 
 BUCKET = "palimpsest-uploads"
@@ -308,19 +309,7 @@ def test_store_sync_exits_1_and_lists_what_is_still_waiting_when_the_store_is_do
 
 def test_a_file_store_fsyncs_the_file_before_the_rename_and_the_directory_after(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    events: list[tuple[str, str]] = []
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(fd: int) -> None:
-        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
-        real_fsync(fd)
-
-    def replace(src: Any, dst: Any) -> None:
-        events.append(("rename", str(dst)))
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace)
+    events = record_fsyncs_and_renames(monkeypatch)
     local = tmp_path / "spool" / "part.jsonl.gz"
     local.parent.mkdir()
     local.write_bytes(b"x")

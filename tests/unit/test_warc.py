@@ -22,6 +22,7 @@ from archive.cdxj import cdxj_line, url_key
 from archive.digests import DigestIndex
 from archive.warc import Exchange, Written, gzip_member, payload_digest, response_head, response_record
 from archive.warcfile import WarcFileWriter, iipc_name
+from tests.durability import record_fsyncs_and_renames
 
 WHEN = datetime(2026, 11, 28, 10, 33, 5, 123456, tzinfo=UTC)
 
@@ -149,19 +150,7 @@ def test_a_closed_warc_is_fsynced_and_indexed_before_it_takes_its_name(tmp_path:
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Crash order: the WARC fsynced, its CDXJ written and renamed, only then the WARC renamed and the
     directory fsynced: a crash anywhere leaves a .open file (salvaged) or a whole WARC with its index."""
-    events: list[tuple[str, str]] = []
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(fd: int) -> None:
-        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
-        real_fsync(fd)
-
-    def replace_(src: object, dst: object) -> None:
-        events.append(("rename", str(dst)))
-        real_replace(src, dst)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace_)
+    events = record_fsyncs_and_renames(monkeypatch)
     writer = WarcFileWriter(tmp_path, "T", 1_000_000, {"isPartOf": "c"}, lambda warc, cdxj: None, grace=0)
     Archiver(writer, None).archive(_exchange())
     name = writer.name
