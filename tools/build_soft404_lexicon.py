@@ -1,7 +1,9 @@
 """Build crawler/soft404/lexicon.json: what error pages say, in every language the real sources have.
 
 The phrases come from real platforms' templates and translation files (tests/soft404data/errorpages.json,
-each entry with its source), filed by the split of their platform (tests/soft404real.py). The crawler reads
+each entry with its source) and from the gettext catalogs of more platforms, found by the English of their
+messages (tests/soft404data/catalogs.json, tools/build_soft404_catalogs.py; never used to build pages),
+all filed by the split of their platform (tests/soft404real.py). The crawler reads
 both parts; the model is trained, and benchmarks/soft404.py measures the held-out hosts, with the
 development part only, so the held-out figures measure wording the classifier has not seen. Titles,
 headings and the short sentences of messages are kept, normalised (case folded, placeholders and
@@ -30,6 +32,7 @@ from crawler.soft404.blocks import words_of  # noqa: E402
 from tests.soft404real import BENCHMARK, _split, error_pages, family, host_of  # noqa: E402
 
 OUT = ROOT / "crawler" / "soft404" / "lexicon.json"
+CATALOGS = ROOT / "tests" / "soft404data" / "catalogs.json"
 KINDS = {"not-found": "error-text", "removed": "error-text", "item-not-found": "error-text",
          "video-unavailable": "error-text", "search": "search-page", "login": "blocked-text"}
 _PLACEHOLDER = re.compile(r"\{[^}]*\}|%\d*\$?[sd]|\$\{[^}]*\}|\{\{[^}]*\}\}")
@@ -81,7 +84,8 @@ def main() -> None:
                                                for split in ("dev", "heldout")}
     spaced, packed = live_text()
     dropped = set()
-    for entry in error_pages():
+    catalogs = json.loads(CATALOGS.read_text(encoding="utf-8"))  # tools/build_soft404_catalogs.py
+    for entry in [*error_pages(), *catalogs]:
         if entry["kind"] not in KINDS:
             continue
         for phrase in phrases(entry):
