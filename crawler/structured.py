@@ -43,6 +43,7 @@ class Structured:
     og_url: str | None = None
     og_type: str | None = None
     jsonld_errors: int = 0
+    paywalled: bool = False  # it declares itself not free to read (schema.org isAccessibleForFree: false)
 
     @property
     def is_article(self) -> bool:
@@ -142,10 +143,13 @@ class _MetaTags:
 
     def __init__(self, tree: HtmlElement) -> None:
         self.values: dict[str, list[str]] = {}
+        self.not_free = False  # microdata: <meta itemprop="isAccessibleForFree" content="False">
         for meta in tree.iter("meta"):
             content = meta.get("content")
             if content is None or not content.strip():
                 continue
+            if meta.get("itemprop") == FREE and _not_free(content):
+                self.not_free = True
             for key in {key for key in (meta.get("property"), meta.get("name")) if key is not None}:
                 self.values.setdefault(key, []).append(content.strip())
 
@@ -169,6 +173,19 @@ def _jsonld_objects(tree: HtmlElement, out: Structured) -> list[dict[str, Any]]:
             continue
         objects += _walk_jsonld(data)
     return objects
+
+
+FREE = "isAccessibleForFree"  # what publishers declare of a paywalled article (Google's paywall markup)
+
+
+def _not_free(value: Any) -> bool:
+    return value is False or (isinstance(value, str) and value.strip().casefold() in ("false", "no", "0"))
+
+
+def _paywalled(objects: list[dict[str, Any]]) -> bool:
+    """An object of the page, or a part of one (`hasPart`), declares it is not free to read."""
+    parts = [part for obj in objects for part in _as_list(obj.get("hasPart")) if isinstance(part, dict)]
+    return any(_not_free(obj.get(FREE)) for obj in (*objects, *parts))
 
 
 def read_structured(tree: HtmlElement) -> Structured:
@@ -197,6 +214,7 @@ def read_structured(tree: HtmlElement) -> Structured:
     out.images = out.images or meta.all("og:image", "twitter:image")
     out.description = out.description or first("og:description", "description")
     out.og_type = first("og:type")
+    out.paywalled = meta.not_free or _paywalled(objects)
     out.og_url = first("og:url")
     out.canonical = next((link.get("href") for link in tree.iter("link")
                           if link.get("rel") == "canonical" and link.get("href") is not None), None)

@@ -36,6 +36,7 @@ from lxml import html as lxml_html
 from lxml.html import HtmlElement
 
 from crawler.extract import parse_html
+from crawler.soft404.blocks import units_of
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = ROOT.parent / "shared" / "data" / "article-extraction-benchmark"
@@ -311,8 +312,21 @@ def _headlines() -> list[tuple[str, str]]:
     truth = json.loads((BENCHMARK / "ground-truth.json").read_text(encoding="utf-8"))
     for value in truth.values():
         words = value["articleBody"].split()
-        out.append((" ".join(words[:9])[:90], " ".join(words[9:30])[:200]))  # CJK text has few spaces
+        out.append((_cut(" ".join(words[:9]), 12), _cut(" ".join(words[9:30]), 25)))
     return out
+
+
+def _cut(text: str, units: int) -> str:
+    """The longest start of `text` of at most `units` words, CJK characters counting one each as the reader
+    counts them: a teaser is a line or two in any script (200 characters of Japanese are a story's worth)."""
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if units_of(text[:middle]) <= units:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].strip()
 
 
 def _related(rng: random.Random) -> str:

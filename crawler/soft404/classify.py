@@ -10,7 +10,9 @@ the confidence that the requested URL is dead):
    characters counting one each, not links and not the host's error template) under a title that states
    no error -> ok, 0.05; "+ error-text-in-template" when the template also carries error wording.
 3. home-page: the host's home page (its root) is never its error page -> ok. blocked-text (login, paywall,
-   CAPTCHA wording) or login-form (a visible password field, in any language) -> blocked, 0.2.
+   CAPTCHA wording), paywall-markup (the page declares itself not free to read, schema.org
+   `isAccessibleForFree: false`, and shows less than a paragraph of its own) or login-form (a visible
+   password field, in any language) -> blocked, 0.2.
 4. needs-render: almost no text of its own, no article or media markup, no error wording, but an app root
    or scripts -> no verdict (a browser may build the page). empty-content: not a line of its own (under
    10 words beyond the host's template), no player, gallery or article markup -> soft-404, 0.9.
@@ -42,6 +44,7 @@ from crawler.soft404.features import (
     features,
     headline_story,
     is_story,
+    own_media,
     own_units,
     story_units,
 )
@@ -125,16 +128,28 @@ def by_rule(evidence: Evidence, probe: ProbeView | None = None) -> Verdict | Non
         return Verdict(None, ["needs-render"], None) if shell(evidence) else Verdict("ok", ["home-page"], 0.05)
     if "blocked-text" in cues and story_units(evidence, probe) < PARAGRAPHS_UNITS:
         return Verdict("blocked", ["blocked-text"], 0.2)
+    if paywall(evidence, probe):
+        return Verdict("blocked", ["paywall-markup"], 0.2)
     if signin_wall(evidence, probe):
         return Verdict("blocked", ["login-form"], 0.2)
     if shell(evidence):
         return Verdict(None, ["needs-render"], None)  # what the page shows is not in its HTML yet
-    if own_units(evidence, probe) < NOTHING_UNITS and not (evidence.media or evidence.article_markup):
+    if own_units(evidence, probe) < NOTHING_UNITS and not (own_media(evidence, probe) or evidence.article_markup):
         # Not a line of its own (beyond the host's template): no caption, no brief, no player, no gallery.
         said = _wording(evidence)
         reasons = [*said, "probe-match"] if probe is not None and probe.soft else (said or ["empty-content"])
         return Verdict("soft-404", reasons, 0.9)
     return None
+
+
+def paywall(evidence: Evidence, probe: ProbeView | None = None) -> bool:
+    """A paywall where the story should be: the page declares itself not free to read (schema.org
+    `isAccessibleForFree: false`, Google's paywall markup) and shows not even a paragraph of its own. Not
+    when the host's error page declares it too (then it is the template's, and says nothing of this page),
+    nor when the page says it is an error page: a 404 template that kept the article's markup."""
+    template_has_it = probe is not None and probe.soft and probe.paywalled
+    return evidence.paywalled and not template_has_it and "error-text" not in evidence.cues \
+        and story_units(evidence, probe) < PARAGRAPHS_UNITS
 
 
 def signin_wall(evidence: Evidence, probe: ProbeView | None = None) -> bool:
@@ -166,10 +181,11 @@ def shell(evidence: Evidence) -> bool:
 
 def probed(verdict: Verdict) -> bool:
     """Whether an article page with this verdict (on its own) is worth comparing with its host's probe: any
-    page but a home page, a shell (on a single-page-app host the probe gets the same shell) and a sign-in
-    wall (blocked whatever the host's error page looks like). A story is too: the host's template may carry
-    prose of its own, which the comparison takes away."""
-    return not {"home-page", "needs-render", "blocked-text", "login-form"} & set(verdict.reasons)
+    page but a home page, a shell (on a single-page-app host the probe gets the same shell) and a page that
+    says it is a sign-in wall (blocked whatever the host's error page looks like). A page with a sign-in
+    form or paywall markup is compared: on some hosts every page has them, the error page too. A story is
+    too: the host's template may carry prose of its own, which the comparison takes away."""
+    return not {"home-page", "needs-render", "blocked-text"} & set(verdict.reasons)
 
 
 def live_reasons(evidence: Evidence, found: dict[str, float]) -> list[str]:
@@ -177,7 +193,7 @@ def live_reasons(evidence: Evidence, found: dict[str, float]) -> list[str]:
     brief), a player or a gallery, or only that nothing says it is an error page."""
     if (evidence.article_markup or evidence.dated) and found["paragraphs"]:
         return ["article-evidence"]
-    return ["media-page"] if evidence.media else ["content"]
+    return ["media-page"] if found["media"] else ["content"]
 
 
 def _wording(evidence: Evidence) -> list[str]:

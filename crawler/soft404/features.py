@@ -51,10 +51,11 @@ class Evidence:
     article_markup: bool
     dated: bool
     headline: bool
-    media: bool
+    media: int  # players, captioned pictures, media types declared (crawler/soft404/page.py)
     shell: bool  # an app root or scripts: a page whose text may come from JavaScript
     front: bool = False  # the host's home page, which is never its error page
     login: bool = False  # a visible password field
+    paywalled: bool = False  # it declares itself not free to read (crawler/structured.py)
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,13 @@ class ProbeView:
     title: str
     heading: str
     login: bool = False  # its template has a visible password field (a sign-in box on every page)
+    media: int = 0  # its template's players and pictures (a video in the sidebar of every page)
+    paywalled: bool = False  # its template declares every page not free to read
 
     @classmethod
     def of(cls, evidence: Evidence) -> ProbeView:
-        return cls(True, frozenset(b.key for b in evidence.blocks), evidence.title, evidence.heading, evidence.login)
+        return cls(True, frozenset(b.key for b in evidence.blocks), evidence.title, evidence.heading, evidence.login,
+                   evidence.media, evidence.paywalled)
 
 
 def _log_scale(units: int, top: int = 1000) -> float:
@@ -161,7 +165,7 @@ def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
     return Evidence(tuple(facts.blocks), facts.title, facts.headings[0] if facts.headings else "",
                     (cue_of(facts.title), heading_cue, cue_of(facts.opening)), facts.structured.is_article,
                     facts.dated, facts.headline, facts.media, facts.app_root or facts.scripts > 0,
-                    bool(url) and is_home(url), facts.login)
+                    bool(url) and is_home(url), facts.login, facts.structured.paywalled)
 
 
 def template_of(probe: ProbeView | None) -> frozenset[int]:
@@ -210,6 +214,11 @@ def is_story(evidence: Evidence, probe: ProbeView | None = None) -> bool:
     return story_units(evidence, probe) >= STORY_UNITS
 
 
+def own_media(evidence: Evidence, probe: ProbeView | None = None) -> bool:
+    """The page shows a player, a gallery or declares media beyond what its host's error page shows."""
+    return evidence.media > (probe.media if probe is not None and probe.soft else 0)
+
+
 def own_units(evidence: Evidence, probe: ProbeView | None = None) -> int:
     """Words of the page's visible text that are neither links nor the host's template."""
     return text_units(list(evidence.blocks), template_of(probe))
@@ -246,7 +255,7 @@ def features(evidence: Evidence, probe: ProbeView | None = None) -> dict[str, fl
         "cue_blocked": float("blocked-text" in evidence.cues),
         "article_markup": float(evidence.article_markup),
         "dated": float(evidence.dated),
-        "media": float(evidence.media),
+        "media": float(own_media(evidence, probe)),
     }
     # What a signal means depends on what else the page shows: error wording, the probe's template or article
     # markup on a page with almost nothing of its own is an error page; beside text of its own, it is not.

@@ -17,8 +17,8 @@ from crawler.structured import Structured, read_structured
 
 PROMINENT_CHARS = 1000
 # A page whose story is a player: a <video>, an embedded player, or what OpenGraph says it is.
-_MEDIA = ("//video | //iframe[contains(@src, 'youtube') or contains(@src, 'vimeo') or contains(@src, 'player') or "
-          "contains(@src, 'dailymotion')] | //meta[@property='og:type' and starts-with(@content, 'video')]")
+_MEDIA = ("count(//video | //iframe[contains(@src, 'youtube') or contains(@src, 'vimeo') or contains(@src, 'player') "
+          "or contains(@src, 'dailymotion')] | //meta[@property='og:type' and starts-with(@content, 'video')])")
 _GALLERY = "count(//figure[.//img][.//figcaption])"
 GALLERY_FIGURES = 3  # captioned pictures that make a photo page
 MEDIA_TYPES = frozenset({"VideoObject", "ImageGallery", "MediaGallery", "ImageObject", "AudioObject", "Clip",
@@ -38,7 +38,7 @@ class PageFacts:
     app_root: bool = False
     scripts: int = 0
     blocks: list[Block] = field(default_factory=list)
-    media: bool = False  # a video player, an embedded player, or a gallery of captioned pictures
+    media: int = 0  # players, embedded players, captioned pictures of a gallery, media types declared
     login: bool = False  # a visible password field: a sign-in wall, in any language
 
     @property
@@ -67,6 +67,13 @@ def _prominent(text: str) -> str:
     return " ".join(text[: PROMINENT_CHARS * 4].split())[:PROMINENT_CHARS]
 
 
+def media_marks(players: int, figures: int, declared: int) -> int:
+    """How much of a page is media (0: none): its players and the types it declares, and its captioned
+    pictures when there are enough of them to make a gallery. A count, not a flag, so a page is compared
+    with its host's template: a player in the template's sidebar is on the host's error page too."""
+    return players + declared + (figures if figures >= GALLERY_FIGURES else 0)
+
+
 def read_page(tree: HtmlElement) -> PageFacts:
     """Facts of one page; visible text only (CSS-hidden template blocks are not what the reader sees)."""
     titles = tree.xpath("//title/text()")
@@ -84,7 +91,6 @@ def read_page(tree: HtmlElement) -> PageFacts:
         app_root=bool(roots),
         scripts=len(tree.xpath("//script[@src] | //script[not(@type) or @type='module']")),
         blocks=reading.blocks,
-        media=bool(tree.xpath(_MEDIA)) or int(tree.xpath(_GALLERY)) >= GALLERY_FIGURES
-        or bool(structured.types & MEDIA_TYPES),
+        media=media_marks(int(tree.xpath(_MEDIA)), int(tree.xpath(_GALLERY)), len(structured.types & MEDIA_TYPES)),
         login=any(not _hidden(field) for field in tree.xpath("//input[@type='password']")[:5]),
     )

@@ -54,7 +54,8 @@ class Fingerprint:
         return {"status": self.status, "final_url": self.final_url, "redirected": self.redirected,
                 "title": self.title, "simhash": self.simhash, "at": time.time() - (time.monotonic() - self.fetched),
                 "view": None if view is None else {"blocks": sorted(view.blocks), "title": view.title,
-                                                   "heading": view.heading, "login": view.login}}
+                                                   "heading": view.heading, "login": view.login,
+                                                   "media": view.media, "paywalled": view.paywalled}}
 
     @classmethod
     def of_record(cls, data: dict[str, Any]) -> Fingerprint:
@@ -65,7 +66,8 @@ class Fingerprint:
                    time.monotonic() - age,
                    None if view is None else ProbeView(True, frozenset(int(b) for b in view["blocks"]),
                                                       str(view["title"]), str(view["heading"]),
-                                                      bool(view.get("login"))))
+                                                      bool(view.get("login")), int(view.get("media") or 0),
+                                                      bool(view.get("paywalled"))))
 
     @classmethod
     def from_entry(cls, entry: dict[str, Any], view: ProbeView | None = None) -> Fingerprint:

@@ -10,7 +10,7 @@ import pytest
 from crawler.extract import parse_html
 from crawler.soft404 import model as model_module
 from crawler.soft404.blocks import read_blocks
-from crawler.soft404.classify import judge, template_view
+from crawler.soft404.classify import judge, probed, template_view
 from crawler.soft404.features import (
     Evidence,
     ProbeView,
@@ -188,3 +188,63 @@ def test_sign_in_wording_over_a_story_is_no_wall() -> None:
     html = page(f"<h1>Sign in to continue reading, says the bank</h1>{paragraphs(STORY)}",
                 title="Sign in to continue reading, says the bank")
     assert judge(read(html)).verdict == "ok"
+
+
+SIDEBAR_VIDEO = "<aside><iframe src='https://player.test/embed/live-tv'></iframe></aside>"
+FORM = "<form><input type='email' name='e'><input type='password' name='p'><button>→</button></form>"
+NOT_FREE = '<script type="application/ld+json">{"@type": "NewsArticle", "isAccessibleForFree": false}</script>'
+
+
+def test_a_player_the_hosts_template_shows_too_is_not_the_pages_own() -> None:
+    """A live-TV player in the sidebar of every page is on the host's error page too: a removal notice
+    beside it is no video page. A page with a player of its own still is."""
+    probe = ProbeView.of(read(page(f"{CHROME}{SIDEBAR_VIDEO}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>",
+                                   title="Harbour Herald")))
+    notice = read(page(f"{CHROME}{SIDEBAR_VIDEO}<h1>Makala imeondolewa</h1><p>Samahani sana.</p>",
+                       title="Harbour Herald"))
+    assert notice.media and probe.media == notice.media
+    assert judge(notice, probe).verdict == "soft-404"
+    video = read(page(f"{CHROME}{SIDEBAR_VIDEO}<h1>Harbour at dawn</h1><video src='/v.mp4'></video>"
+                      "<p>Eight words of a caption for the video.</p>", title="Harbour at dawn | Harbour Herald"))
+    assert judge(video, probe).reasons == ["media-page"]
+
+
+def test_a_sign_in_box_on_every_page_is_no_wall_beside_the_hosts_error_page() -> None:
+    """Alone, a password field where the story should be is a wall; when the host's error page has the same
+    box, the page is compared with that page (crawler/soft404/judge.py probes it) and judged on the rest."""
+    probe = ProbeView.of(read(page(f"{CHROME}{FORM}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>",
+                                   title="Harbour Herald")))
+    dead = read(page(f"{CHROME}{FORM}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>", title="Harbour Herald"))
+    alone = judge(dead)
+    assert alone.reasons == ["login-form"] and probed(alone)
+    assert judge(dead, probe).verdict == "soft-404"
+
+
+@pytest.mark.parametrize("head", [
+    NOT_FREE,
+    '<script type="application/ld+json">{"@graph": [{"@type": "NewsArticle", "hasPart": '
+    '{"@type": "WebPageElement", "isAccessibleForFree": "False", "cssSelector": ".paywall"}}]}</script>',
+    '<meta itemprop="isAccessibleForFree" content="false">',
+])
+def test_a_page_that_declares_itself_not_free_and_shows_no_story_is_a_paywall(head: str) -> None:
+    """schema.org's isAccessibleForFree (Google's paywall markup), in JSON-LD, in a part, or in microdata,
+    over less than a paragraph of the page's own: a wall in any language, not a deleted story."""
+    wall = read(page(f"{CHROME}<h1>A quiet night at the harbour</h1><p>Jiandikishe ili kusoma zaidi.</p>",
+                     head=head))
+    assert (judge(wall).verdict, judge(wall).reasons) == ("blocked", ["paywall-markup"])
+    free = read(page(f"{CHROME}<h1>A quiet night at the harbour</h1><p>Jiandikishe ili kusoma zaidi.</p>",
+                     head=head.replace("false", "true").replace("False", "True")))
+    assert judge(free).verdict != "blocked"
+
+
+def test_paywall_markup_is_no_wall_on_a_story_an_error_page_or_the_hosts_template() -> None:
+    assert judge(read(page(f"{CHROME}<h1>A quiet night at the harbour</h1>{paragraphs(STORY)}",
+                           head=NOT_FREE))).reasons == ["article-evidence"]
+    forgotten = read(page(f"{CHROME}<h1>Page not found</h1><p>Sorry.</p>", title="Page not found", head=NOT_FREE))
+    assert judge(forgotten).verdict == "soft-404"  # a 404 template that kept the article's markup
+    template = ProbeView.of(read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>",
+                                      title="Harbour Herald", head=NOT_FREE)))
+    dead = read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>", title="Harbour Herald",
+                     head=NOT_FREE))
+    assert judge(dead).reasons == ["paywall-markup"] and probed(judge(dead))
+    assert judge(dead, template).verdict == "soft-404"

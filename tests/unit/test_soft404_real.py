@@ -16,9 +16,10 @@ from crawler.soft404.page import PageFacts, read_page
 from crawler.soft404.status import Verdict
 from tests.soft404real import RealCase, cases
 
-# The held-out figures measured when the model was trained (benchmarks/soft404.py): recall 0.93 with the
-# probe. A floor under them, not the figure: a change that loses more than this is a regression.
-RECALL_WITH_PROBE_FLOOR = 0.88
+# The held-out recall with the probe measured when the model was trained: 0.94 as judged here, 0.98 in
+# benchmarks/soft404.py, which also renders the shells in Chromium as a crawl does. A floor under it, not the
+# figure: a change that loses more than this is a regression.
+RECALL_WITH_PROBE_FLOOR = 0.90
 
 
 @dataclass
