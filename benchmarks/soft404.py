@@ -9,6 +9,8 @@
    - ours, page alone: as when the host was not probed (probes off, or the host answers 404 to probes);
    - ours, with the probe: as a crawl judges an article page (the page alone first; a page with no story
      of its own is compared with its host's probe answer).
+   A page both of ours call a shell (`needs-render`) is rendered in Chromium, offline, and its DOM judged,
+   as a crawl does with `render = "auto"` (the default); without a Chromium it stays without a verdict.
    The development hosts' figures are printed beside them, marked as what the model was fitted on.
 2. Real live pages: the 181 pages of ../shared/data/article-extraction-benchmark and the HTML pages in the
    WARCs of ../shared/data/warc-interop, as they are: how many are called dead (target 0), how many get
@@ -38,12 +40,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import trafilatura  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
 from scrapy.http import HtmlResponse  # noqa: E402
 from scrapy.settings.default_settings import METAREFRESH_MAXDELAY  # noqa: E402
 from w3lib.html import get_meta_refresh  # noqa: E402
 from warcio.archiveiterator import ArchiveIterator  # noqa: E402
 
 from crawler.analysis import page_text  # noqa: E402
+from crawler.browser import BrowserNotFoundError, find_browser, launch_options  # noqa: E402
+from crawler.config import RenderConfig  # noqa: E402
 from crawler.extract import parse_html  # noqa: E402
 from crawler.soft404.blocks import units_of  # noqa: E402
 from crawler.soft404.classify import judge, probed, redirect_verdict, template_view  # noqa: E402
@@ -86,7 +91,7 @@ def read(html: str | bytes, url: str = "") -> Read:
         html = HtmlResponse(url or "https://example.test/", body=html).text
     tree = parse_html(html)
     if tree is None:
-        return Read(Evidence((), "", "", (None, None, None), False, False, False, False, False), "", None, "", html)
+        return Read(Evidence((), "", "", (None, None, None), False, False, False, 0, False), "", None, "", html)
     evidence = evidence_of(read_page(tree), url)
     text = page_text(tree)  # for the other detectors
     return Read(evidence, evidence.title, simhash(text), text, html)
@@ -122,15 +127,62 @@ def probe_only(page: Read, probe: Read) -> str:
 
 
 def page_alone(page: Read, probe: Read) -> str:
-    return label(judge(page.evidence))
+    alone = judge(page.evidence)
+    return rendered(page) if "needs-render" in alone.reasons else label(alone)
 
 
 def with_probe(page: Read, probe: Read) -> str:
     alone = judge(page.evidence)
+    if "needs-render" in alone.reasons:
+        return rendered(page)
     if not probed(alone):
         return label(alone)
     view = template_view(probe.evidence)
     return label(judge(page.evidence, view) if view is not None else alone)
+
+
+RENDERED: dict[str, str] = {}  # a shell's HTML -> its verdict once Chromium has run it
+
+
+def rendered(page: Read) -> str:
+    """What a crawl makes of a shell (`render = "auto"`, the default): Chromium runs it, and the rendered DOM
+    is judged on its own (crawler/soft404/judge.py); a DOM the browser built nothing into is dead. Without
+    a Chromium the shell stays `needs-render`, no verdict."""
+    return RENDERED.get(page.html, "needs-render")
+
+
+def render_shells(pages: list[Read]) -> str:
+    """Render every page the classifier calls a shell in Chromium, offline (every request it makes is
+    aborted, as the corpus's subresources are not there), and keep its verdict for `rendered`."""
+    shells = list({p.html: p for p in pages if "needs-render" in judge(p.evidence).reasons}.values())
+    if not shells:
+        return "no shells to render"
+    config = RenderConfig.model_validate({
+        "RENDER_ENABLED": True, "RENDER_BROWSER_PATH": "", "RENDER_MAX_PAGES": 4, "RENDER_CONTEXT_PAGES": 50,
+        "RENDER_TIMEOUT": 30, "RENDER_SUBRESOURCE_MAX_BYTES": 1024, "RENDER_SCREENSHOT": False})
+    try:
+        options = launch_options(find_browser(config), {})
+    except BrowserNotFoundError as exc:
+        return f"{len(shells)} shells left as needs-render (no Chromium: {exc})"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**options)
+        context = browser.new_context(java_script_enabled=True)
+        context.route("**/*", lambda route: route.abort())
+        for shell in shells:
+            tab = context.new_page()
+            try:
+                tab.set_content(shell.html, wait_until="load", timeout=15_000)
+                tab.wait_for_timeout(200)
+                dom = tab.content()
+            except Exception:  # a page the browser cannot load stays a shell
+                dom = shell.html
+            finally:
+                tab.close()
+            verdict = judge(read(dom).evidence)
+            RENDERED[shell.html] = "soft-404" if "needs-render" in verdict.reasons else label(verdict)
+        browser.close()
+    return f"{len(shells)} shells rendered in Chromium, judged on their DOM: " + ", ".join(
+        f"{v} {n}" for v, n in Counter(RENDERED.values()).most_common())
 
 
 DETECTORS: dict[str, Detector] = {"keyword": keyword, "probe-only": probe_only, "ours, page alone": page_alone,
@@ -150,6 +202,7 @@ def real_corpus() -> None:
         if case.probe_url not in probes:
             probes[case.probe_url] = read(case.probe_html)
     pages = [(case, read(case.html, url=case.url), probes[case.probe_url]) for case in all_cases]
+    print("shells (needs-render), as a crawl renders them: " + render_shells([p for _, p, _ in pages]))
     use_lexicon(*LEXICON_PARTS_SHIPPED)
     for split in ("heldout", "dev"):
         chosen = [(c, p, q) for c, p, q in pages if c.split == split]
