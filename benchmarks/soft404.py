@@ -10,7 +10,8 @@
    - ours, with the probe: as a crawl judges an article page (the page alone first; a page with no story
      of its own is compared with its host's probe answer).
    A page both of ours call a shell (`needs-render`) is rendered in Chromium, offline, and its DOM judged,
-   as a crawl does with `render = "auto"` (the default); without a Chromium it stays without a verdict.
+   as a crawl does with `render = "auto"` (the default); without a Chromium it stays without a verdict,
+   which the row "without a browser" shows.
    The development hosts' figures are printed beside them, marked as what the model was fitted on.
 2. Real live pages: the 181 pages of ../shared/data/article-extraction-benchmark and the HTML pages in the
    WARCs of ../shared/data/warc-interop, as they are: how many are called dead (target 0), how many get
@@ -185,8 +186,14 @@ def render_shells(pages: list[Read]) -> str:
         f"{v} {n}" for v, n in Counter(RENDERED.values()).most_common())
 
 
+def no_browser(page: Read, probe: Read) -> str:
+    """With the probe, as a crawl without a Chromium judges: its shells keep no verdict."""
+    verdict = with_probe(page, probe)
+    return "needs-render" if "needs-render" in judge(page.evidence).reasons else verdict
+
+
 DETECTORS: dict[str, Detector] = {"keyword": keyword, "probe-only": probe_only, "ours, page alone": page_alone,
-                                  "ours, with probe": with_probe}
+                                  "ours, with probe": with_probe, "  without a browser": no_browser}
 
 
 def expected(case: RealCase) -> str:
