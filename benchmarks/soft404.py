@@ -203,14 +203,22 @@ def expected(case: RealCase) -> str:
 def real_corpus() -> None:
     print("== 1. real pages of held-out hosts, dead pages in wording of held-out platforms (tests/soft404real.py)")
     all_cases = cases()
+    # The held-out platforms' wording is neither read nor judged with (the crawler reads it): pages are read
+    # into evidence and judged (which matches a page's messages beyond its host's template) with "dev" only.
+    use_lexicon("dev")
+    try:
+        _score_corpus(all_cases)
+    finally:
+        use_lexicon(*LEXICON_PARTS_SHIPPED)
+
+
+def _score_corpus(all_cases: list[RealCase]) -> None:
     probes: dict[str, Read] = {}
-    use_lexicon("dev")  # the held-out platforms' wording is not read (the crawler reads it)
     for case in all_cases:  # one host's answer, read once
         if case.probe_url not in probes:
             probes[case.probe_url] = read(case.probe_html)
     pages = [(case, read(case.html, url=case.url), probes[case.probe_url]) for case in all_cases]
     print("shells (needs-render), as a crawl renders them: " + render_shells([p for _, p, _ in pages]))
-    use_lexicon(*LEXICON_PARTS_SHIPPED)
     for split in ("heldout", "dev"):
         chosen = [(c, p, q) for c, p, q in pages if c.split == split]
         hosts = len({c.host for c, _, _ in chosen})

@@ -51,13 +51,19 @@ class Block(NamedTuple):
     headline: bool  # a heading that is the page's title, or part of it
 
 
+MESSAGE_UNITS = 60  # a block this short may be a message (an error, a sign-in wall): its text is kept
+MAX_MESSAGES = 100  # ... for this many blocks of a page at most, each to OPENING_CHARS
+
+
 @dataclass
 class Reading:
-    """The blocks of a page, and the text of the first ones under its first heading (where an error page
-    states its error)."""
+    """The blocks of a page, the text of the first ones under its first heading (where an error page states
+    its error), and the text of its short blocks by key (what the page says beyond its host's template is
+    among them)."""
 
     blocks: list[Block] = field(default_factory=list)
     opening: str = ""
+    messages: list[tuple[int, str]] = field(default_factory=list)
 
 
 def units_of(text: str) -> int:
@@ -126,6 +132,8 @@ class _Reader:
         self.reading.blocks.append(Block(block_key(text), units, linked, heading, headline))
         if not linked:
             self.texts.append((index, text))
+            if units <= MESSAGE_UNITS and len(self.reading.messages) < MAX_MESSAGES:
+                self.reading.messages.append((self.reading.blocks[index].key, text[:OPENING_CHARS]))
         for kind, marked in (("headline", headline), ("h1", block.tag == "h1"), ("heading", heading)):
             if marked:
                 self.anchors.setdefault(kind, index)

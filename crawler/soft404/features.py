@@ -56,6 +56,7 @@ class Evidence:
     front: bool = False  # the host's home page, which is never its error page
     login: bool = False  # a visible password field
     paywalled: bool = False  # it declares itself not free to read (crawler/structured.py)
+    messages: tuple[tuple[int, str], ...] = ()  # (block key, text) of its short blocks, where messages are
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,8 @@ def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
     return Evidence(tuple(facts.blocks), facts.title, facts.headings[0] if facts.headings else "",
                     (cue_of(facts.title), heading_cue, cue_of(facts.opening)), facts.structured.is_article,
                     facts.dated, facts.headline, facts.media, facts.app_root or facts.scripts > 0,
-                    bool(url) and is_home(url), facts.login, facts.structured.paywalled)
+                    bool(url) and is_home(url), facts.login, facts.structured.paywalled,
+                    tuple(facts.messages))
 
 
 def template_of(probe: ProbeView | None) -> frozenset[int]:
@@ -214,6 +216,16 @@ def is_story(evidence: Evidence, probe: ProbeView | None = None) -> bool:
     return story_units(evidence, probe) >= STORY_UNITS
 
 
+def said_beyond(evidence: Evidence, probe: ProbeView | None) -> set[str]:
+    """What the page's short blocks that are not its host's template say (an error, a sign-in wall, a
+    search), wherever on the page they are; nothing without a probe to tell the template apart (on its own,
+    a live page's "log in to comment" line is said the same way)."""
+    template = template_of(probe)
+    if not template:
+        return set()
+    return {cue for key, text in evidence.messages if key not in template and (cue := cue_of(text))}
+
+
 def own_media(evidence: Evidence, probe: ProbeView | None = None) -> bool:
     """The page shows a player, a gallery or declares media beyond what its host's error page shows."""
     return evidence.media > (probe.media if probe is not None and probe.soft else 0)
@@ -232,6 +244,7 @@ def features(evidence: Evidence, probe: ProbeView | None = None) -> dict[str, fl
     visible = text_units(blocks) or 1
     little = float(own_units(evidence, probe) < LITTLE_UNITS)
     title_cue, heading_cue, text_cue = evidence.cues
+    said = said_beyond(evidence, probe)
     probe_title, probe_heading = (probe.title, probe.heading) if probe is not None and soft else ("", "")
     same_title = float(bool(probe_title) and evidence.title == probe_title)
     same_heading = float(bool(probe_heading) and evidence.heading == probe_heading)
@@ -250,8 +263,8 @@ def features(evidence: Evidence, probe: ProbeView | None = None) -> dict[str, fl
         "shared_share": sum(b.units for b in blocks if not b.linked and b.key in template) / visible,
         "cue_title": float(title_cue == "error-text"),
         "cue_heading": float(heading_cue == "error-text"),
-        "cue_text": float(text_cue == "error-text"),
-        "cue_search": float("search-page" in evidence.cues),
+        "cue_text": float(text_cue == "error-text" or "error-text" in said),
+        "cue_search": float("search-page" in evidence.cues or "search-page" in said),
         "cue_blocked": float("blocked-text" in evidence.cues),
         "article_markup": float(evidence.article_markup),
         "dated": float(evidence.dated),

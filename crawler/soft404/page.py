@@ -40,6 +40,7 @@ class PageFacts:
     blocks: list[Block] = field(default_factory=list)
     media: int = 0  # players, embedded players, captioned pictures of a gallery, media types declared
     login: bool = False  # a visible password field: a sign-in wall, in any language
+    messages: list[tuple[int, str]] = field(default_factory=list)  # short blocks' (key, text)
 
     @property
     def headline(self) -> bool:
@@ -93,4 +94,5 @@ def read_page(tree: HtmlElement) -> PageFacts:
         blocks=reading.blocks,
         media=media_marks(int(tree.xpath(_MEDIA)), int(tree.xpath(_GALLERY)), len(structured.types & MEDIA_TYPES)),
         login=any(not _hidden(field) for field in tree.xpath("//input[@type='password']")[:5]),
+        messages=reading.messages,
     )

@@ -248,3 +248,23 @@ def test_paywall_markup_is_no_wall_on_a_story_an_error_page_or_the_hosts_templat
                      head=NOT_FREE))
     assert judge(dead).reasons == ["paywall-markup"] and probed(judge(dead))
     assert judge(dead, template).verdict == "soft-404"
+
+
+def test_what_a_page_says_beyond_its_hosts_template_is_read_wherever_it_is() -> None:
+    """A wall's message below a lede and a byline the host's error page shows too (past the opening that
+    is read alone) is found once the template is taken away; a "log in to comment" line that every page of
+    the host shows is the template's, and a brief under it stays alive."""
+    lede = ("<p class='lede'>November 18, 2026. Share this. The harbour master said the night was the quietest "
+            "of the year, and the boats stayed in.</p><p>By the Herald staff</p><p class='promo'>Get the Herald's "
+            "morning briefing: the coast's news, sport and weather in your inbox before breakfast, every day of "
+            "the week, free of charge.</p>")
+    comments = "<div class='comments'><p>You must be signed in to comment.</p></div>"
+    error = page(f"{CHROME}<h1>Ukurasa haupatikani</h1>{lede}<p>Samahani.</p>{comments}", title="Harbour Herald")
+    probe = ProbeView.of(read(error))
+    wall = read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1>{lede}<p>Please log in to continue reading."
+                     f"</p>{comments}", title="Harbour Herald"))
+    assert judge(wall).verdict != "blocked"  # alone: the opening is the lede
+    assert (judge(wall, probe).verdict, judge(wall, probe).reasons) == ("blocked", ["blocked-text"])
+    brief = read(page(f"{CHROME}<h1>A quiet night at the harbour</h1>{lede}"
+                      f"{paragraphs(' '.join(STORY.split()[:45]))}{comments}"))
+    assert judge(brief, probe).verdict == "ok"
