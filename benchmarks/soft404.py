@@ -94,7 +94,8 @@ def read(html: str | bytes, url: str = "") -> Read:
         html = HtmlResponse(url or "https://example.test/", body=html).text
     tree = parse_html(html)
     if tree is None:
-        return Read(Evidence((), "", "", (None, None, None), False, False, False, 0, False), "", None, "", html)
+        nothing = Evidence((), "", "", (None, None, None), False, False, False, frozenset(), False)
+        return Read(nothing, "", None, "", html)
     evidence = evidence_of(read_page(tree), url)
     text = page_text(tree)  # for the other detectors
     return Read(evidence, evidence.title, simhash(text), text, html)

@@ -82,8 +82,13 @@ def _unquote(quoted: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+_SENTENCE_END = re.compile(r"[.!?]\s+\S")
+
+
 def kind_of(english: str) -> str | None:
-    if not english or len(english) > MAX_CHARS or DEVELOPER.search(english):
+    """What a message says, from its English; None for a message of several sentences (a translation's
+    sentences cannot be matched to the English ones, and the others say something else)."""
+    if not english or len(english) > MAX_CHARS or DEVELOPER.search(english) or _SENTENCE_END.search(english):
         return None
     return next((kind for kind, pattern in KINDS.items() if pattern.search(english)), None)
 
@@ -105,7 +110,7 @@ def from_wheel(wheel: Path) -> list[dict[str, str]]:
             if path.endswith(".po"):
                 for english, text in messages(_TAG.sub(" ", archive.read(path).decode("utf-8", "replace"))):
                     kind = kind_of(english)
-                    if kind and _lang_of(path) not in ("en", "en-US"):
+                    if kind and _lang_of(path) not in ("en", "en-US") and text.strip() != english.strip():
                         found.append({"platform": platform, "kind": kind, "lang": _lang_of(path), "body": text,
                                       "english": english, "source": f"{name} {version}: {path}"})
             elif "/partials/languages/" in path and path.endswith(".html"):  # MkDocs Material's tables

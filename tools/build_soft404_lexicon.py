@@ -48,9 +48,13 @@ def normalise(text: str) -> str:
 
 
 def phrases(entry: dict[str, str]) -> set[str]:
+    """The entry's titles, headings and message sentences as phrases. A catalog message (it has its
+    English) is taken whole: it was chosen for what all of it says, and a sentence of it alone may say
+    something else ("Please see below for details")."""
     found = set()
     for field in ("title", "heading", "body"):
-        for piece in _SENTENCES.split(entry.get(field) or ""):
+        text = entry.get(field) or ""
+        for piece in [text] if entry.get("english") else _SENTENCES.split(text):
             phrase = normalise(piece)
             words = len(phrase.split())
             if not phrase or words > MAX_WORDS:

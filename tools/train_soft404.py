@@ -60,7 +60,7 @@ class Rows:
         learns to call a page dead on the host's evidence alone, not only on words it knows; and a live page
         as it would be without its article markup and dates (many live pages have none): the model does not
         learn that their absence means a dead page."""
-        variants = [(page, ""), (replace(page, cues=(None, None, None)), "-unknown-words")]
+        variants = [(page, ""), (replace(page, cues=(None, None, None), walls=frozenset()), "-unknown-words")]
         if not dead and style.split("+", maxsplit=1)[0].removeprefix("corpus-") in BARE_STYLES:
             variants.append((replace(page, article_markup=False, dated=False), "-bare"))
         for seen, suffix in variants:

@@ -27,7 +27,8 @@ MAX_BLOCKS = 2000  # a page of a million paragraphs is read as its first blocks
 MAX_TEXT_CHARS = 500_000  # ... and one of a million words in one block as its first words
 LINKED_SHARE = 0.5  # a block with at least this share of its characters in links is navigation, not prose
 PROSE_UNITS = 8  # a block of prose has at least this many words (CJK characters count one each)
-OPENING_CHARS = 300  # what an error page says under its heading fits in this
+OPENING_CHARS = 300  # what an error page says under its heading fits in this, up to its first paragraph:
+OPENING_PARAGRAPH = 10  # a block this long (its message, or the page's own first paragraph)
 HEADLINE_UNITS = 4  # a heading this long that is (in) the title, or the title in it, is the page's headline
 _BLOCK_TAGS = frozenset({"p", "li", "dd", "dt", "td", "th", "blockquote", "pre", "figcaption", "h1", "h2", "h3",
                          "h4", "h5", "h6", "div", "section", "article", "main", "header", "footer", "aside", "nav",
@@ -51,15 +52,15 @@ class Block(NamedTuple):
     headline: bool  # a heading that is the page's title, or part of it
 
 
-MESSAGE_UNITS = 60  # a block this short may be a message (an error, a sign-in wall): its text is kept
-MAX_MESSAGES = 100  # ... for this many blocks of a page at most, each to OPENING_CHARS
+MESSAGE_UNITS = 60  # a block this short under the headline may be a message (an error, a sign-in wall) ...
+MAX_MESSAGES = 20  # ... for this many blocks after it: where the story should be, not the sidebars
 
 
 @dataclass
 class Reading:
     """The blocks of a page, the text of the first ones under its first heading (where an error page states
-    its error), and the text of its short blocks by key (what the page says beyond its host's template is
-    among them)."""
+    its error), and the text of the short blocks under it by key (where the story should be: what the page
+    says beyond its host's template is among them, when a lede or a byline of the template comes first)."""
 
     blocks: list[Block] = field(default_factory=list)
     opening: str = ""
@@ -132,24 +133,30 @@ class _Reader:
         self.reading.blocks.append(Block(block_key(text), units, linked, heading, headline))
         if not linked:
             self.texts.append((index, text))
-            if units <= MESSAGE_UNITS and len(self.reading.messages) < MAX_MESSAGES:
-                self.reading.messages.append((self.reading.blocks[index].key, text[:OPENING_CHARS]))
         for kind, marked in (("headline", headline), ("h1", block.tag == "h1"), ("heading", heading)):
             if marked:
                 self.anchors.setdefault(kind, index)
 
     def finish(self) -> Reading:
         """The blocks, and the opening: the text under the headline, else the first h1, else the first heading,
-        else the top of the page."""
+        else the top of the page, to its first paragraph. An error page states its error there; a live
+        page's first paragraph is its own, and what comes after it (an empty widget's "no results", a
+        form's "oops") is not what the page says it is."""
         while self.stack:
             self.close(self.stack.pop())
         anchor = next((self.anchors[k] for k in ("headline", "h1", "heading") if k in self.anchors), -1)
         opening: list[str] = []
+        blocks, messages = self.reading.blocks, self.reading.messages
+        read_on = True  # the opening ends at the first paragraph: a widget's line below a brief is not it
         for index, text in self.texts:
-            if index > anchor and not self.reading.blocks[index].heading:
-                opening.append(text)
-                if sum(map(len, opening)) >= OPENING_CHARS:
-                    break
+            if index > anchor and not blocks[index].heading:
+                if read_on:
+                    opening.append(text)
+                    read_on = sum(map(len, opening)) < OPENING_CHARS and blocks[index].units < OPENING_PARAGRAPH
+                if blocks[index].units <= MESSAGE_UNITS:
+                    messages.append((blocks[index].key, text[:OPENING_CHARS]))
+                    if len(messages) >= MAX_MESSAGES:
+                        break
         self.reading.opening = " ".join(opening)[:OPENING_CHARS]
         return self.reading
 

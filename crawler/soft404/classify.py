@@ -10,8 +10,9 @@ the confidence that the requested URL is dead):
    characters counting one each, not links and not the host's error template) under a title that states
    no error -> ok, 0.05; "+ error-text-in-template" when the template also carries error wording.
 3. home-page: the host's home page (its root) is never its error page -> ok. blocked-text (login, paywall,
-   CAPTCHA wording in the title, headings or opening, or, beside the host's probe answer, in any short block
-   that is not the host's template), paywall-markup (the page declares itself not free to read, schema.org
+   CAPTCHA wording in the title, headings or opening, or, beside the host's probe answer, in a short block
+   under the headline that is not the host's template, on a page without a player of its own),
+   paywall-markup (the page declares itself not free to read, schema.org
    `isAccessibleForFree: false`, and shows less than a paragraph of its own) or login-form (a visible
    password field, in any language) -> blocked, 0.2.
 4. needs-render: almost no text of its own, no article or media markup, no error wording, but an app root
@@ -47,8 +48,8 @@ from crawler.soft404.features import (
     is_story,
     own_media,
     own_units,
-    said_beyond,
     story_units,
+    wall_beyond,
 )
 from crawler.soft404.model import model
 from crawler.soft404.page import PageFacts
@@ -128,7 +129,10 @@ def by_rule(evidence: Evidence, probe: ProbeView | None = None) -> Verdict | Non
         return Verdict("ok", ["article-evidence", *(f"{cue}-in-template" for cue in cues[:1])], 0.05)
     if evidence.front:  # the host is up, and its home page is not a lost URL
         return Verdict(None, ["needs-render"], None) if shell(evidence) else Verdict("ok", ["home-page"], 0.05)
-    if "blocked-text" in {*cues, *said_beyond(evidence, probe)} and story_units(evidence, probe) < PARAGRAPHS_UNITS:
+    if "blocked-text" in cues and story_units(evidence, probe) < PARAGRAPHS_UNITS:
+        return Verdict("blocked", ["blocked-text"], 0.2)
+    if wall_beyond(evidence, probe) and story_units(evidence, probe) < PARAGRAPHS_UNITS \
+            and not own_media(evidence, probe):  # a player or a gallery is the page's story, shown
         return Verdict("blocked", ["blocked-text"], 0.2)
     if paywall(evidence, probe):
         return Verdict("blocked", ["paywall-markup"], 0.2)

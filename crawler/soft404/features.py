@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from crawler.soft404.blocks import Block, prose_units, text_units
-from crawler.soft404.cues import error_cue
+from crawler.soft404.cues import BLOCKED, error_cue
 from crawler.soft404.page import PageFacts
 
 LEXICON = Path(__file__).with_name("lexicon.json")
@@ -51,12 +51,12 @@ class Evidence:
     article_markup: bool
     dated: bool
     headline: bool
-    media: int  # players, captioned pictures, media types declared (crawler/soft404/page.py)
+    media: frozenset[int]  # its players, gallery pictures, media types declared, as keys (crawler/soft404/page.py)
     shell: bool  # an app root or scripts: a page whose text may come from JavaScript
     front: bool = False  # the host's home page, which is never its error page
     login: bool = False  # a visible password field
     paywalled: bool = False  # it declares itself not free to read (crawler/structured.py)
-    messages: tuple[tuple[int, str], ...] = ()  # (block key, text) of its short blocks, where messages are
+    walls: frozenset[int] = frozenset()  # keys of short blocks under its headline that say it is a wall
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class ProbeView:
     title: str
     heading: str
     login: bool = False  # its template has a visible password field (a sign-in box on every page)
-    media: int = 0  # its template's players and pictures (a video in the sidebar of every page)
+    media: frozenset[int] = frozenset()  # its template's media, as keys (a video in the sidebar of every page)
     paywalled: bool = False  # its template declares every page not free to read
 
     @classmethod
@@ -167,7 +167,11 @@ def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
                     (cue_of(facts.title), heading_cue, cue_of(facts.opening)), facts.structured.is_article,
                     facts.dated, facts.headline, facts.media, facts.app_root or facts.scripts > 0,
                     bool(url) and is_home(url), facts.login, facts.structured.paywalled,
-                    tuple(facts.messages))
+                    frozenset(key for key, text in facts.messages if _says_wall(text)))
+
+
+def _says_wall(text: str) -> bool:
+    return bool(BLOCKED.search(text)) or lexicon_cue(text) == "blocked-text"
 
 
 def template_of(probe: ProbeView | None) -> frozenset[int]:
@@ -216,19 +220,17 @@ def is_story(evidence: Evidence, probe: ProbeView | None = None) -> bool:
     return story_units(evidence, probe) >= STORY_UNITS
 
 
-def said_beyond(evidence: Evidence, probe: ProbeView | None) -> set[str]:
-    """What the page's short blocks that are not its host's template say (an error, a sign-in wall, a
-    search), wherever on the page they are; nothing without a probe to tell the template apart (on its own,
-    a live page's "log in to comment" line is said the same way)."""
+def wall_beyond(evidence: Evidence, probe: ProbeView | None) -> bool:
+    """A short block under the page's headline that is not its host's template says the page is a sign-in
+    or paywall (past the opening too: a lede or a byline of the template may come first). Never without a
+    probe to tell the template apart: on its own, a live page's "log in to comment" line says the same."""
     template = template_of(probe)
-    if not template:
-        return set()
-    return {cue for key, text in evidence.messages if key not in template and (cue := cue_of(text))}
+    return bool(template) and any(key not in template for key in evidence.walls)
 
 
 def own_media(evidence: Evidence, probe: ProbeView | None = None) -> bool:
-    """The page shows a player, a gallery or declares media beyond what its host's error page shows."""
-    return evidence.media > (probe.media if probe is not None and probe.soft else 0)
+    """The page shows a player, a gallery or declares media that its host's error page does not."""
+    return bool(evidence.media - (probe.media if probe is not None and probe.soft else frozenset()))
 
 
 def own_units(evidence: Evidence, probe: ProbeView | None = None) -> int:
@@ -244,7 +246,6 @@ def features(evidence: Evidence, probe: ProbeView | None = None) -> dict[str, fl
     visible = text_units(blocks) or 1
     little = float(own_units(evidence, probe) < LITTLE_UNITS)
     title_cue, heading_cue, text_cue = evidence.cues
-    said = said_beyond(evidence, probe)
     probe_title, probe_heading = (probe.title, probe.heading) if probe is not None and soft else ("", "")
     same_title = float(bool(probe_title) and evidence.title == probe_title)
     same_heading = float(bool(probe_heading) and evidence.heading == probe_heading)
@@ -263,8 +264,11 @@ def features(evidence: Evidence, probe: ProbeView | None = None) -> dict[str, fl
         "shared_share": sum(b.units for b in blocks if not b.linked and b.key in template) / visible,
         "cue_title": float(title_cue == "error-text"),
         "cue_heading": float(heading_cue == "error-text"),
-        "cue_text": float(text_cue == "error-text" or "error-text" in said),
-        "cue_search": float("search-page" in evidence.cues or "search-page" in said),
+        # Error wording in the opening of a page with a player or a gallery of its own is a caption's or a
+        # widget's: the page's story is its media (its title or heading saying so still counts).
+        "cue_text": float(text_cue == "error-text" and not own_media(evidence, probe)),
+        "cue_search": float("search-page" in (title_cue, heading_cue)
+                            or (text_cue == "search-page" and not own_media(evidence, probe))),
         "cue_blocked": float("blocked-text" in evidence.cues),
         "article_markup": float(evidence.article_markup),
         "dated": float(evidence.dated),

@@ -137,7 +137,9 @@ class VerdictMiddleware:
             self._used(requested_url(request), probe)
         if not probe.soft:
             return verdict  # an honest host (404 for unknown URLs), or no answer: the page alone decides
-        if same_landing({"redirects": request.meta.get("redirect_urls"), "final_url": response.url}, probe):
+        # A wall stays a wall where it landed: a host may send protected and unknown URLs alike to /login.
+        landed = same_landing({"redirects": request.meta.get("redirect_urls"), "final_url": response.url}, probe)
+        if landed and verdict.verdict != "blocked":
             return Verdict("soft-404", [*(r for r in verdict.reasons if r != "content"), "probe-match"],
                            max(verdict.score or 0.0, 0.95))
         if probe.redirected or probe.view is None:

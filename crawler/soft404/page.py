@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 
 from lxml.html import HtmlElement
 
-from crawler.soft404.blocks import Block, read_blocks, text_units
+from crawler.soft404.blocks import Block, block_key, read_blocks, text_units
 from crawler.structured import Structured, read_structured
 
 PROMINENT_CHARS = 1000
 # A page whose story is a player: a <video>, an embedded player, or what OpenGraph says it is.
-_MEDIA = ("count(//video | //iframe[contains(@src, 'youtube') or contains(@src, 'vimeo') or contains(@src, 'player') "
-          "or contains(@src, 'dailymotion')] | //meta[@property='og:type' and starts-with(@content, 'video')])")
-_GALLERY = "count(//figure[.//img][.//figcaption])"
+_MEDIA = ("//video | //iframe[contains(@src, 'youtube') or contains(@src, 'vimeo') or contains(@src, 'player') "
+          "or contains(@src, 'dailymotion')] | //meta[@property='og:type' and starts-with(@content, 'video')]")
+_GALLERY = "//figure[.//img][.//figcaption]"
 GALLERY_FIGURES = 3  # captioned pictures that make a photo page
 MEDIA_TYPES = frozenset({"VideoObject", "ImageGallery", "MediaGallery", "ImageObject", "AudioObject", "Clip",
                          "PodcastEpisode", "Movie", "Episode"})  # schema.org: the page's story is its media
@@ -38,9 +38,9 @@ class PageFacts:
     app_root: bool = False
     scripts: int = 0
     blocks: list[Block] = field(default_factory=list)
-    media: int = 0  # players, embedded players, captioned pictures of a gallery, media types declared
+    media: frozenset[int] = frozenset()  # its players, gallery pictures and media types declared, as keys
     login: bool = False  # a visible password field: a sign-in wall, in any language
-    messages: list[tuple[int, str]] = field(default_factory=list)  # short blocks' (key, text)
+    messages: list[tuple[int, str]] = field(default_factory=list)  # short blocks under the headline: (key, text)
 
     @property
     def headline(self) -> bool:
@@ -68,11 +68,22 @@ def _prominent(text: str) -> str:
     return " ".join(text[: PROMINENT_CHARS * 4].split())[:PROMINENT_CHARS]
 
 
-def media_marks(players: int, figures: int, declared: int) -> int:
-    """How much of a page is media (0: none): its players and the types it declares, and its captioned
-    pictures when there are enough of them to make a gallery. A count, not a flag, so a page is compared
-    with its host's template: a player in the template's sidebar is on the host's error page too."""
-    return players + declared + (figures if figures >= GALLERY_FIGURES else 0)
+def media_of(tree: HtmlElement, structured: Structured) -> frozenset[int]:
+    """The page's media, each as a key of what it shows (a player by its source, a gallery's pictures by
+    theirs, a declared media type by its name); empty: none. Keys, not a count, so a page is compared with
+    its host's template by which media it shows: a live-TV player in the sidebar of every page is on the
+    host's error page too, and a video page's own player is not."""
+    found = {block_key(f"{node.tag}:{_source(node)}") for node in tree.xpath(_MEDIA)}
+    figures = tree.xpath(_GALLERY)
+    if len(figures) >= GALLERY_FIGURES:
+        found.update(block_key(f"figure:{figure.xpath('string(.//img/@src)')}") for figure in figures)
+    found.update(block_key(f"type:{kind}") for kind in structured.types & MEDIA_TYPES)
+    return frozenset(found)
+
+
+def _source(node: HtmlElement) -> str:
+    return node.get("src") or node.get("content") or next(iter(node.xpath(".//source/@src")), "") \
+        or node.get("poster") or ""
 
 
 def read_page(tree: HtmlElement) -> PageFacts:
@@ -92,7 +103,7 @@ def read_page(tree: HtmlElement) -> PageFacts:
         app_root=bool(roots),
         scripts=len(tree.xpath("//script[@src] | //script[not(@type) or @type='module']")),
         blocks=reading.blocks,
-        media=media_marks(int(tree.xpath(_MEDIA)), int(tree.xpath(_GALLERY)), len(structured.types & MEDIA_TYPES)),
+        media=media_of(tree, structured),
         login=any(not _hidden(field) for field in tree.xpath("//input[@type='password']")[:5]),
         messages=reading.messages,
     )

@@ -55,7 +55,7 @@ class Fingerprint:
                 "title": self.title, "simhash": self.simhash, "at": time.time() - (time.monotonic() - self.fetched),
                 "view": None if view is None else {"blocks": sorted(view.blocks), "title": view.title,
                                                    "heading": view.heading, "login": view.login,
-                                                   "media": view.media, "paywalled": view.paywalled}}
+                                                   "media": sorted(view.media), "paywalled": view.paywalled}}
 
     @classmethod
     def of_record(cls, data: dict[str, Any]) -> Fingerprint:
@@ -66,7 +66,7 @@ class Fingerprint:
                    time.monotonic() - age,
                    None if view is None else ProbeView(True, frozenset(int(b) for b in view["blocks"]),
                                                       str(view["title"]), str(view["heading"]),
-                                                      bool(view.get("login")), int(view.get("media") or 0),
+                                                      bool(view.get("login")), _keys(view.get("media")),
                                                       bool(view.get("paywalled"))))
 
     @classmethod
@@ -74,6 +74,11 @@ class Fingerprint:
         """From the probe's crawl-log entry and, when its answer was read as the host's error template, that."""
         return cls(entry.get("status"), entry.get("final_url"), bool(entry.get("redirects")), entry.get("title"),
                    entry.get("simhash"), time.monotonic(), view)
+
+
+def _keys(value: Any) -> frozenset[int]:
+    """Media keys as a record keeps them; none from a record written before they were kept."""
+    return frozenset(int(key) for key in value) if isinstance(value, list) else frozenset()
 
 
 def _split_path(path: str) -> tuple[str, str, str]:

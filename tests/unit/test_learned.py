@@ -18,8 +18,8 @@ from crawler.soft404.learned import as_judged, learned_templates, probe_record
 from crawler.soft404.probes import Fingerprint, shape_of
 from tests.auditstore import SITE, Fetch, url, write_crawl
 
-TEMPLATE = ProbeView(True, frozenset({11, 22, 33}), "Page not found | News", "Not found", False, media=2,
-                     paywalled=True)
+TEMPLATE = ProbeView(True, frozenset({11, 22, 33}), "Page not found | News", "Not found", False,
+                     media=frozenset({7, 8}), paywalled=True)
 
 
 def _answer(status: int | None, age: float, view: ProbeView | None = None, title: str = "t") -> Fingerprint:

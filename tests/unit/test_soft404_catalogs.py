@@ -70,6 +70,7 @@ def test_messages_are_read_whole_and_fuzzy_or_untranslated_ones_left_out(tool: M
     ("html_static_path entry %r does not exist", None),  # said to a developer, not to a reader
     ("favicon file %r does not exist", None),
     ("Log in", None),  # on every page's header
+    ("Event not found. Please see below for details.", None),  # a second sentence says something else
     ("Search", None),
 ])
 def test_a_message_is_filed_by_what_its_english_says(tool: ModuleType, english: str, kind: str | None) -> None:

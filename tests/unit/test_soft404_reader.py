@@ -207,6 +207,12 @@ def test_a_player_the_hosts_template_shows_too_is_not_the_pages_own() -> None:
     video = read(page(f"{CHROME}{SIDEBAR_VIDEO}<h1>Harbour at dawn</h1><video src='/v.mp4'></video>"
                       "<p>Eight words of a caption for the video.</p>", title="Harbour at dawn | Harbour Herald"))
     assert judge(video, probe).reasons == ["media-page"]
+    popular = "".join(f"<iframe src='https://player.test/embed/popular-{n}'></iframe>" for n in range(3))
+    busy = ProbeView.of(read(page(f"{CHROME}<aside>{popular}</aside><h1>Ukurasa haupatikani</h1><p>Samahani.</p>",
+                                  title="Harbour Herald")))
+    clip = read(page(f"{CHROME}<aside>{popular}</aside><h1>Harbour at dawn</h1><video src='/v.mp4'></video>"
+                     "<p>At dawn.</p>", title="Harbour at dawn | Harbour Herald"))
+    assert judge(clip, busy).verdict == "ok"  # fewer players than the error page's sidebar, but its own
 
 
 def test_a_sign_in_box_on_every_page_is_no_wall_beside_the_hosts_error_page() -> None:
@@ -268,3 +274,20 @@ def test_what_a_page_says_beyond_its_hosts_template_is_read_wherever_it_is() -> 
     brief = read(page(f"{CHROME}<h1>A quiet night at the harbour</h1>{lede}"
                       f"{paragraphs(' '.join(STORY.split()[:45]))}{comments}"))
     assert judge(brief, probe).verdict == "ok"
+
+
+@pytest.mark.parametrize("aside", ["Photo: 404 Media", "Oops! Something went wrong while submitting the form.",
+                                   "No results found", "Related posts not found", "Subscribers only"])
+def test_a_short_line_of_a_live_page_beyond_its_hosts_template_does_not_kill_it(aside: str) -> None:
+    """A widget's line under the headline (an empty widget, a form's error, a credit) that the host's error
+    page does not show: a video, a gallery and a brief beside it stay alive."""
+    probe = ProbeView.of(read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>", title="Harbour Herald")))
+    words = " ".join(STORY.split()[:28])
+    bodies = {"video": f"<video src='/v.mp4'></video><p>{words}</p>",
+              "gallery": "".join(f"<figure><img src='/p{n}.jpg'><figcaption>Boat {n}</figcaption></figure>"
+                                 for n in range(4)),
+              "brief": f"<p><time datetime='2026-11-02'>2 Nov</time></p><p>{words}</p>"}
+    for kind, body in bodies.items():
+        live = read(page(f"{CHROME}<h1>A quiet night at the harbour</h1>{body}<div class='w'><p>{aside}</p></div>",
+                         head='<meta property="og:type" content="article">'))
+        assert judge(live, probe).verdict != "soft-404", kind
