@@ -12,11 +12,17 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from scrapy import Request
+from scrapy.http import HtmlResponse
 
+from crawler.extract import parse_html
 from crawler.soft404 import judge
+from crawler.soft404.features import evidence_of
 from crawler.soft404.judge import VerdictMiddleware
 from crawler.soft404.learned import Learned
+from crawler.soft404.page import read_page
 from crawler.soft404.probes import Fingerprint
+from crawler.soft404.status import Verdict
 from tests.asyncio_helpers import on_asyncio
 
 PAGE = "https://n.test/world/2026/11/20/a-story.html"
@@ -99,3 +105,27 @@ async def test_pages_wait_once_at_most_learn_wait_and_a_failure_costs_only_probe
     mw, recorded, _ = _middleware(broken)
     await on_asyncio(mw._learned())  # logged, not raised
     assert recorded == []
+
+
+@pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
+async def test_a_wall_that_landed_where_the_probe_landed_stays_a_wall() -> None:
+    """A host may send protected and unknown URLs alike to its sign-in page: landing there makes a page its
+    error page, unless the page is a wall, which is what it says it is."""
+    mw, _, _ = _middleware(lambda: [])
+    landing = "https://n.test/login?next=x"
+
+    async def fetch(url: str) -> Fingerprint:
+        return Fingerprint(200, landing, True, "Sign in", None, time.monotonic())
+
+    assert mw.probes is not None
+    mw.probes.fetch = fetch
+    request = Request(landing, meta={"redirect_urls": [PAGE], "kind": "article"})
+    response = HtmlResponse(landing, body=b"<html><body><h1>Sign in</h1></body></html>", request=request)
+    tree = parse_html("<html><head><title>Sign in</title></head><body><h1>Sign in</h1><p>Ingia.</p></body></html>")
+    assert tree is not None
+    evidence = evidence_of(read_page(tree), landing)
+    wall = Verdict("blocked", ["login-form"], 0.2)
+    alive = Verdict("ok", ["content"], 0.3)
+    assert await on_asyncio(mw._with_probe(request, response, evidence, wall)) == wall
+    landed = await on_asyncio(mw._with_probe(request, response, evidence, alive))
+    assert landed.verdict == "soft-404" and "probe-match" in landed.reasons
