@@ -191,8 +191,7 @@ def render_shells(pages: list[Read]) -> str:
 
 def no_browser(page: Read, probe: Read) -> str:
     """With the probe, as a crawl without a Chromium judges: its shells keep no verdict."""
-    verdict = with_probe(page, probe)
-    return "needs-render" if "needs-render" in judge(page.evidence).reasons else verdict
+    return "needs-render" if "needs-render" in judge(page.evidence).reasons else with_probe(page, probe)
 
 
 DETECTORS_OURS: dict[str, Detector] = {"ours, page alone": page_alone, "ours, with probe": with_probe,

@@ -129,10 +129,10 @@ def by_rule(evidence: Evidence, probe: ProbeView | None = None) -> Verdict | Non
         return Verdict("ok", ["article-evidence", *(f"{cue}-in-template" for cue in cues[:1])], 0.05)
     if evidence.front:  # the host is up, and its home page is not a lost URL
         return Verdict(None, ["needs-render"], None) if shell(evidence) else Verdict("ok", ["home-page"], 0.05)
-    if "blocked-text" in cues and story_units(evidence, probe) < PARAGRAPHS_UNITS:
-        return Verdict("blocked", ["blocked-text"], 0.2)
-    if wall_beyond(evidence, probe) and story_units(evidence, probe) < PARAGRAPHS_UNITS \
-            and not own_media(evidence, probe):  # a player or a gallery is the page's story, shown
+    # Wall wording in the title, headings or opening; or under the headline beyond the host's template, on a
+    # page without a player or a gallery of its own (that is its story, shown).
+    says_wall = "blocked-text" in cues or (wall_beyond(evidence, probe) and not own_media(evidence, probe))
+    if says_wall and story_units(evidence, probe) < PARAGRAPHS_UNITS:
         return Verdict("blocked", ["blocked-text"], 0.2)
     if paywall(evidence, probe):
         return Verdict("blocked", ["paywall-markup"], 0.2)

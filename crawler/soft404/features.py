@@ -249,6 +249,7 @@ def features(evidence: Evidence, probe: ProbeView | None = None) -> dict[str, fl
     probe_title, probe_heading = (probe.title, probe.heading) if probe is not None and soft else ("", "")
     same_title = float(bool(probe_title) and evidence.title == probe_title)
     same_heading = float(bool(probe_heading) and evidence.heading == probe_heading)
+    media = own_media(evidence, probe)
     found = {
         "story": _log_scale(story_units(evidence, probe)),
         "paragraphs": float(story_units(evidence, probe) >= PARAGRAPHS_UNITS),
@@ -266,13 +267,12 @@ def features(evidence: Evidence, probe: ProbeView | None = None) -> dict[str, fl
         "cue_heading": float(heading_cue == "error-text"),
         # Error wording in the opening of a page with a player or a gallery of its own is a caption's or a
         # widget's: the page's story is its media (its title or heading saying so still counts).
-        "cue_text": float(text_cue == "error-text" and not own_media(evidence, probe)),
-        "cue_search": float("search-page" in (title_cue, heading_cue)
-                            or (text_cue == "search-page" and not own_media(evidence, probe))),
+        "cue_text": float(text_cue == "error-text" and not media),
+        "cue_search": float("search-page" in (title_cue, heading_cue) or (text_cue == "search-page" and not media)),
         "cue_blocked": float("blocked-text" in evidence.cues),
         "article_markup": float(evidence.article_markup),
         "dated": float(evidence.dated),
-        "media": float(own_media(evidence, probe)),
+        "media": float(media),
     }
     # What a signal means depends on what else the page shows: error wording, the probe's template or article
     # markup on a page with almost nothing of its own is an error page; beside text of its own, it is not.
