@@ -8,11 +8,12 @@ short lines) and by what the host's error page shares with them, not by what con
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 
 from lxml.html import HtmlElement
 
-from crawler.soft404.blocks import Block, block_key, read_blocks, text_units
+from crawler.soft404.blocks import Block, read_blocks, text_units
 from crawler.structured import Structured, read_structured
 
 PROMINENT_CHARS = 1000
@@ -73,12 +74,18 @@ def media_of(tree: HtmlElement, structured: Structured) -> frozenset[int]:
     theirs, a declared media type by its name); empty: none. Keys, not a count, so a page is compared with
     its host's template by which media it shows: a live-TV player in the sidebar of every page is on the
     host's error page too, and a video page's own player is not."""
-    found = {block_key(f"{node.tag}:{_source(node)}") for node in tree.xpath(_MEDIA)}
+    found = {_media_key(f"{node.tag}:{_source(node)}") for node in tree.xpath(_MEDIA)}
     figures = tree.xpath(_GALLERY)
     if len(figures) >= GALLERY_FIGURES:
-        found.update(block_key(f"figure:{figure.xpath('string(.//img/@src)')}") for figure in figures)
-    found.update(block_key(f"type:{kind}") for kind in structured.types & MEDIA_TYPES)
+        found.update(_media_key(f"figure:{figure.xpath('string(.//img/@src)')}") for figure in figures)
+    found.update(_media_key(f"type:{kind}") for kind in structured.types & MEDIA_TYPES)
     return frozenset(found)
+
+
+def _media_key(what: str) -> int:
+    """A key of a source as it is: unlike a text block's key, digits count (`/embed/123` and `/embed/456`
+    are two players)."""
+    return zlib.crc32(what.encode("utf-8", "replace"))
 
 
 def _source(node: HtmlElement) -> str:

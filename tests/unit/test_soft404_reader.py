@@ -213,6 +213,7 @@ def test_a_player_the_hosts_template_shows_too_is_not_the_pages_own() -> None:
     clip = read(page(f"{CHROME}<aside>{popular}</aside><h1>Harbour at dawn</h1><video src='/v.mp4'></video>"
                      "<p>At dawn.</p>", title="Harbour at dawn | Harbour Herald"))
     assert judge(clip, busy).verdict == "ok"  # fewer players than the error page's sidebar, but its own
+    assert len(busy.media) == 3  # players whose sources differ in digits only are three players
 
 
 def test_a_sign_in_box_on_every_page_is_no_wall_beside_the_hosts_error_page() -> None:
