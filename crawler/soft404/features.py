@@ -70,11 +70,14 @@ class ProbeView:
     login: bool = False  # its template has a visible password field (a sign-in box on every page)
     media: frozenset[int] = frozenset()  # its template's media, as keys (a video in the sidebar of every page)
     paywalled: bool = False  # its template declares every page not free to read
+    # Its template declares an article (a site-wide og:type, say). Unknown reads as yes: a page's article
+    # markup then proves nothing beyond what the host's error page carries too.
+    article: bool = True
 
     @classmethod
     def of(cls, evidence: Evidence) -> ProbeView:
         return cls(True, frozenset(b.key for b in evidence.blocks), evidence.title, evidence.heading, evidence.login,
-                   evidence.media, evidence.paywalled)
+                   evidence.media, evidence.paywalled, evidence.article_markup)
 
 
 def _log_scale(units: int, top: int = 1000) -> float:

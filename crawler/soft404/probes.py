@@ -55,7 +55,8 @@ class Fingerprint:
                 "title": self.title, "simhash": self.simhash, "at": time.time() - (time.monotonic() - self.fetched),
                 "view": None if view is None else {"blocks": sorted(view.blocks), "title": view.title,
                                                    "heading": view.heading, "login": view.login,
-                                                   "media": sorted(view.media), "paywalled": view.paywalled}}
+                                                   "media": sorted(view.media), "paywalled": view.paywalled,
+                                                   "article": view.article}}
 
     @classmethod
     def of_record(cls, data: dict[str, Any]) -> Fingerprint:
@@ -67,7 +68,7 @@ class Fingerprint:
                    None if view is None else ProbeView(True, frozenset(int(b) for b in view["blocks"]),
                                                       str(view["title"]), str(view["heading"]),
                                                       bool(view.get("login")), _keys(view.get("media")),
-                                                      bool(view.get("paywalled"))))
+                                                      bool(view.get("paywalled")), bool(view.get("article", True))))
 
     @classmethod
     def from_entry(cls, entry: dict[str, Any], view: ProbeView | None = None) -> Fingerprint:

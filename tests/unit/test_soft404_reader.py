@@ -292,3 +292,31 @@ def test_a_short_line_of_a_live_page_beyond_its_hosts_template_does_not_kill_it(
         live = read(page(f"{CHROME}<h1>A quiet night at the harbour</h1>{body}<div class='w'><p>{aside}</p></div>",
                          head='<meta property="og:type" content="article">'))
         assert judge(live, probe).verdict != "soft-404", kind
+
+
+ARTICLE = ('<meta property="og:type" content="article"><script type="application/ld+json">{"@type": "NewsArticle", '
+           '"headline": "A quiet night at the harbour", "datePublished": "2026-11-02"}</script>')
+
+
+def test_a_page_that_still_declares_its_article_beside_a_short_unknown_message_is_withheld_not_dead() -> None:
+    """Beyond its host's error page, a sign-in wall in wording no lexicon holds and a removal notice in such
+    wording look alike: a short message where the story was. When the page still declares its article and
+    the host's error page does not, the host still knows the article: its text is withheld (`blocked`), not
+    proven deleted. Without that markup, with the error page's title, beside an error page that declares an
+    article too, or in wording that says it is gone, the page is dead as before."""
+    error = page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>", title="Harbour Herald")
+    probe = ProbeView.of(read(error))
+    assert not probe.article
+    message = "<h1>Ukurasa wa wanachama</h1><p>Makala hii ni kwa wanachama pekee wa gazeti letu.</p>"
+    walled = read(page(f"{CHROME}{message}", title="Ukurasa wa wanachama – Harbour Herald", head=ARTICLE))
+    assert (judge(walled, probe).verdict, judge(walled, probe).reasons) == ("blocked", ["withheld"])
+    bare = read(page(f"{CHROME}{message}", title="Ukurasa wa wanachama – Harbour Herald"))
+    assert judge(bare, probe).verdict == "soft-404"
+    as_error_page = read(page(f"{CHROME}{message}", title="Harbour Herald", head=ARTICLE))
+    assert judge(as_error_page, probe).verdict == "soft-404"
+    sitewide = ProbeView.of(read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>",
+                                      title="Harbour Herald", head=ARTICLE)))
+    assert judge(walled, sitewide).verdict == "soft-404"
+    removed = read(page(f"{CHROME}<h1>Ukurasa wa wanachama</h1><p>This article has been removed.</p>",
+                        title="Ukurasa wa wanachama – Harbour Herald", head=ARTICLE))
+    assert judge(removed, probe).verdict == "soft-404"
