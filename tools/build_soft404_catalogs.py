@@ -2,17 +2,18 @@
 catalogs (tests/soft404data/catalogs.json), for the lexicon (tools/build_soft404_lexicon.py).
 
 The sources are Python packages on PyPI whose gettext catalogs (.po) or translation tables carry those
-messages in many languages: Sphinx, MkDocs Material, CKAN, Wagtail, Indico, Plone, Weblate, pretix,
-django CMS, Misago, Postorius. A
-message is taken when its English text says one of three things (the patterns below, on the English only):
-a page or item is not found or gone, the reader must sign in or lacks permission, a search found nothing.
-Each entry keeps its package, version, file and English text. The lexicon files each entry under the split
-of its platform (tests/soft404real.py), as it does for tests/soft404data/errorpages.json; the corpus of
-tests/soft404real.py is built from errorpages.json alone, never from these.
+messages in many languages: Sphinx, MkDocs Material, CKAN, Wagtail, Indico, django-oscar, Mezzanine,
+Flask-AppBuilder, Plone, Weblate, pretix, django CMS, Misago, Postorius. A message is taken when its English
+text says one of three things (the patterns below, on the English only): a page or item is not found or gone,
+the reader must sign in or lacks permission, a search found nothing. Each entry keeps its package, version,
+file and English text. The lexicon files each entry under the split of its platform (tests/soft404real.py),
+as it does for tests/soft404data/errorpages.json; the corpus of tests/soft404real.py is built from
+errorpages.json alone, never from these.
 
     pip download --no-deps -d /tmp/catalogs sphinx==9.0.4 mkdocs-material==9.8.2 ckan==2.12.0 \\
         wagtail==8.0.1 indico==3.2.9 plone.app.locales==7.0.4 weblate==5.14.3 pretix==2026.8.0 \\
-        django-cms==5.1.3 misago==0.39.6 postorius==1.3.13
+        django-cms==5.1.3 misago==0.39.6 postorius==1.3.13 django-oscar==4.2.1 mezzanine==6.1.1 \\
+        flask-appbuilder==5.3.0
     python tools/build_soft404_catalogs.py /tmp/catalogs/*.whl
 """
 
@@ -30,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "soft404data" / "catalogs.json"
 PLATFORMS = {"sphinx": "Sphinx", "mkdocs_material": "MkDocs Material", "ckan": "CKAN", "wagtail": "Wagtail",
              "indico": "Indico", "plone_app_locales": "Plone", "weblate": "Weblate", "pretix": "pretix",
-             "django_cms": "django-cms", "misago": "Misago", "postorius": "Postorius"}
+             "django_cms": "django-cms", "misago": "Misago", "postorius": "Postorius", "django_oscar": "django-oscar",
+             "mezzanine": "Mezzanine", "flask_appbuilder": "Flask-AppBuilder"}
 MAX_CHARS = 160  # a message a page states, not a paragraph of help
 KINDS = {
     "not-found": re.compile(
