@@ -35,7 +35,7 @@ OUT = ROOT / "crawler" / "soft404" / "lexicon.json"
 CATALOGS = ROOT / "tests" / "soft404data" / "catalogs.json"
 KINDS = {"not-found": "error-text", "removed": "error-text", "item-not-found": "error-text",
          "video-unavailable": "error-text", "search": "search-page", "login": "blocked-text"}
-_PLACEHOLDER = re.compile(r"\{[^}]*\}|%\d*\$?[sd]|\$\{[^}]*\}|\{\{[^}]*\}\}")
+_PLACEHOLDER = re.compile(r"\{[^}]*\}|%\d*\$?[sd]|%\(\w+\)[sdr]|\$\{[^}]*\}|\{\{[^}]*\}\}")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _SENTENCES = re.compile(r"(?<=[.!?。！？])\s+|[|–—:•·]\s*|\s-\s")
 MAX_WORDS = 12

@@ -22,9 +22,9 @@ the confidence that the requested URL is dead):
    crawler/soft404/features.py. At the model's `dead_at` or above, and with evidence of an error page (error
    wording, almost nothing of its own, or the host's error page itself), -> soft-404 with the evidence as
    reasons: error-title, error-text, search-page, probe-match, empty-content. But withheld: when the only
-   evidence is the host's error template, and the page still declares an article that its host's error
-   page does not, under a title of its own, over a short message of its own -> blocked, 0.2 (a wall, or a
-   removal notice, in wording no lexicon holds: the host still knows the article).
+   evidence is the host's error template, and the page still declares an article where its host's error
+   page declares none, under a title that is not that page's, over a sentence of its own -> blocked, 0.2
+   (a wall, or a removal notice, in wording no lexicon holds: the host still knows the article).
 6. anything else -> ok, with the model's probability as score: article-evidence (an article's markup or
    date over a paragraph of its own: a brief), media-page (a player, a gallery), or content.
 
@@ -51,6 +51,7 @@ from crawler.soft404.features import (
     is_story,
     own_media,
     own_units,
+    says_something,
     story_units,
     wall_beyond,
 )
@@ -119,9 +120,9 @@ def judge(evidence: Evidence, probe: ProbeView | None = None) -> Verdict:
     scored = model(probed=bool(found["probed"]))
     dead = scored.probability(found)
     reasons = dead_reasons(found)
-    if reasons == ["probe-match"] and withheld(evidence, probe):
-        return Verdict("blocked", ["withheld"], 0.2)
     if reasons and dead >= scored.dead_at:
+        if reasons == ["probe-match"] and withheld(evidence, probe):
+            return Verdict("blocked", ["withheld"], 0.2)
         return Verdict("soft-404", reasons, round(dead, 3))
     return Verdict("ok", live_reasons(evidence, found), round(dead, 3))
 
@@ -171,12 +172,13 @@ def signin_wall(evidence: Evidence, probe: ProbeView | None = None) -> bool:
 
 
 def withheld(evidence: Evidence, probe: ProbeView | None) -> bool:
-    """The host still knows this article, and nothing says it is gone: the page declares an article that its
-    host's error page does not, is not titled as that page is, and shows a short message of its own where the
-    story should be. A sign-in or subscriber wall in wording no lexicon holds looks so; so does a removal
-    notice in such wording, which is then not called dead: its text is withheld, not proven deleted."""
-    return probe is not None and probe.soft and evidence.article_markup and not probe.article \
-        and evidence.title != probe.title and own_units(evidence, probe) > 0
+    """The host still knows this article, and nothing says it is gone: the page declares an article where its
+    host's error page declares none (no article markup, no publication date), is titled, and not as that page
+    is, and says a sentence of its own where the story should be. A sign-in or subscriber wall in wording no
+    lexicon holds looks so; so does a removal notice in such wording, which is then not called dead: its text
+    is withheld, not proven deleted (a wall called dead is a live story called deleted, the worse mistake)."""
+    return probe is not None and probe.soft and evidence.article_markup and not (probe.article or probe.published) \
+        and bool(evidence.title) and evidence.title != probe.title and says_something(evidence, probe)
 
 
 def template_view(answer: Evidence) -> ProbeView | None:

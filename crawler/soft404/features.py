@@ -34,6 +34,7 @@ STORY_UNITS = 100  # bylines) neither count nor break it; a run this long is a s
 PARAGRAPHS_UNITS = 40  # a run this long is more than an error message (a brief, a caption, a teaser)
 NOTHING_UNITS = 10  # less than this: not even a caption or a line of a message
 LITTLE_UNITS = 25  # less of its own text than this, and a page shows nothing of its own
+SENTENCE_UNITS = 3  # a block this long says something ("Subscribe to read"); shorter: "Share", "Advertisement"
 NAMES = ("story", "paragraphs", "headline_story", "own_prose", "prose", "few_words", "link_share", "probed",
          "same_title", "same_heading", "same_both", "shared_share", "cue_title", "cue_heading", "cue_text",
          "cue_search", "cue_blocked", "article_markup", "dated", "media", "cue_little", "probe_little",
@@ -57,6 +58,7 @@ class Evidence:
     login: bool = False  # a visible password field
     paywalled: bool = False  # it declares itself not free to read (crawler/structured.py)
     walls: frozenset[int] = frozenset()  # keys of short blocks under its headline that say it is a wall
+    published: bool = False  # it declares when it was published (structured data, meta), not only a <time>
 
 
 @dataclass(frozen=True)
@@ -70,14 +72,15 @@ class ProbeView:
     login: bool = False  # its template has a visible password field (a sign-in box on every page)
     media: frozenset[int] = frozenset()  # its template's media, as keys (a video in the sidebar of every page)
     paywalled: bool = False  # its template declares every page not free to read
-    # Its template declares an article (a site-wide og:type, say). Unknown reads as yes: a page's article
-    # markup then proves nothing beyond what the host's error page carries too.
+    # Its template declares an article (a site-wide og:type, say), or when it was published. Unknown reads as
+    # yes: a page's article markup and publication date then prove nothing the error page does not carry too.
     article: bool = True
+    published: bool = True
 
     @classmethod
     def of(cls, evidence: Evidence) -> ProbeView:
         return cls(True, frozenset(b.key for b in evidence.blocks), evidence.title, evidence.heading, evidence.login,
-                   evidence.media, evidence.paywalled, evidence.article_markup)
+                   evidence.media, evidence.paywalled, evidence.article_markup, evidence.published)
 
 
 def _log_scale(units: int, top: int = 1000) -> float:
@@ -170,7 +173,8 @@ def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
                     (cue_of(facts.title), heading_cue, cue_of(facts.opening)), facts.structured.is_article,
                     facts.dated, facts.headline, facts.media, facts.app_root or facts.scripts > 0,
                     bool(url) and is_home(url), facts.login, facts.structured.paywalled,
-                    frozenset(key for key, text in facts.messages if _says_wall(text)))
+                    frozenset(key for key, text in facts.messages if _says_wall(text)),
+                    bool(facts.structured.published))
 
 
 def _says_wall(text: str) -> bool:
@@ -234,6 +238,13 @@ def wall_beyond(evidence: Evidence, probe: ProbeView | None) -> bool:
 def own_media(evidence: Evidence, probe: ProbeView | None = None) -> bool:
     """The page shows a player, a gallery or declares media that its host's error page does not."""
     return bool(evidence.media - (probe.media if probe is not None and probe.soft else frozenset()))
+
+
+def says_something(evidence: Evidence, probe: ProbeView | None = None) -> bool:
+    """The page shows a sentence of its own (a block of SENTENCE_UNITS or more that is not a heading, not links
+    and not the host's template): a message where the story should be, not a kept headline or a "Share"."""
+    template = template_of(probe)
+    return any(b.units >= SENTENCE_UNITS and not (b.heading or b.linked or b.key in template) for b in evidence.blocks)
 
 
 def own_units(evidence: Evidence, probe: ProbeView | None = None) -> int:

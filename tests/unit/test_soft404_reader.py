@@ -301,22 +301,33 @@ ARTICLE = ('<meta property="og:type" content="article"><script type="application
 def test_a_page_that_still_declares_its_article_beside_a_short_unknown_message_is_withheld_not_dead() -> None:
     """Beyond its host's error page, a sign-in wall in wording no lexicon holds and a removal notice in such
     wording look alike: a short message where the story was. When the page still declares its article and
-    the host's error page does not, the host still knows the article: its text is withheld (`blocked`), not
-    proven deleted. Without that markup, with the error page's title, beside an error page that declares an
-    article too, or in wording that says it is gone, the page is dead as before."""
-    error = page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>", title="Harbour Herald")
+    the host's error page declares none (no article markup, no publication date), the host still knows the
+    article: its text is withheld (`blocked`), not proven deleted. Without that markup, with the error
+    page's title or none, beside an error page that declares an article too, with no sentence of its own, or
+    in wording that says it is gone, the page is dead."""
+    clock = "<p><time datetime='2026-12-07'>7 Dec</time></p>"  # the template's clock: no publication date
+    error = page(f"{CHROME}{clock}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>", title="Harbour Herald")
     probe = ProbeView.of(read(error))
-    assert not probe.article
+    assert not probe.article and not probe.published
     message = "<h1>Ukurasa wa wanachama</h1><p>Makala hii ni kwa wanachama pekee wa gazeti letu.</p>"
-    walled = read(page(f"{CHROME}{message}", title="Ukurasa wa wanachama – Harbour Herald", head=ARTICLE))
-    assert (judge(walled, probe).verdict, judge(walled, probe).reasons) == ("blocked", ["withheld"])
-    bare = read(page(f"{CHROME}{message}", title="Ukurasa wa wanachama – Harbour Herald"))
-    assert judge(bare, probe).verdict == "soft-404"
-    as_error_page = read(page(f"{CHROME}{message}", title="Harbour Herald", head=ARTICLE))
-    assert judge(as_error_page, probe).verdict == "soft-404"
-    sitewide = ProbeView.of(read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>",
-                                      title="Harbour Herald", head=ARTICLE)))
-    assert judge(walled, sitewide).verdict == "soft-404"
-    removed = read(page(f"{CHROME}<h1>Ukurasa wa wanachama</h1><p>This article has been removed.</p>",
-                        title="Ukurasa wa wanachama – Harbour Herald", head=ARTICLE))
-    assert judge(removed, probe).verdict == "soft-404"
+    title = "Ukurasa wa wanachama – Harbour Herald"
+    og_only = '<meta property="og:type" content="article">'
+    for head in (ARTICLE, og_only):
+        walled = read(page(f"{CHROME}{clock}{message}", title=title, head=head))
+        assert (judge(walled, probe).verdict, judge(walled, probe).reasons) == ("blocked", ["withheld"])
+    dead = {
+        "no markup": read(page(f"{CHROME}{clock}{message}", title=title)),
+        "the error page's title": read(page(f"{CHROME}{clock}{message}", title="Harbour Herald", head=ARTICLE)),
+        "no title": read(page(f"{CHROME}{clock}{message}", title="", head=ARTICLE)),
+        "a kept headline only": read(page(f"{CHROME}{clock}<h1>Ukurasa wa wanachama</h1><p>Shiriki</p>",
+                                          title=title, head=ARTICLE)),
+        "known wording": read(page(f"{CHROME}{clock}<h1>Ukurasa wa wanachama</h1><p>This article has been "
+                                   "removed.</p>", title=title, head=ARTICLE)),
+    }
+    for why, evidence in dead.items():
+        assert judge(evidence, probe).verdict == "soft-404", why
+    walled = read(page(f"{CHROME}{clock}{message}", title=title, head=ARTICLE))
+    for head in (og_only, '<meta property="article:published_time" content="2026-12-07T08:00:00Z">'):
+        template = ProbeView.of(read(page(f"{CHROME}{clock}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>",
+                                          title="Harbour Herald", head=head)))
+        assert judge(walled, template).verdict == "soft-404", head
