@@ -173,11 +173,11 @@ def signin_wall(evidence: Evidence, probe: ProbeView | None = None) -> bool:
 
 def withheld(evidence: Evidence, probe: ProbeView | None) -> bool:
     """The host still knows this article, and nothing says it is gone: the page declares an article where its
-    host's error page declares none (no article markup, no publication date), is titled, and not as that page
-    is, and says a sentence of its own where the story should be. A sign-in or subscriber wall in wording no
-    lexicon holds looks so; so does a removal notice in such wording, which is then not called dead: its text
-    is withheld, not proven deleted (a wall called dead is a live story called deleted, the worse mistake)."""
-    return probe is not None and probe.soft and evidence.article_markup and not (probe.article or probe.published) \
+    host's error page declares none, is titled, and not as that page is, and says a sentence of its own where
+    the story should be. A sign-in or subscriber wall in wording no lexicon holds looks so; so does a removal
+    notice in such wording, which is then not called dead: its text is withheld, not proven deleted (a wall
+    called dead is a live story called deleted, the worse mistake)."""
+    return probe is not None and probe.soft and evidence.article_markup and not probe.article \
         and bool(evidence.title) and evidence.title != probe.title and says_something(evidence, probe)
 
 

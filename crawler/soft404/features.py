@@ -58,7 +58,6 @@ class Evidence:
     login: bool = False  # a visible password field
     paywalled: bool = False  # it declares itself not free to read (crawler/structured.py)
     walls: frozenset[int] = frozenset()  # keys of short blocks under its headline that say it is a wall
-    published: bool = False  # it declares when it was published (structured data, meta), not only a <time>
 
 
 @dataclass(frozen=True)
@@ -72,15 +71,14 @@ class ProbeView:
     login: bool = False  # its template has a visible password field (a sign-in box on every page)
     media: frozenset[int] = frozenset()  # its template's media, as keys (a video in the sidebar of every page)
     paywalled: bool = False  # its template declares every page not free to read
-    # Its template declares an article (a site-wide og:type, say), or when it was published. Unknown reads as
-    # yes: a page's article markup and publication date then prove nothing the error page does not carry too.
+    # Its template declares an article (a site-wide og:type, say). Unknown reads as yes: a page's article
+    # markup then proves nothing the host's error page does not carry too.
     article: bool = True
-    published: bool = True
 
     @classmethod
     def of(cls, evidence: Evidence) -> ProbeView:
         return cls(True, frozenset(b.key for b in evidence.blocks), evidence.title, evidence.heading, evidence.login,
-                   evidence.media, evidence.paywalled, evidence.article_markup, evidence.published)
+                   evidence.media, evidence.paywalled, evidence.article_markup)
 
 
 def _log_scale(units: int, top: int = 1000) -> float:
@@ -173,8 +171,7 @@ def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
                     (cue_of(facts.title), heading_cue, cue_of(facts.opening)), facts.structured.is_article,
                     facts.dated, facts.headline, facts.media, facts.app_root or facts.scripts > 0,
                     bool(url) and is_home(url), facts.login, facts.structured.paywalled,
-                    frozenset(key for key, text in facts.messages if _says_wall(text)),
-                    bool(facts.structured.published))
+                    frozenset(key for key, text in facts.messages if _says_wall(text)))
 
 
 def _says_wall(text: str) -> bool:

@@ -4,8 +4,8 @@ Per host and URL shape (the directory with its numbers generalised, and the exte
 the same directory with a random slug of similar length is fetched through the normal downloader
 (politeness, proxies, archiving and the crawl log all apply; it is logged as `kind: probe`). Its
 fingerprint (status, where redirects led, title, simhash, and the answer as pages are compared with it: its
-text blocks, title, heading, media, and whether it has a password field, paywall markup, article markup or
-a publication date) is cached for a TTL, so one probe serves a whole section. A host that answers the probe
+text blocks, title, heading, media, and whether it has a password field, paywall markup or
+article markup) is cached for a TTL, so one probe serves a whole section. A host that answers the probe
 404/410 is honest for that shape; on a host that answers it 2xx, the answer is the host's error template:
 what a page shares with it is taken away before the page is judged (crawler/soft404/classify.py).
 """
@@ -57,8 +57,7 @@ class Fingerprint:
                 "view": None if view is None else {"blocks": sorted(view.blocks), "title": view.title,
                                                    "heading": view.heading, "login": view.login,
                                                    "media": sorted(view.media), "paywalled": view.paywalled,
-                                                   "article": view.article,
-                                                   "published": view.published}}
+                                                   "article": view.article}}
 
     @classmethod
     def of_record(cls, data: dict[str, Any]) -> Fingerprint:
@@ -70,8 +69,7 @@ class Fingerprint:
                    None if view is None else ProbeView(True, frozenset(int(b) for b in view["blocks"]),
                                                       str(view["title"]), str(view["heading"]),
                                                       bool(view.get("login")), _keys(view.get("media")),
-                                                      bool(view.get("paywalled")), bool(view.get("article", True)),
-                                                      bool(view.get("published", True))))
+                                                      bool(view.get("paywalled")), bool(view.get("article", True))))
 
     @classmethod
     def from_entry(cls, entry: dict[str, Any], view: ProbeView | None = None) -> Fingerprint:

@@ -133,17 +133,16 @@ async def test_an_answer_learned_by_an_earlier_crawl_saves_the_probe_until_its_t
 
 
 def test_an_answer_kept_before_media_and_markup_were_kept_reads_as_an_earlier_version_judged_it() -> None:
-    """A `probes` part written by an earlier version has no `media`, `paywalled`, `article` or `published` in
-    its view: the template shows no media and no paywall, and may declare an article and its publication
-    date, as that version judged it."""
+    """A `probes` part written by an earlier version has no `media`, `paywalled` or `article` in its view:
+    the template shows no media and no paywall, and may declare an article, as that version judged it."""
     old_view: dict[str, object] = {"blocks": [1, 2], "title": "Not found", "heading": "Oops", "login": False}
     record = {"status": 200, "final_url": None, "redirected": False, "title": "Not found", "simhash": "00ff",
               "at": time.time(), "view": old_view}
     view = Fingerprint.of_record(record).view
     assert view is not None and view.media == frozenset() and not view.paywalled
-    assert view.article and view.published  # unknown: the template may declare them, so a page's prove nothing
+    assert view.article  # unknown: the template may declare one, so a page's markup proves nothing
     with_media = Fingerprint.of_record({**record, "view": {**old_view, "media": [5, 9], "paywalled": True,
-                                                               "article": False, "published": False}})
+                                                               "article": False}})
     assert with_media.view is not None and with_media.view.media == frozenset({5, 9}) and with_media.view.paywalled
-    assert not with_media.view.article and not with_media.view.published
+    assert not with_media.view.article
     assert Fingerprint.of_record(with_media.record()).view == with_media.view
