@@ -7,10 +7,10 @@ with their sources into tests/soft404data/errorpages.json. Each real page stands
 are that page with its story taken out (found with the benchmark's ground truth) and, in its place, what a
 CMS shows for a missing, removed or withdrawn item, in the host's own chrome; its host probe (a URL that
 cannot exist) answers with the host's not-found template. Hard live pages come from the same real pages: a
-headline or a title with "not found" in it, an error block in the template beside the story (or beside a
-brief), a video or gallery page with little text, a brief, a section front; the video, gallery and brief
-pages also without their article markup and dates. Login walls show their platform's wording,
-half of them with a sign-in form.
+headline or a title with "not found" in it (over the story, or over a breaking story's first 25 words), an
+error block in the template beside the story (or beside a brief), a video or gallery page with little text,
+a brief, a section front; the video, gallery and brief pages also without their article markup and dates.
+Login walls show their platform's wording, half of them with a sign-in form.
 
 Hosts (domains) and platforms are split into a development half and a held-out half by a hash of their
 names: the held-out hosts get their dead pages from held-out platforms only. Rules and the model are built
@@ -258,13 +258,11 @@ class _Host:
         if container is None:
             return None
         words = " ".join(p for p in re.split(r"\n+", self.truth) if p.strip()).split()
-        if style == "cue-headline":
-            headline = self.rng.choice(CUE_HEADLINES[self.split == "heldout"::2])
-            for heading in tree.xpath("//h1")[:1]:
-                for child in list(heading):
-                    heading.remove(child)
-                heading.text = headline
-            _set_title(tree, f"{headline} | {self.site}")
+        if style in ("cue-headline", "cue-stub"):
+            # The stub draws from a generator of its own: the host's other pages stay as they were drawn.
+            self._cue_headline(tree, self.rng if style == "cue-headline" else random.Random(f"{self.url}:stub"))
+            if style == "cue-stub":  # a breaking story's first lines, as a news site publishes them
+                _replace_children(container, f"<p>{escape(' '.join(words[:25]))}</p><p>More to follow.</p>")
         elif style == "cue-title":  # an SEO title with error wording over the page's own headline
             _set_title(tree, f"{self.rng.choice(CUE_HEADLINES[self.split == 'heldout'::2])} | {self.site}")
         elif style in ("mixed", "mixed-brief"):
@@ -281,6 +279,15 @@ class _Host:
         if style.endswith("-bare"):  # a live page that declares no article, no date
             _unarticle(tree, keep_markup=False)
         return str(lxml_html.tostring(tree, encoding="unicode"))
+
+    def _cue_headline(self, tree: HtmlElement, rng: random.Random) -> None:
+        """A real-looking headline with error wording in it, as the page's headline and title."""
+        headline = rng.choice(CUE_HEADLINES[self.split == "heldout"::2])
+        for heading in tree.xpath("//h1")[:1]:
+            for child in list(heading):
+                heading.remove(child)
+            heading.text = headline
+        _set_title(tree, f"{headline} | {self.site}")
 
     def _mixed(self, container: HtmlElement, brief: list[str] | None) -> None:
         """The host's not-found block in the template beside the story (or beside a brief of it)."""
@@ -345,8 +352,8 @@ def _front(rng: random.Random) -> str:
 
 DEAD_STYLES = ("not-found", "not-found-article-markup", "padded", "removed", "empty", "item-not-found",
                "video-unavailable", "search")
-LIVE_STYLES = ("real", "cue-headline", "cue-title", "mixed", "mixed-brief", "video", "gallery", "brief", "front",
-               "video-bare", "gallery-bare", "brief-bare")
+LIVE_STYLES = ("real", "cue-headline", "cue-stub", "cue-title", "mixed", "mixed-brief", "video", "gallery", "brief",
+               "front", "video-bare", "gallery-bare", "brief-bare")
 
 
 def _entries_by_split() -> dict[str, dict[str, list[dict[str, str]]]]:

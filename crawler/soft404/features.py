@@ -24,8 +24,8 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crawler.soft404.blocks import Block, prose_units, text_units
-from crawler.soft404.cues import BLOCKED, error_cue
+from crawler.soft404.blocks import Block, prose_units, text_units, units_of
+from crawler.soft404.cues import BLOCKED, NOT_FOUND, SEARCH, error_cue
 from crawler.soft404.page import PageFacts
 
 LEXICON = Path(__file__).with_name("lexicon.json")
@@ -130,6 +130,15 @@ class _Phrases:
         return any(packed.startswith(phrase, at) for at, char in enumerate(packed)
                    for phrase in self.unspaced.get(char, ()))
 
+    def longest_in(self, words: str) -> int:
+        """Words (CJK characters counting one each) of the longest phrase in `words`; 0: none."""
+        found = [phrase for word in set(words.split()) for phrase in self.spaced.get(word, ()) if phrase in words]
+        if _CJK.search(words):
+            packed = words.replace(" ", "")
+            found += [phrase for at, char in enumerate(packed) for phrase in self.unspaced.get(char, ())
+                      if packed.startswith(phrase, at)]
+        return max((units_of(phrase) for phrase in found), default=0)
+
 
 @cache
 def _lexicon() -> dict[str, _Phrases]:
@@ -156,6 +165,35 @@ def cue_of(text: str) -> str | None:
     return error_cue(text) or lexicon_cue(text)
 
 
+_TITLE_PARTS = re.compile(r"\s[|–—•·»/-]\s|[|–—•·»]")  # where a title's parts meet: its own, the site's, a section's
+TITLE_WORDING = 0.5  # error wording is at least this share of a title's part, or the part is a headline
+
+
+def title_cue(text: str) -> str | None:
+    """What a title or a heading says: error or wall wording that is most of one of its parts ("Page not found
+    – Herald", "Oops! That page can't be found"), not a phrase inside a headline ("Painting no longer
+    available to visitors, museum says", "Page not found: the archivists rescuing the first websites"). A
+    search page's title is its wording and the query, which may be long: its wording counts anywhere."""
+    if not cue_of(text):  # most titles: one pass
+        return None
+    for part in _TITLE_PARTS.split(text):
+        cue = cue_of(part)
+        if cue == "search-page" or (cue and _wording_share(part) >= TITLE_WORDING):
+            return cue
+    return None
+
+
+def _wording_share(text: str) -> float:
+    """The share of `text`'s words that cue wording covers: its patterns' matches, or its longest phrase."""
+    units = units_of(text)
+    if not units:
+        return 0.0
+    matched = sum(units_of(m.group()) for pattern in (NOT_FOUND, SEARCH, BLOCKED) for m in pattern.finditer(text))
+    words = _words(text)
+    phrase = max(_lexicon()[reason].longest_in(words) for reason in ("error-text", "search-page", "blocked-text"))
+    return min(1.0, max(matched, phrase) / units)
+
+
 _HOME = re.compile(r"/*(?:(?:index|default|home)\.[a-z]{2,5})?", re.IGNORECASE)
 
 
@@ -166,9 +204,9 @@ def is_home(url: str) -> bool:
 
 
 def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
-    heading_cue = next((c for h in facts.headings if (c := cue_of(h))), None)
+    heading_cue = next((c for h in facts.headings if (c := title_cue(h))), None)
     return Evidence(tuple(facts.blocks), facts.title, facts.headings[0] if facts.headings else "",
-                    (cue_of(facts.title), heading_cue, cue_of(facts.opening)), facts.structured.is_article,
+                    (title_cue(facts.title), heading_cue, cue_of(facts.opening)), facts.structured.is_article,
                     facts.dated, facts.headline, facts.media, facts.app_root or facts.scripts > 0,
                     bool(url) and is_home(url), facts.login, facts.structured.paywalled,
                     frozenset(key for key, text in facts.messages if _says_wall(text)))
