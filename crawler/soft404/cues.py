@@ -26,8 +26,8 @@ _NOT_FOUND = [
     r"p[aá]gina no encontrada", r"no (?:se ha podido|pudimos) encontrar", r"la p[aá]gina (?:que buscas )?no existe",
     r"contenido no disponible", r"art[ií]culo (?:ha sido )?eliminado",
     # French
-    r"page (?:introuvable|non trouv[ée]e)", r"cette page n'existe (?:pas|plus)", r"article (?:a été )?supprim[ée]",
-    r"contenu (?:indisponible|introuvable)", r"erreur 404",
+    r"page (?:introuvable|non trouv[ée]e)", r"(?:cette|la) page (?:demand[ée]e )?n'existe (?:pas|plus)",
+    r"article (?:a été )?supprim[ée]", r"contenu (?:indisponible|introuvable)", r"erreur 404",
     # German
     r"seite (?:wurde )?nicht gefunden", r"diese seite existiert nicht", r"artikel (?:wurde )?(?:entfernt|gelöscht)",
     r"inhalt nicht (?:verfügbar|gefunden)", r"fehler 404",
@@ -35,11 +35,11 @@ _NOT_FOUND = [
     r"p[aá]gina n[aã]o encontrada", r"esta p[aá]gina n[aã]o existe", r"conte[uú]do indispon[ií]vel",
     r"not[ií]cia (?:foi )?(?:removida|exclu[ií]da)",
     # Russian
-    r"страница не найдена", r"такой страницы не существует", r"материал (?:был )?удал[её]н", r"ошибка 404",
+    r"страница не найдена", r"такой страницы (?:не существует|нет)", r"материал (?:был )?удал[её]н", r"ошибка 404",
     r"страница (?:удалена|не существует)",
     # Japanese
-    "ページが見つかりません", "お探しのページは見つかりませんでした", "ページは存在しません", "記事は削除されました",
-    "指定されたページは",
+    "ページが見つかりません", "お探しのページは見つかりませんでした", "ページは存在しません", "ページは存在しない",
+    "記事は削除されました", "指定されたページは",
     # Arabic
     "الصفحة غير موجودة", "لم يتم العثور على الصفحة", "الصفحة المطلوبة غير موجودة", "تم حذف", "خطأ 404",
 ]
@@ -52,6 +52,8 @@ _BLOCKED = [r"(?:sign|log) ?in to (?:continue|read)", r"subscribe to (?:continue
 NOT_FOUND = re.compile("|".join(f"(?:{p})" for p in _NOT_FOUND), re.IGNORECASE)
 SEARCH = re.compile("|".join(f"(?:{p})" for p in _SEARCH), re.IGNORECASE)
 BLOCKED = re.compile("|".join(f"(?:{p})" for p in _BLOCKED), re.IGNORECASE)
+# Each pattern alone, for how much of a title its wording covers (one alternation finds no overlapping matches).
+EACH = tuple(re.compile(p, re.IGNORECASE) for p in (*_NOT_FOUND, *_SEARCH, *_BLOCKED))
 
 
 def error_cue(text: str) -> str | None:

@@ -24,8 +24,8 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crawler.soft404.blocks import Block, prose_units, text_units, units_of
-from crawler.soft404.cues import BLOCKED, NOT_FOUND, SEARCH, error_cue
+from crawler.soft404.blocks import Block, prose_units, text_units
+from crawler.soft404.cues import BLOCKED, EACH, error_cue
 from crawler.soft404.page import PageFacts
 
 LEXICON = Path(__file__).with_name("lexicon.json")
@@ -130,14 +130,20 @@ class _Phrases:
         return any(packed.startswith(phrase, at) for at, char in enumerate(packed)
                    for phrase in self.unspaced.get(char, ()))
 
-    def longest_in(self, words: str) -> int:
-        """Words (CJK characters counting one each) of the longest phrase in `words`; 0: none."""
-        found = [phrase for word in set(words.split()) for phrase in self.spaced.get(word, ()) if phrase in words]
-        if _CJK.search(words):
-            packed = words.replace(" ", "")
-            found += [phrase for at, char in enumerate(packed) for phrase in self.unspaced.get(char, ())
-                      if packed.startswith(phrase, at)]
-        return max((units_of(phrase) for phrase in found), default=0)
+    def mark(self, tokens: list[str], covered: list[bool]) -> None:
+        """Mark the tokens (words; CJK characters one each, as _TOKEN gives them) that a phrase covers."""
+        for at, token in enumerate(tokens):
+            for phrase in self.spaced.get(token, ()):
+                words = phrase.split()
+                if tokens[at:at + len(words)] == words:
+                    covered[at:at + len(words)] = [True] * len(words)
+            for packed in self.unspaced.get(token[0], ()):
+                end, joined = at, ""
+                while end < len(tokens) and len(joined) < len(packed):
+                    joined += tokens[end]
+                    end += 1
+                if joined == packed:
+                    covered[at:end] = [True] * (end - at)
 
 
 @cache
@@ -165,14 +171,17 @@ def cue_of(text: str) -> str | None:
     return error_cue(text) or lexicon_cue(text)
 
 
-_TITLE_PARTS = re.compile(r"\s[|–—•·»/-]\s|[|–—•·»]")  # where a title's parts meet: its own, the site's, a section's
+# Where a title's or a heading's parts meet (its own, the site's name, a section's; CJK sites' "_" and "｜"),
+# and where its sentences end: a chatty error heading says it in its first sentence.
+_TITLE_PARTS = re.compile(r"\s[|–—•·»/-]\s|[|｜丨_]|[。！？]|(?<=\w{3})[.!?](?=\s)")
+_TOKEN = re.compile(f"{_CJK.pattern}|(?:(?!{_CJK.pattern})\\w)+")  # a word, or one CJK character
 TITLE_WORDING = 0.5  # error wording is at least this share of a title's part, or the part is a headline
 
 
 def title_cue(text: str) -> str | None:
     """What a title or a heading says: error or wall wording that is most of one of its parts ("Page not found
-    – Herald", "Oops! That page can't be found"), not a phrase inside a headline ("Painting no longer
-    available to visitors, museum says", "Page not found: the archivists rescuing the first websites"). A
+    – Herald", "Oops! That page can't be found", "页面不存在_新浪网"), not a phrase inside a headline
+    ("Missing climber still not found after five days", "Access denied: the families still waiting"). A
     search page's title is its wording and the query, which may be long: its wording counts anywhere."""
     if not cue_of(text):  # most titles: one pass
         return None
@@ -184,14 +193,25 @@ def title_cue(text: str) -> str | None:
 
 
 def _wording_share(text: str) -> float:
-    """The share of `text`'s words that cue wording covers: its patterns' matches, or its longest phrase."""
-    units = units_of(text)
-    if not units:
-        return 0.0
-    matched = sum(units_of(m.group()) for pattern in (NOT_FOUND, SEARCH, BLOCKED) for m in pattern.finditer(text))
-    words = _words(text)
-    phrase = max(_lexicon()[reason].longest_in(words) for reason in ("error-text", "search-page", "blocked-text"))
-    return min(1.0, max(matched, phrase) / units)
+    """The share of `text`'s words (CJK characters one each) that cue wording covers, every pattern's match and
+    every lexicon phrase together, each word once. Numbers, IDs and paths count only when wording covers
+    them: an error title that echoes the requested ID or date is still all error."""
+    norm = unicodedata.normalize("NFKC", text).casefold()
+    found = list(_TOKEN.finditer(norm))
+    tokens = [m.group() for m in found]
+    covered = [False] * len(tokens)
+    for pattern in EACH:
+        for match in pattern.finditer(norm):
+            for at, token in enumerate(found):
+                if match.start() <= token.start() and token.end() <= match.end():
+                    covered[at] = True
+    for reason in ("error-text", "search-page", "blocked-text"):
+        _lexicon()[reason].mark(tokens, covered)
+    counted = sum(1 for token, hit in zip(tokens, covered, strict=True) if hit or not _DIGIT.search(token))
+    return sum(covered) / counted if counted else 0.0
+
+
+_DIGIT = re.compile(r"\d")
 
 
 _HOME = re.compile(r"/*(?:(?:index|default|home)\.[a-z]{2,5})?", re.IGNORECASE)

@@ -332,16 +332,25 @@ def test_a_page_that_still_declares_its_article_beside_a_short_unknown_message_i
 
 
 @pytest.mark.parametrize("headline", ["Missing climber still not found after five days, police say",
-                                      "Painting no longer available to visitors, museum says",
-                                      "Page not found: the archivists rescuing the first websites"])
+                                      "Ferry timetable no longer available online, council says",
+                                      "Page not found: the archivists rescuing the first websites",
+                                      "U.S. hiker not found after storm, rangers say"])
 def test_error_words_inside_a_headline_do_not_make_a_breaking_stub_dead(headline: str) -> None:
     """A live stub of a breaking story (a headline, two lines, "more to follow") is as short as an error page;
-    error words inside its headline are the news, not the page's state. A title or heading cues an error
-    when the wording is most of one of its parts, as error titles are."""
+    error words inside its headline are the news, not the page's state."""
     stub = read(page(f"{CHROME}<h1>{headline}</h1><p>{' '.join(STORY.split()[:22])}</p><p>More to follow.</p>",
                      title=f"{headline} | Harbour Herald", head=ARTICLE))
     assert stub.cues[:2] == (None, None)
     assert judge(stub).verdict == "ok"
-    for title in ("Page not found | Harbour Herald", "Oops! That page can't be found. – Harbour Herald",
-                  "404: The page you requested could not be found", "Страница не найдена — Harbour Herald"):
-        assert title_cue(title) == "error-text", title
+
+
+@pytest.mark.parametrize("title", [
+    "Page not found | Harbour Herald", "Oops! That page can’t be found. – Harbour Herald", "404 Not Found",
+    "404: The page you requested could not be found", "Error 404 (Not Found)!!1", "Item '12345/6789' not found",
+    "Sorry, the page you requested could not be found. It may have been moved or deleted.",
+    "Erreur 404 : la page n'existe pas", "Страница не найдена — Harbour Herald", "页面不存在_新浪新闻中心_新浪网",
+    "404 Not Found｜産経ニュース", "ページが見つかりませんでした | 朝日新聞", "الصفحة غير موجودة - الجزيرة"])
+def test_an_error_title_states_its_error_in_any_form(title: str) -> None:
+    """A title or heading cues an error when the wording is most of one of its parts (between a site's
+    separators, CJK sites' "_" and "｜" too, or its first sentence); an ID it echoes does not dilute it."""
+    assert title_cue(title) == "error-text"
