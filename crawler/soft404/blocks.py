@@ -19,7 +19,6 @@ import unicodedata
 import zlib
 from dataclasses import dataclass, field
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 from lxml.etree import iterwalk
 from lxml.html import HtmlElement
@@ -66,37 +65,6 @@ class Reading:
     blocks: list[Block] = field(default_factory=list)
     opening: str = ""
     messages: list[tuple[int, str]] = field(default_factory=list)
-    signin: list[int] = field(default_factory=list)  # keys of short blocks under it that link to a sign-in page
-
-
-# A link to where a reader signs in or subscribes: a path segment (file extension aside), or a host, that names
-# it. Path words hold across a site's language more than its wording does ("/login" on a Greek site).
-SIGNIN_SEGMENTS = frozenset({
-    "login", "log-in", "signin", "sign-in", "sign_in", "signup", "sign-up", "register", "registration", "subscribe",
-    "subscription", "subscriptions", "account", "myaccount", "my-account", "auth", "sso", "oauth", "wp-login",
-    "connexion", "identification", "anmelden", "einloggen", "registrieren", "abo", "abonnement", "abonnieren",
-    "iniciar-sesion", "suscribete", "suscripcion", "entrar", "accedi", "accesso", "abbonati", "inloggen",
-    "zaloguj", "logowanie", "giris", "prenumerata", "assinatura", "assine"})
-_SIGNIN_HOSTS = re.compile(r"^(?:login|signin|accounts?|myaccount|auth|sso|id|connect|subscribe)\.", re.IGNORECASE)
-_SIGNIN_FRAGMENT = re.compile(r"^#/portal/(?:signup|signin|account)", re.IGNORECASE)  # Ghost's members portal
-SIGNIN_CHECKS = 40  # a wall's link is among the first under the headline; the page's other links cost time
-# What every such link holds somewhere (lower case): most of a page's links are passed over without parsing.
-_SIGNIN_HINTS = ("log", "sign", "regist", "subscri", "account", "auth", "sso", "id.", "conne", "anmeld", "abo",
-                 "sesion", "suscri", "entrar", "acce", "abbon", "inlog", "zalog", "giris", "prenum", "assin",
-                 "portal", "identif")
-
-
-def signin_link(href: str) -> bool:
-    """Whether a link goes where a reader signs in or subscribes."""
-    href = href.strip().lower()
-    if not any(hint in href for hint in _SIGNIN_HINTS) or href.startswith(("javascript:", "mailto:", "tel:")):
-        return False
-    if _SIGNIN_FRAGMENT.match(href):
-        return True
-    parts = urlsplit(href)
-    if parts.netloc and _SIGNIN_HOSTS.match(parts.hostname or ""):
-        return True
-    return any(segment.rsplit(".", 1)[0] in SIGNIN_SEGMENTS for segment in parts.path.split("/") if segment)
 
 
 def units_of(text: str) -> int:
@@ -134,13 +102,12 @@ def _hidden(element: HtmlElement) -> bool:
 class _Open:
     """A block being read: its tag, its text so far, how much of that is link text."""
 
-    __slots__ = ("linked", "parts", "signin", "tag")
+    __slots__ = ("linked", "parts", "tag")
 
     def __init__(self, tag: str) -> None:
         self.tag = tag
         self.parts: list[str] = []
         self.linked = 0
-        self.signin = False  # it links to a sign-in or subscribe page
 
 
 class _Reader:
@@ -153,7 +120,6 @@ class _Reader:
         self.stack: list[_Open] = []
         self.texts: list[tuple[int, str]] = []  # (block index, text) of the blocks that are not links
         self.anchors: dict[str, int] = {}  # first headline, first h1, first heading: block index
-        self.signin: list[int] = []  # blocks that link to a sign-in or subscribe page
 
     def close(self, block: _Open) -> None:
         text = " ".join(" ".join(block.parts).split())
@@ -167,8 +133,6 @@ class _Reader:
         self.reading.blocks.append(Block(block_key(text), units, linked, heading, headline))
         if not linked:
             self.texts.append((index, text))
-        if block.signin:
-            self.signin.append(index)
         for kind, marked in (("headline", headline), ("h1", block.tag == "h1"), ("heading", heading)):
             if marked:
                 self.anchors.setdefault(kind, index)
@@ -194,8 +158,6 @@ class _Reader:
                     if len(messages) >= MAX_MESSAGES:
                         break
         self.reading.opening = " ".join(opening)[:OPENING_CHARS]
-        self.reading.signin = [blocks[i].key for i in self.signin if i > anchor and blocks[i].units <= MESSAGE_UNITS]
-        del self.reading.signin[MAX_MESSAGES:]
         return self.reading
 
 
@@ -207,8 +169,6 @@ def read_blocks(tree: HtmlElement, title: str = "") -> Reading:  # noqa: PLR0912
     reader = _Reader(title)
     stack, blocks = reader.stack, reader.reading.blocks
     links = chars = 0  # depth inside <a>; characters of text read
-    anchors = reader.anchors
-    link_checks = SIGNIN_CHECKS  # links looked at for a sign-in target: those under the first h1 (or headline)
     skipping: HtmlElement | None = None
     for event, element in iterwalk(root, events=("start", "end", "comment", "pi")):
         if skipping is not None:
@@ -226,10 +186,6 @@ def read_blocks(tree: HtmlElement, title: str = "") -> Reading:  # noqa: PLR0912
                 stack.append(_Open(tag))
             elif tag == "a":
                 links += 1
-                if link_checks and stack and ("h1" in anchors or "headline" in anchors):
-                    link_checks -= 1
-                    if signin_link(element.get("href") or ""):
-                        stack[-1].signin = True
             text = element.text
         elif event == "end":
             tag = element.tag

@@ -57,8 +57,7 @@ class Evidence:
     front: bool = False  # the host's home page, which is never its error page
     login: bool = False  # a visible password field
     paywalled: bool = False  # it declares itself not free to read (crawler/structured.py)
-    # Keys of short blocks under its headline that say it is a wall: wall wording, or a link to a sign-in page.
-    walls: frozenset[int] = frozenset()
+    walls: frozenset[int] = frozenset()  # keys of short blocks under its headline that say it is a wall
 
 
 @dataclass(frozen=True)
@@ -230,7 +229,7 @@ def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
                     (title_cue(facts.title), heading_cue, cue_of(facts.opening)), facts.structured.is_article,
                     facts.dated, facts.headline, facts.media, facts.app_root or facts.scripts > 0,
                     bool(url) and is_home(url), facts.login, facts.structured.paywalled,
-                    frozenset(key for key, text in facts.messages if _says_wall(text)) | frozenset(facts.signin))
+                    frozenset(key for key, text in facts.messages if _says_wall(text)))
 
 
 def _says_wall(text: str) -> bool:
@@ -285,8 +284,7 @@ def is_story(evidence: Evidence, probe: ProbeView | None = None) -> bool:
 
 def wall_beyond(evidence: Evidence, probe: ProbeView | None) -> bool:
     """A short block under the page's headline that is not its host's template says the page is a sign-in
-    or paywall, in its wording or by a link to a sign-in or subscribe page (past the opening too: a lede or a
-    byline of the template may come first; a header's "Log in" is the template's). Never without a
+    or paywall (past the opening too: a lede or a byline of the template may come first). Never without a
     probe to tell the template apart: on its own, a live page's "log in to comment" line says the same."""
     template = template_of(probe)
     return bool(template) and any(key not in template for key in evidence.walls)

@@ -42,7 +42,6 @@ class PageFacts:
     media: frozenset[int] = frozenset()  # its players, gallery pictures and media types declared, as keys
     login: bool = False  # a visible password field: a sign-in wall, in any language
     messages: list[tuple[int, str]] = field(default_factory=list)  # short blocks under the headline: (key, text)
-    signin: list[int] = field(default_factory=list)  # keys of short blocks under it linking to a sign-in page
 
     @property
     def headline(self) -> bool:
@@ -114,5 +113,4 @@ def read_page(tree: HtmlElement) -> PageFacts:
         media=media_of(tree, structured),
         login=any(not _hidden(field) for field in tree.xpath("//input[@type='password']")[:5]),
         messages=reading.messages,
-        signin=reading.signin,
     )

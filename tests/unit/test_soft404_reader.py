@@ -9,7 +9,7 @@ import pytest
 
 from crawler.extract import parse_html
 from crawler.soft404 import model as model_module
-from crawler.soft404.blocks import read_blocks, signin_link
+from crawler.soft404.blocks import read_blocks
 from crawler.soft404.classify import judge, probed, template_view
 from crawler.soft404.features import (
     Evidence,
@@ -354,29 +354,3 @@ def test_an_error_title_states_its_error_in_any_form(title: str) -> None:
     """A title or heading cues an error when the wording is most of one of its parts (between a site's
     separators, CJK sites' "_" and "｜" too, or its first sentence); an ID it echoes does not dilute it."""
     assert title_cue(title) == "error-text"
-
-
-@pytest.mark.parametrize(("href", "signs_in"), [
-    ("/login?next=/news/2026/harbour.html", True), ("https://accounts.example.com/x", True),
-    ("/wp-login.php?action=postpass", True), ("/abonnement/", True), ("#/portal/signup", True),
-    ("https://www.example.com/sso/authorize?client=web", True), ("/subscribe", True),
-    ("/news/2026/register-of-deeds-closes.html", False), ("/author/jane-doe", False), ("/newsletters", False),
-    ("mailto:login@example.com", False), ("", False)])
-def test_a_link_says_where_a_reader_signs_in_by_its_path_or_host(href: str, signs_in: bool) -> None:
-    assert signin_link(href) is signs_in
-
-
-def test_a_link_to_sign_in_beyond_the_hosts_template_says_wall_in_any_wording() -> None:
-    """A wall in wording no lexicon holds still links to where a reader signs in or subscribes; a dead page
-    does not (the header's "Log in" is on the host's error page too), nor is a story under such a link a wall."""
-    header = "<header><a href='/login'>Ingia</a> <a href='/subscribe'>Jiunge</a></header>"
-    probe = ProbeView.of(read(page(f"{header}{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>",
-                                   title="Harbour Herald")))
-    cta = "<p>Makala hii ni kwa wanachama. <a href='/login?next=/news/x'>Ingia sasa</a></p>"
-    wall = read(page(f"{header}{CHROME}<h1>Ukurasa wa wanachama</h1>{cta}", title="Wanachama – Harbour Herald"))
-    assert (judge(wall, probe).verdict, judge(wall, probe).reasons) == ("blocked", ["blocked-text"])
-    notice = read(page(f"{header}{CHROME}<h1>Makala imeondolewa</h1><p>Makala hii haipatikani tena.</p>",
-                       title="Makala imeondolewa – Harbour Herald"))
-    assert judge(notice, probe).verdict == "soft-404"
-    story = read(page(f"{header}{CHROME}<h1>A quiet night at the harbour</h1>{cta}{paragraphs(STORY)}"))
-    assert judge(story, probe).verdict == "ok"
