@@ -175,6 +175,7 @@ def cue_of(text: str) -> str | None:
 # and where its sentences end: a chatty error heading says it in its first sentence.
 _TITLE_PARTS = re.compile(r"\s[|–—•·»/-]\s|[|｜丨_]|[。！？]|(?<=\w{3})[.!?](?=\s)")
 _TOKEN = re.compile(f"{_CJK.pattern}|(?:(?!{_CJK.pattern})\\w)+")  # a word, or one CJK character
+_DIGIT = re.compile(r"\d")
 TITLE_WORDING = 0.5  # error wording is at least this share of a title's part, or the part is a headline
 
 
@@ -209,9 +210,6 @@ def _wording_share(text: str) -> float:
         _lexicon()[reason].mark(tokens, covered)
     counted = sum(1 for token, hit in zip(tokens, covered, strict=True) if hit or not _DIGIT.search(token))
     return sum(covered) / counted if counted else 0.0
-
-
-_DIGIT = re.compile(r"\d")
 
 
 _HOME = re.compile(r"/*(?:(?:index|default|home)\.[a-z]{2,5})?", re.IGNORECASE)
