@@ -10,7 +10,10 @@ cannot exist) answers with the host's not-found template. Hard live pages come f
 headline or a title with "not found" in it (over the story, or over a breaking story's first 25 words), an
 error block in the template beside the story (or beside a brief), a video or gallery page with little text,
 a brief, a section front; the video, gallery and brief pages also without their article markup and dates.
-Login walls show their platform's wording, half of them with a sign-in form.
+Login walls show their platform's wording, half of them with a sign-in form. As on a real host, what the
+template shows changes from one request to the next: three hosts in four show a most-read list (teasers
+beside their links, in cards, or inside their links) with other stories on every page, the probe answer
+included, and about a third echo the requested path under their not-found message.
 
 Hosts (domains) and platforms are split into a development half and a held-out half by a hash of their
 names: the held-out hosts get their dead pages from held-out platforms only. Rules and the model are built
@@ -219,6 +222,12 @@ class _Host:
         self.path = self.tree.getroottree().getpath(found) if found is not None and _whole(found, truth) else None
         # One not-found template per host: its probe answer and its missing pages show the same one.
         self.not_found = self.entry("not-found")
+        # What changes from one request to the next on a real host, drawn apart so the other draws stay as
+        # they were: a most-read list (its stories of the hour) on every page, the error page and the probe
+        # answer too; and a not-found message that echoes the requested path.
+        chrome = random.Random(f"{url}:chrome")
+        self.most_read = chrome.choice((None, "list", "cards", "linked"))
+        self.echo = chrome.random() < 0.3
 
     def _copy(self) -> tuple[HtmlElement, HtmlElement | None]:
         tree = deepcopy(self.tree)
@@ -234,12 +243,15 @@ class _Host:
         own = [e for e in pool if e["lang"].split("-")[0].lower() == self.lang]
         return self.rng.choice(own if own and self.rng.random() < 0.5 else pool)
 
-    def dead(self, entry: dict[str, str] | None, keep_markup: bool = False, pad: bool = False,
-             empty: bool = False) -> str | None:
+    def dead(self, entry: dict[str, str] | None, url: str, keep_markup: bool = False, pad: bool = False,
+             empty: bool = False, seed: str = "") -> str | None:
+        """The host's page for `entry` (its error message) where the story was, asked for as `url`."""
         tree, container = self._copy()
         if container is None:
             return None
         markup = "" if empty or entry is None else _entry_markup(entry)
+        if markup and self.echo and entry is self.not_found:
+            markup += f"<p>{escape(urlsplit(url).path)}</p>"
         if pad:
             markup += _related(self.rng)
         for heading in _headings_outside(tree, container):
@@ -247,16 +259,29 @@ class _Host:
             for child in list(heading):
                 heading.remove(child)
         _replace_children(container, markup or "<p></p>")
+        self._most_read(container, seed or url)
         _unarticle(tree, keep_markup)
         _set_title(tree, self.site if empty or entry is None else _title(entry, self.site))
         return str(lxml_html.tostring(tree, encoding="unicode"))
 
+    def _most_read(self, container: HtmlElement, seed: str) -> None:
+        """The host's most-read list after the story's place, with the stories of this request's hour."""
+        if self.most_read is None:
+            return
+        block = lxml_html.fragment_fromstring(_most_read(self.most_read, random.Random(seed)))
+        parent = container.getparent()
+        if parent is None or container.tag == "body":
+            container.append(block)
+        else:
+            container.addnext(block)
+
     def live(self, style: str) -> str | None:
         tree, container = self._copy()
+        if container is None:
+            return None if style != "real" else str(lxml_html.tostring(tree, encoding="unicode"))
+        self._most_read(container, f"{self.url}:{style}")
         if style == "real":
             return str(lxml_html.tostring(tree, encoding="unicode"))
-        if container is None:
-            return None
         words = " ".join(p for p in re.split(r"\n+", self.truth) if p.strip()).split()
         if style in ("cue-headline", "cue-stub"):
             # The stub draws from a generator of its own: the host's other pages stay as they were drawn.
@@ -343,6 +368,22 @@ def _related(rng: random.Random) -> str:
         for n, (title, teaser) in enumerate(items)) + "</ul></section>"
 
 
+def _most_read(form: str, rng: random.Random) -> str:
+    """A most-read list: titles with teasers beside them ("list", "cards") or inside their links ("linked")."""
+    items = rng.sample(_headlines(), 6)
+    if form == "linked":
+        entries = "".join(f"<li><a href='/top/{n}'><strong>{escape(title)}</strong> <span>{escape(teaser)}</span></a>"
+                          "</li>" for n, (title, teaser) in enumerate(items))
+        return f"<aside class='most-read'><h2>Most read</h2><ul>{entries}</ul></aside>"
+    if form == "cards":
+        entries = "".join(f"<article class='teaser'><h3><a href='/top/{n}'>{escape(title)}</a></h3><p>{escape(teaser)}"
+                          "</p></article>" for n, (title, teaser) in enumerate(items))
+        return f"<aside class='most-read'><h2>Most read</h2>{entries}</aside>"
+    entries = "".join(f"<li><a href='/top/{n}'>{escape(title)}</a><p>{escape(teaser)}</p></li>"
+                      for n, (title, teaser) in enumerate(items))
+    return f"<aside class='most-read'><h2>Most read</h2><ul>{entries}</ul></aside>"
+
+
 def _front(rng: random.Random) -> str:
     items = rng.sample(_headlines(), 15)
     return "<div class='front'>" + "".join(
@@ -372,7 +413,7 @@ def cases() -> list[RealCase]:
         raw = gzip.decompress((BENCHMARK / "html" / f"{digest}.html.gz").read_bytes())
         host = _Host(value["url"], raw, value["articleBody"], by_split[_split(host_of(value["url"]), "host")])
         probe_url = f"{value['url'].split('?')[0].rstrip('/')}-{hashlib.sha1(digest.encode()).hexdigest()[:10]}"
-        probe = host.dead(host.not_found)
+        probe = host.dead(host.not_found, probe_url)
         if probe is None:
             continue
         for style in LIVE_STYLES:
@@ -387,15 +428,15 @@ def cases() -> list[RealCase]:
             entry = host.not_found if kinds[style] == "not-found" else host.entry(kinds[style])
             if entry is None:
                 continue
-            page = host.dead(entry, keep_markup=style == "not-found-article-markup", pad=style == "padded",
-                             empty=style == "empty")
+            page = host.dead(entry, value["url"], keep_markup=style == "not-found-article-markup",
+                             pad=style == "padded", empty=style == "empty", seed=f"{value['url']}:{style}")
             if page is not None:
                 out.append(RealCase(host.host, value["url"], page, "dead", style, entry["lang"], host.split,
                                     probe_url, probe))
         login = host.entry("login")
         if login is not None and host.rng.random() < 0.5:  # half the walls show a sign-in form, half a message
             login = {**login, "html": _entry_markup(login) + LOGIN_FORM}
-        page = host.dead(login, keep_markup=True) if login else None
+        page = host.dead(login, value["url"], keep_markup=True, seed=f"{value['url']}:login") if login else None
         if page is not None:
             out.append(RealCase(host.host, value["url"], page, "blocked", "login", login["lang"] if login else "",
                                 host.split, probe_url, probe))

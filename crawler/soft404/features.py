@@ -2,7 +2,8 @@
 probed, its answer for a URL that cannot exist.
 
 Each signal is a number in [0, 1]. The strongest are the host's own evidence: what the page shows once the
-blocks it shares with the probe's answer (the host's chrome and error message) are taken away, and whether
+blocks it shares with the probe's answer (the host's chrome and error message) are taken away, with the
+teasers of the host's story lists, which change per request (`widget_units`), and whether
 its title or heading is the probe's. Then the page on its own: its story (the longest run of its own
 paragraphs), whether what it says in its title, headings and opening lines is what error pages say (a
 lexicon of real platforms' wording in some 80 languages, crawler/soft404/lexicon.json, beside the
@@ -34,6 +35,7 @@ STORY_UNITS = 100  # bylines) neither count nor break it; a run this long is a s
 PARAGRAPHS_UNITS = 40  # a run this long is more than an error message (a brief, a caption, a teaser)
 NOTHING_UNITS = 10  # less than this: not even a caption or a line of a message
 LITTLE_UNITS = 25  # less of its own text than this, and a page shows nothing of its own
+WIDGET_TEASERS = 3  # a list of stories has this many teasers or more
 SENTENCE_UNITS = 3  # a block this long says something ("Subscribe to read"); shorter: "Share", "Advertisement"
 NAMES = ("story", "paragraphs", "headline_story", "own_prose", "prose", "few_words", "link_share", "probed",
          "same_title", "same_heading", "same_both", "shared_share", "cue_title", "cue_heading", "cue_text",
@@ -300,6 +302,34 @@ def says_something(evidence: Evidence, probe: ProbeView | None = None) -> bool:
     return any(b.units >= SENTENCE_UNITS and not (b.heading or b.linked or b.key in template) for b in evidence.blocks)
 
 
+def widget_units(evidence: Evidence, probe: ProbeView | None = None) -> int:
+    """Words of the page's own text in the host's story lists: under a heading of the host's template ("Most
+    read", "More stories"), up to the page's next heading of its own, three or more teasers, each beside a
+    link (its story's title), and nothing else of the page's own. Such a list changes from one request to
+    the next (the stories of the hour), so the host's error page and its probe answer show different ones:
+    they are the template's, not what the requested URL shows. A brief after a share bar is one block, not
+    a list; a teaser's linked title is no heading of the page's own."""
+    template = template_of(probe)
+    total = 0
+    section: list[Block] | None = None  # the blocks under a heading of the template
+    for block in [*evidence.blocks, None]:
+        if block is None or (block.heading and not block.linked):
+            total += _teaser_units(section, template) if section else 0
+            if block is None:
+                return total
+            section = [] if block.key in template else None
+        elif section is not None:
+            section.append(block)
+    return total
+
+
+def _teaser_units(section: list[Block], template: frozenset[int]) -> int:
+    """The words of a section's own blocks when they are WIDGET_TEASERS or more and each is beside a link."""
+    own = [at for at, block in enumerate(section) if not block.linked and block.key not in template]
+    beside = [at for at in own if any(0 <= near < len(section) and section[near].linked for near in (at - 1, at + 1))]
+    return sum(section[at].units for at in own) if len(own) >= WIDGET_TEASERS and beside == own else 0
+
+
 def own_units(evidence: Evidence, probe: ProbeView | None = None) -> int:
     """Words of the page's visible text that are neither links nor the host's template."""
     return text_units(list(evidence.blocks), template_of(probe))
@@ -311,7 +341,7 @@ def features(evidence: Evidence, probe: ProbeView | None = None) -> dict[str, fl
     soft = bool(template) or (probe is not None and probe.soft)
     total = sum(b.units for b in blocks) or 1
     visible = text_units(blocks) or 1
-    little = float(own_units(evidence, probe) < LITTLE_UNITS)
+    little = float(own_units(evidence, probe) - widget_units(evidence, probe) < LITTLE_UNITS)
     title_cue, heading_cue, text_cue = evidence.cues
     probe_title, probe_heading = (probe.title, probe.heading) if probe is not None and soft else ("", "")
     same_title = float(bool(probe_title) and evidence.title == probe_title)

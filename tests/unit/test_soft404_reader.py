@@ -354,3 +354,37 @@ def test_an_error_title_states_its_error_in_any_form(title: str) -> None:
     """A title or heading cues an error when the wording is most of one of its parts (between a site's
     separators, CJK sites' "_" and "｜" too, or its first sentence); an ID it echoes does not dilute it."""
     assert title_cue(title) == "error-text"
+
+
+def most_read(first: int, form: str = "list") -> str:
+    """A host's most-read list with six of its stories of the hour, from the `first`th on."""
+    teaser = "was the story most of the county read this hour, with its pictures and a map of the route"
+    places, events = ("ferry", "lighthouse", "market", "school", "bridge"), ("fire", "vote", "storm", "strike", "fair")
+    what = [f"The {place} {event}" for place in places for event in events]
+    if form == "cards":
+        items = "".join(f"<article><h3><a href='/s/{n}'>{what[n]} today</a></h3><p>{what[n]} {teaser}</p></article>"
+                        for n in range(first, first + 6))
+        return f"<aside><h2>Most read</h2>{items}</aside>"
+    items = "".join(f"<li><a href='/s/{n}'>{what[n]} today</a><p>{what[n]} {teaser}</p></li>"
+                    for n in range(first, first + 6))
+    return f"<aside><h2>Most read</h2><ul>{items}</ul></aside>"
+
+
+@pytest.mark.parametrize("form", ["list", "cards"])
+def test_a_most_read_list_that_changes_per_request_is_the_hosts_template(form: str) -> None:
+    """The host's pages list the stories of the hour, so its probe answer and a removal notice (in wording no
+    lexicon holds) show different ones: the teasers under the template's "Most read" are not what the URL
+    shows, and the notice shows nothing of its own. Under the template's heading, a brief, and a brief between
+    a share bar and tags, stay alive."""
+    probe = ProbeView.of(read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>{most_read(0, form)}",
+                                   title="Harbour Herald")))
+    notice = read(page(f"{CHROME}<h1>Makala imeondolewa</h1><p>Makala hii imeondolewa.</p>{most_read(6, form)}",
+                       title="Makala imeondolewa – Harbour Herald"))
+    assert notice.cues == (None, None, None)
+    assert (judge(notice, probe).verdict, judge(notice, probe).reasons) == ("soft-404", ["probe-match"])
+    words = " ".join(STORY.split()[:30])
+    share, tags = "<p><a href='/share'>Share this story</a></p>", "<p><a href='/t/1'>Harbour</a></p>"
+    for body in (f"<h2>Most read</h2><p>{words}</p>", f"<h2>Most read</h2>{share}<p>{words}</p>{tags}",
+                 f"<h1>A quiet night at the harbour</h1>{share}<p>{words}</p>{tags}{most_read(12, form)}"):
+        live = read(page(f"{CHROME}{body}"))
+        assert judge(live, probe).verdict != "soft-404", body
