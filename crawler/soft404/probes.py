@@ -1,7 +1,8 @@
 """Host probes (Bar-Yossef et al., 2004): ask a host for a URL that cannot exist, and remember its answer.
 
 Per host and URL shape (the directory with its numbers generalised, and the extension), one probe URL in
-the same directory with a random slug of similar length is fetched through the normal downloader
+the same directory (a random slug of similar length, or, for a page named by a number, the same name with
+a number the host does not have) is fetched through the normal downloader
 (politeness, proxies, archiving and the crawl log all apply; it is logged as `kind: probe`). Its
 fingerprint (status, where redirects led, title, simhash, and the answer as pages are compared with it: its
 text blocks, title, heading, media, and whether it has a password field, paywall markup or
@@ -21,13 +22,16 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from crawler.soft404.features import ProbeView
 from crawler.textutil import hamming
 
 MATCH_BITS = 6  # simhash distance within which two pages are the same template
 _DIGITS = re.compile(r"\d+")
+ID_DIGITS = 5  # a run of this many digits names an item (shorter: a year, a day, a page, a count)
+_ID = re.compile(rf"(?<!\d)\d{{{ID_DIGITS},}}(?!\d)")
+_DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])?")  # 202402, 20240203: a date
 _ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -101,13 +105,34 @@ def shape_of(url: str) -> tuple[str, str, str]:
 
 
 def probe_url(url: str) -> str:
-    """A URL in the same directory that cannot exist: a random slug of similar length, same extension (or
-    trailing slash)."""
+    """A URL of the same shape that cannot exist. A page named by a number (`article-123456.html`,
+    `/a/123456-bridge-plan`, `story.php?id=123456`) is routed by it: its probe keeps the name and asks for a
+    number the host does not have, so the host's article route answers it with its "article not found"
+    page, as it answers a deleted article (a random name would miss the route and get a plain 404, and the
+    host would look honest). Any other page: a random slug of similar length in the same directory, same
+    extension (or trailing slash), no query."""
     parts = urlsplit(url)
     directory, name, slash = _split_path(parts.path)
     stem, dot, extension = name.rpartition(".") if "." in name else (name, "", "")
+    unknown = _unknown_ids(stem)
+    if unknown != stem:
+        return urlunsplit((parts.scheme, parts.netloc, f"{directory}/{unknown}{dot}{extension}{slash}", "", ""))
+    query = urlencode([(key, _unknown_ids(value)) for key, value in parse_qsl(parts.query, keep_blank_values=True)])
+    if query != urlencode(parse_qsl(parts.query, keep_blank_values=True)):
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
     slug = "".join(secrets.choice(_ALPHABET) for _ in range(max(8, min(len(stem), 40))))
     return urlunsplit((parts.scheme, parts.netloc, f"{directory}/{slug}{dot}{extension}{slash}", "", ""))
+
+
+def _unknown_ids(text: str) -> str:
+    """`text` with each ID in it (a run of ID_DIGITS or more digits that is not a date) swapped for a number of
+    the same length the host very likely does not have: a 9, then random digits (past its newest item)."""
+    def swap(found: re.Match[str]) -> str:
+        digits = found.group()
+        if _DATE.fullmatch(digits):
+            return digits
+        return "9" + "".join(secrets.choice(string.digits) for _ in range(len(digits) - 1))
+    return _ID.sub(swap, text)
 
 
 def same_landing(entry: dict[str, Any], probe: Fingerprint) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 import pytest_twisted
 
 from crawler.soft404.probes import Fingerprint, HostProbes, matches, probe_url, shape_of
@@ -22,6 +23,28 @@ def test_probe_urls_stay_in_the_directory_and_keep_the_extension() -> None:
     url = probe_url("https://n.test/world/2026/11/20/bridge-plan-approved.html?utm_source=x")
     assert url.startswith("https://n.test/world/2026/11/20/") and url.endswith(".html") and "?" not in url
     assert url != probe_url("https://n.test/world/2026/11/20/bridge-plan-approved.html")
+
+
+@pytest.mark.parametrize(("page", "kept", "number"), [
+    ("https://n.test/news/article-123456.html", "https://n.test/news/article-", "123456"),
+    ("https://n.test/a/123456-bridge-plan-approved", "https://n.test/a/", "123456"),
+    ("https://n.test/story.php?id=1234567&lang=fr", "https://n.test/story.php?id=", "1234567"),
+])
+def test_a_page_named_by_a_number_is_probed_with_a_number_the_host_does_not_have(page: str, kept: str,
+                                                                               number: str) -> None:
+    """A host that routes by the number answers the probe from its article route ("article not found"), as
+    it answers a deleted article; a random name would miss the route and make the host look honest."""
+    url = probe_url(page)
+    assert url.startswith(kept) and len(url) == len(page) and number not in url
+    assert shape_of(url) == shape_of(page)
+    assert url.removeprefix(kept)[:len(number)].isdigit() and url.removeprefix(kept).startswith("9")
+
+
+def test_years_dates_and_short_numbers_are_no_ids() -> None:
+    for page in ("https://n.test/2024/05/my-post/", "https://n.test/news-20240203-harbour.html",
+                 "https://n.test/p/1234", "https://n.test/list?page=2"):
+        url = probe_url(page)
+        assert "my-post" not in url and "harbour" not in url and "?" not in url, url
 
 
 def _fp(status: int | None, title: str | None = "Page not found", simhash: str | None = "00000000000000ff",
