@@ -23,9 +23,9 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from crawler.soft404.blocks import Block, prose_units, text_units
+from crawler.soft404.blocks import Block, prose_units, text_units, words_of
 from crawler.soft404.cues import BLOCKED, EACH, error_cue
 from crawler.soft404.page import PageFacts
 
@@ -223,10 +223,29 @@ def is_home(url: str) -> bool:
     return not parts.query and _HOME.fullmatch(parts.path) is not None
 
 
+def searched_for(queries: tuple[str, ...], url: str) -> bool:
+    """A search box on the page holds the words of the URL asked for (its slug, or a query value it was
+    redirected to): the host searched for what it did not have, in any language. Not a box's placeholder
+    ("Search") beside a story whose slug has that word: the query is two words or more and at least half of
+    the slug, or the whole of it."""
+    if not queries or not url:
+        return False
+    parts = urlsplit(url)
+    name = unquote(parts.path.rstrip("/").rpartition("/")[2]).rpartition(".")
+    asked = [set(words_of(name[0] or name[2]).split()), *(set(words_of(v).split()) for _, v in parse_qsl(parts.query))]
+    return any(_echoes(set(words_of(query).split()), words) for query in queries for words in asked)
+
+
+def _echoes(said: set[str], asked: set[str]) -> bool:
+    """The query is the words asked for, or two or more of them that are at least half."""
+    return bool(said) and said <= asked and (said == asked or (len(said) >= 2 and 2 * len(said) >= len(asked)))
+
+
 def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
     heading_cue = next((c for h in facts.headings if (c := title_cue(h))), None)
+    said = cue_of(facts.opening) or ("search-page" if searched_for(facts.queries, url) else None)
     return Evidence(tuple(facts.blocks), facts.title, facts.headings[0] if facts.headings else "",
-                    (title_cue(facts.title), heading_cue, cue_of(facts.opening)), facts.structured.is_article,
+                    (title_cue(facts.title), heading_cue, said), facts.structured.is_article,
                     facts.dated, facts.headline, facts.media, facts.app_root or facts.scripts > 0,
                     bool(url) and is_home(url), facts.login, facts.structured.paywalled,
                     frozenset(key for key, text in facts.messages if _says_wall(text)))

@@ -42,6 +42,7 @@ class PageFacts:
     media: frozenset[int] = frozenset()  # its players, gallery pictures and media types declared, as keys
     login: bool = False  # a visible password field: a sign-in wall, in any language
     messages: list[tuple[int, str]] = field(default_factory=list)  # short blocks under the headline: (key, text)
+    queries: tuple[str, ...] = ()  # what its visible text and search boxes hold (a search page: its query)
 
     @property
     def headline(self) -> bool:
@@ -113,4 +114,20 @@ def read_page(tree: HtmlElement) -> PageFacts:
         media=media_of(tree, structured),
         login=any(not _hidden(field) for field in tree.xpath("//input[@type='password']")[:5]),
         messages=reading.messages,
+        queries=_queries(tree),
     )
+
+
+_TEXT_INPUTS = "//input[not(@type) or @type='search' or @type='text'][@value]"
+MAX_QUERIES = 5
+
+
+def _queries(tree: HtmlElement) -> tuple[str, ...]:
+    """The values the page's visible text and search boxes hold, but links (a share box's copy of the
+    page's URL): on a search page, what was searched for."""
+    found = []
+    for node in tree.xpath(_TEXT_INPUTS)[: MAX_QUERIES * 4]:
+        value = _prominent(node.get("value") or "")
+        if value and "/" not in value and not _hidden(node):
+            found.append(value)
+    return tuple(found[:MAX_QUERIES])

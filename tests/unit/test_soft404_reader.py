@@ -388,3 +388,23 @@ def test_a_most_read_list_that_changes_per_request_is_the_hosts_template(form: s
                  f"<h1>A quiet night at the harbour</h1>{share}<p>{words}</p>{tags}{most_read(12, form)}"):
         live = read(page(f"{CHROME}{body}"))
         assert judge(live, probe).verdict != "soft-404", body
+
+
+def test_a_search_box_holding_the_words_of_the_url_asked_for_is_a_search_page() -> None:
+    """A host that searches for what it lost shows the URL's words in its search box, in any language; a
+    box's placeholder, or a share box holding the page's own URL, beside a story says nothing."""
+    results = "<h1>Matokeo ya utafutaji</h1><form><input type='search' name='s' value='{}'></form><p>Hakuna.</p>"
+    url = "https://herald.test/news/2026/harbour-ferry-fire.html"
+    for query in ("harbour ferry fire", "ferry fire"):
+        searched = read(page(f"{CHROME}{results.format(query)}", title="Harbour Herald"), url=url)
+        assert searched.cues[2] == "search-page"
+        assert judge(searched).verdict == "soft-404"
+    redirected = read(page(f"{CHROME}{results.format('harbour ferry fire')}", title="Harbour Herald"),
+                      url="https://herald.test/search?s=harbour+ferry+fire")
+    assert redirected.cues[2] == "search-page"
+    for value in ("Search", "fire", url, "harbour ferry fire vote count"):
+        box = f"<form><input type='text' name='s' value='{value}'></form>"
+        brief = read(page(f"{CHROME}{box}<h1>Harbour ferry fire</h1><p>{' '.join(STORY.split()[:30])}</p>",
+                          title="Harbour ferry fire | Harbour Herald", head=ARTICLE), url=url)
+        assert brief.cues == (None, None, None), value
+        assert judge(brief).verdict == "ok"
