@@ -76,11 +76,12 @@ class ProbeView:
     # Its template declares an article (a site-wide og:type, say). Unknown reads as yes: a page's article
     # markup then proves nothing the host's error page does not carry too.
     article: bool = True
+    lists: tuple[tuple[int, int], ...] = ()  # its story lists: (key of the heading, how many teasers), story_lists()
 
     @classmethod
     def of(cls, evidence: Evidence) -> ProbeView:
         return cls(True, frozenset(b.key for b in evidence.blocks), evidence.title, evidence.heading, evidence.login,
-                   evidence.media, evidence.paywalled, evidence.article_markup)
+                   evidence.media, evidence.paywalled, evidence.article_markup, story_lists(evidence.blocks))
 
 
 def _log_scale(units: int, top: int = 1000) -> float:
@@ -321,32 +322,60 @@ def says_something(evidence: Evidence, probe: ProbeView | None = None) -> bool:
     return any(b.units >= SENTENCE_UNITS and not (b.heading or b.linked or b.key in template) for b in evidence.blocks)
 
 
+def _sections(blocks: tuple[Block, ...]) -> list[tuple[int, list[Block]]]:
+    """(index of a heading, the blocks under it up to the next heading that is not a link): a teaser's linked
+    title is no heading of the page's own."""
+    found: list[tuple[int, list[Block]]] = []
+    for at, block in enumerate(blocks):
+        if block.heading and not block.linked:
+            found.append((at, []))
+        elif found:
+            found[-1][1].append(block)
+    return found
+
+
+def _beside_link(section: list[Block], at: int) -> bool:
+    """The block is next to a link in its section (its story's title; the reader closes a `<p>` before the
+    `<li>` around it, so the link may come after it)."""
+    return any(0 <= near < len(section) and section[near].linked for near in (at - 1, at + 1))
+
+
+def story_lists(blocks: tuple[Block, ...]) -> tuple[tuple[int, int], ...]:
+    """The host's story lists on its error page ("Most read", "More stories"): (key of the heading, how many
+    teasers) for each heading whose section starts with WIDGET_TEASERS or more teasers (unlinked blocks, each
+    beside a link), up to its first unlinked block that is not one. A footer's column of links, a
+    newsletter box or a masthead's date heads no list."""
+    found: dict[int, int] = {}
+    for at, section in _sections(blocks):
+        teasers = 0
+        for near, block in enumerate(section):
+            if not block.linked:
+                if not _beside_link(section, near):
+                    break
+                teasers += 1
+        if teasers >= WIDGET_TEASERS:
+            found.setdefault(blocks[at].key, teasers)
+    return tuple(sorted(found.items()))
+
+
 def widget_units(evidence: Evidence, probe: ProbeView | None = None) -> int:
-    """Words of the page's own text in the host's story lists: under a heading of the host's template ("Most
-    read", "More stories"), up to the page's next heading of its own, three or more teasers, each beside a
-    link (its story's title), and nothing else of the page's own. Such a list changes from one request to
-    the next (the stories of the hour), so the host's error page and its probe answer show different ones:
-    they are the template's, not what the requested URL shows. A brief after a share bar is one block, not
-    a list; a teaser's linked title is no heading of the page's own."""
-    template = template_of(probe)
-    total = 0
-    section: list[Block] | None = None  # the blocks under a heading of the template
-    for block in [*evidence.blocks, None]:
-        if block is None or (block.heading and not block.linked):
-            total += _teaser_units(section, template) if section else 0
-            if block is None:
-                return total
-            section = [] if block.key in template else None
-        elif section is not None:
-            section.append(block)
+    """Words of the page's own teasers in its host's story lists. Such a list changes from one request to the
+    next (the stories of the hour), so the host's error page and its probe answer show different ones: they
+    are the template's, not what the requested URL shows. Only under a heading that heads such a list on
+    the host's error page, only as many teasers as that list has (a listicle or a live blog below it stays
+    the page's own), and never at the page's headline."""
+    lists = dict(probe.lists) if probe is not None and probe.soft else {}
+    if not lists:
+        return 0
+    template, total = template_of(probe), 0
+    for at, section in _sections(evidence.blocks):
+        size = lists.get(evidence.blocks[at].key)
+        if size is None or evidence.blocks[at].headline:
+            continue
+        own = [at for at, block in enumerate(section) if not block.linked and block.key not in template][:size]
+        if len(own) >= WIDGET_TEASERS and all(_beside_link(section, at) for at in own):
+            total += sum(section[at].units for at in own)
     return total
-
-
-def _teaser_units(section: list[Block], template: frozenset[int]) -> int:
-    """The words of a section's own blocks when they are WIDGET_TEASERS or more and each is beside a link."""
-    own = [at for at, block in enumerate(section) if not block.linked and block.key not in template]
-    beside = [at for at in own if any(0 <= near < len(section) and section[near].linked for near in (at - 1, at + 1))]
-    return sum(section[at].units for at in own) if len(own) >= WIDGET_TEASERS and beside == own else 0
 
 
 def own_units(evidence: Evidence, probe: ProbeView | None = None) -> int:

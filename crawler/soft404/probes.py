@@ -61,7 +61,8 @@ class Fingerprint:
                 "view": None if view is None else {"blocks": sorted(view.blocks), "title": view.title,
                                                    "heading": view.heading, "login": view.login,
                                                    "media": sorted(view.media), "paywalled": view.paywalled,
-                                                   "article": view.article}}
+                                                   "article": view.article,
+                                                   "lists": [list(pair) for pair in view.lists]}}
 
     @classmethod
     def of_record(cls, data: dict[str, Any]) -> Fingerprint:
@@ -73,7 +74,8 @@ class Fingerprint:
                    None if view is None else ProbeView(True, frozenset(int(b) for b in view["blocks"]),
                                                       str(view["title"]), str(view["heading"]),
                                                       bool(view.get("login")), _keys(view.get("media")),
-                                                      bool(view.get("paywalled")), bool(view.get("article", True))))
+                                                      bool(view.get("paywalled")), bool(view.get("article", True)),
+                                                      _lists(view.get("lists"))))
 
     @classmethod
     def from_entry(cls, entry: dict[str, Any], view: ProbeView | None = None) -> Fingerprint:
@@ -85,6 +87,11 @@ class Fingerprint:
 def _keys(value: Any) -> frozenset[int]:
     """Media keys as a record keeps them; none from a record written before they were kept."""
     return frozenset(int(key) for key in value) if isinstance(value, list) else frozenset()
+
+
+def _lists(value: Any) -> tuple[tuple[int, int], ...]:
+    """Story lists as a record keeps them; none from a record written before they were kept."""
+    return tuple((int(key), int(size)) for key, size in value) if isinstance(value, list) else ()
 
 
 def _split_path(path: str) -> tuple[str, str, str]:

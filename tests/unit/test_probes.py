@@ -156,16 +156,18 @@ async def test_an_answer_learned_by_an_earlier_crawl_saves_the_probe_until_its_t
 
 
 def test_an_answer_kept_before_media_and_markup_were_kept_reads_as_an_earlier_version_judged_it() -> None:
-    """A `probes` part written by an earlier version has no `media`, `paywalled` or `article` in its view:
-    the template shows no media and no paywall, and may declare an article, as that version judged it."""
+    """A `probes` part written by an earlier version has no `media`, `paywalled`, `article` or `lists` in its
+    view: the template shows no media, no paywall and no story list, and may declare an article, as that
+    version judged it."""
     old_view: dict[str, object] = {"blocks": [1, 2], "title": "Not found", "heading": "Oops", "login": False}
     record = {"status": 200, "final_url": None, "redirected": False, "title": "Not found", "simhash": "00ff",
               "at": time.time(), "view": old_view}
     view = Fingerprint.of_record(record).view
     assert view is not None and view.media == frozenset() and not view.paywalled
     assert view.article  # unknown: the template may declare one, so a page's markup proves nothing
+    assert view.lists == ()  # no story list known: nothing of a page is taken away as one
     with_media = Fingerprint.of_record({**record, "view": {**old_view, "media": [5, 9], "paywalled": True,
-                                                               "article": False}})
+                                                               "article": False, "lists": [[77, 6]]}})
     assert with_media.view is not None and with_media.view.media == frozenset({5, 9}) and with_media.view.paywalled
-    assert not with_media.view.article
+    assert not with_media.view.article and with_media.view.lists == ((77, 6),)
     assert Fingerprint.of_record(with_media.record()).view == with_media.view

@@ -408,3 +408,41 @@ def test_a_search_box_holding_the_words_of_the_url_asked_for_is_a_search_page() 
                           title="Harbour ferry fire | Harbour Herald", head=ARTICLE), url=url)
         assert brief.cues == (None, None, None), value
         assert judge(brief).verdict == "ok"
+
+
+_MASTHEAD = ("<header><h2>Main navigation</h2><nav><ul>" + "".join(f"<li><a href='/s{n}'>Section {n}</a></li>"
+                                                                  for n in range(10)) + "</ul></nav></header>")
+_FOOTER = ("<footer><h3>News</h3><ul><li><a href='/news'>Local</a></li><li><a href='/world'>World</a></li></ul>"
+           "<h3>Sign up for our newsletter</h3><p>The day's stories from the coast in your inbox every morning.</p>"
+           "</footer>")
+
+
+def _update(n: int, words: int = 28) -> str:
+    place = ("ferry", "harbour", "market", "bridge", "school", "station")[n % 6]
+    return " ".join(f"Update {n}: crews on the {place} reported water over the road and more rain due tonight as "
+                    "well".split()[:words])
+
+
+_ENTRIES = "".join(f"<p><a href='#post-{n}'>1{n}:0{n}</a></p><p>{_update(n)}</p>" for n in range(6))
+_LISTICLE = "".join(f"<h2><a href='/s/{n}'>{n + 1}. Thing {n}</a></h2><p>{_update(n, 22)}</p>" for n in range(5))
+_FRONT = "".join(f"<article><h2><a href='/n/{n}'>Latest {n}</a></h2><p>{_update(n, 22)}</p></article>"
+                 for n in range(8))
+
+
+@pytest.mark.parametrize("body", [
+    f"<h1>News</h1>{_FRONT}",  # a front whose heading is the footer's column of links
+    f"<h1><a href='/news/live'>Live: storm floods the harbour road</a></h1>{_ENTRIES}",  # a linked headline
+    f"<div class='headline'>Five things to know about the storm</div>{_LISTICLE}",  # no heading of its own
+    f"<h1>Five things</h1><h3>Sign up for our newsletter</h3><p>The day's stories from the coast in your inbox every "
+    f"morning.</p>{_LISTICLE}",  # the template's newsletter box inside the story
+    f"<h1>Live: storm floods the harbour road</h1>{most_read(0)}{_LISTICLE}",  # the host's list inside the story
+])
+def test_only_the_hosts_own_story_lists_and_only_their_length_are_taken_away(body: str) -> None:
+    """A heading of the host's error page heads a story list only when it does there (not a footer's column of
+    links, a newsletter box or the navigation's heading), and the list takes away only as many teasers as it
+    has there: a live blog, a listicle or a front under such a heading, or below the list, stays the page's."""
+    probe = ProbeView.of(read(page(f"{_MASTHEAD}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>{most_read(6)}{_FOOTER}",
+                                   title="Harbour Herald")))
+    assert len(probe.lists) == 1
+    live = read(page(f"{_MASTHEAD}{body}{most_read(12)}{_FOOTER}", title="Five things | Harbour Herald"))
+    assert judge(live, probe).verdict == "ok"
