@@ -179,6 +179,7 @@ def cue_of(text: str) -> str | None:
 _TITLE_PARTS = re.compile(r"\s[|–—•·»/-]\s|[|｜丨_]|[。！？]|(?<=\w{3})[.!?](?=\s)")
 _TOKEN = re.compile(f"{_CJK.pattern}|(?:(?!{_CJK.pattern})\\w)+")  # a word, or one CJK character
 _DIGIT = re.compile(r"\d")
+_ECHO = re.compile(r"(?:https?://|www\.)\S+|\S*/\S*\w\S*|\w+(?:-\w+){3,}")  # a URL, a path, a slug: what was asked for
 TITLE_WORDING = 0.5  # error wording is at least this share of a title's part, or the part is a headline
 
 
@@ -198,8 +199,8 @@ def title_cue(text: str) -> str | None:
 
 def _wording_share(text: str) -> float:
     """The share of `text`'s words (CJK characters one each) that cue wording covers, every pattern's match and
-    every lexicon phrase together, each word once. Numbers, IDs and paths count only when wording covers
-    them: an error title that echoes the requested ID or date is still all error."""
+    every lexicon phrase together, each word once. Numbers, IDs, URLs, paths and slugs count only when
+    wording covers them: an error title that echoes the requested ID, date or URL is still all error."""
     norm = unicodedata.normalize("NFKC", text).casefold()
     found = list(_TOKEN.finditer(norm))
     tokens = [m.group() for m in found]
@@ -211,7 +212,9 @@ def _wording_share(text: str) -> float:
                     covered[at] = True
     for reason in ("error-text", "search-page", "blocked-text"):
         _lexicon()[reason].mark(tokens, covered)
-    counted = sum(1 for token, hit in zip(tokens, covered, strict=True) if hit or not _DIGIT.search(token))
+    echoed = [span.span() for span in _ECHO.finditer(norm)]
+    counted = sum(1 for token, hit in zip(found, covered, strict=True) if hit or not (
+        _DIGIT.search(token.group()) or any(start <= token.start() < end for start, end in echoed)))
     return sum(covered) / counted if counted else 0.0
 
 

@@ -334,7 +334,8 @@ def test_a_page_that_still_declares_its_article_beside_a_short_unknown_message_i
 @pytest.mark.parametrize("headline", ["Missing climber still not found after five days, police say",
                                       "Ferry timetable no longer available online, council says",
                                       "Page not found: the archivists rescuing the first websites",
-                                      "U.S. hiker not found after storm, rangers say"])
+                                      "U.S. hiker not found after storm, rangers say",
+                                      "Not found: the state-of-the-art museum nobody visits on the coast"])
 def test_error_words_inside_a_headline_do_not_make_a_breaking_stub_dead(headline: str) -> None:
     """A live stub of a breaking story (a headline, two lines, "more to follow") is as short as an error page;
     error words inside its headline are the news, not the page's state."""
@@ -349,10 +350,12 @@ def test_error_words_inside_a_headline_do_not_make_a_breaking_stub_dead(headline
     "404: The page you requested could not be found", "Error 404 (Not Found)!!1", "Item '12345/6789' not found",
     "Sorry, the page you requested could not be found. It may have been moved or deleted.",
     "Erreur 404 : la page n'existe pas", "Страница не найдена — Harbour Herald", "页面不存在_新浪新闻中心_新浪网",
-    "404 Not Found｜産経ニュース", "ページが見つかりませんでした | 朝日新聞", "الصفحة غير موجودة - الجزيرة"])
+    "404 Not Found｜産経ニュース", "ページが見つかりませんでした | 朝日新聞", "الصفحة غير موجودة - الجزيرة",
+    "Page not found: /news/2026/harbour-ferry-fire-latest", "404 Not Found: https://herald.test/news/harbour.html"])
 def test_an_error_title_states_its_error_in_any_form(title: str) -> None:
     """A title or heading cues an error when the wording is most of one of its parts (between a site's
-    separators, CJK sites' "_" and "｜" too, or its first sentence); an ID it echoes does not dilute it."""
+    separators, CJK sites' "_" and "｜" too, or its first sentence); an ID, a path or a URL it echoes does not
+    dilute it."""
     assert title_cue(title) == "error-text"
 
 
