@@ -32,6 +32,7 @@ from tests.servers import RedisServer
 BIN = Path(sys.executable).parent
 # Chromium's own requests (scripts, styles, the live section's JSON): each worker's browser has its cache.
 BROWSER_ASSETS = ("/static/", "/api/")
+OUTAGE_WAIT = 30.0  # seconds Redis stays paused at most: well under the workers' timeout (60 s), so none is reaped
 
 
 @pytest.fixture
@@ -147,8 +148,11 @@ def test_redis_going_away_midway_pauses_the_workers_and_loses_nothing(
     workers = [start_worker(web, redis_server.url, tmp_path, "outage", f"w{n}", timeout="60s") for n in range(2)]
     until_served(web, len(demo_crawl.served) // 3, workers)
     redis_server.pause()
-    try:
-        time.sleep(6)  # longer than a Redis call's timeout (5 s): the workers meet the outage
+    try:  # until a worker meets the outage (a Redis call's timeout is 5 s): progress, not a fixed time
+        deadline = time.monotonic() + OUTAGE_WAIT
+        while not any("Redis is unreachable" in (tmp_path / f"w{n}.log").read_text() for n in range(2)) \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         redis_server.resume()
     assert wait_all(workers) == [0, 0], (tmp_path / "w0.log").read_text()[-2000:]
