@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import cache
 from html import escape
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from lxml import html as lxml_html
 from lxml.html import HtmlElement
@@ -167,10 +167,21 @@ def _entry_markup(entry: dict[str, str]) -> str:
     return (f"<h1>{heading}</h1>" if heading else "") + (f"<p>{body}</p>" if body else "")
 
 
+def _asked(url: str) -> str:
+    """What a host that searches for what it lost searches for: the words of the URL's slug."""
+    stem = unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2]).rpartition(".")
+    return " ".join(re.findall(r"[^\W\d_]+", stem[0] or stem[2]))
+
+
+def _with_query(entry: dict[str, str], url: str) -> dict[str, str]:
+    """The entry as the host shows it for `url`: a search template's query placeholder filled in."""
+    return {key: value.replace("{query}", _asked(url)) for key, value in entry.items()}
+
+
 def _title(entry: dict[str, str], site: str) -> str:
     """The title a host's template gives an error page: one form per host and entry, as templates do."""
     rng = random.Random(f"{site}:{entry.get('heading')}:{entry.get('title')}")
-    title = (entry.get("title") or "").replace("{site}", site).replace("{query}", "").strip()
+    title = (entry.get("title") or "").replace("{site}", site).strip()
     if title:
         return title if site in title or rng.random() < 0.5 else f"{title} – {site}"
     heading = entry.get("heading") or ""
@@ -249,19 +260,21 @@ class _Host:
         tree, container = self._copy()
         if container is None:
             return None
-        markup = "" if empty or entry is None else _entry_markup(entry)
+        shown = None if entry is None else _with_query(entry, url)
+        markup = "" if empty or shown is None else _entry_markup(shown)
         if markup and self.echo and entry is self.not_found:
             markup += f"<p>{escape(urlsplit(url).path)}</p>"
         if pad:
             markup += _related(self.rng)
         for heading in _headings_outside(tree, container):
-            heading.text = (entry or {}).get("heading") or ""
+            heading.text = (shown or {}).get("heading") or ""
             for child in list(heading):
                 heading.remove(child)
         _replace_children(container, markup or "<p></p>")
         self._most_read(container, seed or url)
         _unarticle(tree, keep_markup)
-        _set_title(tree, self.site if empty or entry is None else _title(entry, self.site))
+        title = self.site if empty or entry is None else _title(entry, self.site).replace("{query}", _asked(url))
+        _set_title(tree, title)
         return str(lxml_html.tostring(tree, encoding="unicode"))
 
     def _most_read(self, container: HtmlElement, seed: str) -> None:
