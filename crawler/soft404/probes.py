@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from crawler.soft404.features import ProbeView
 from crawler.textutil import hamming
@@ -30,8 +30,14 @@ from crawler.textutil import hamming
 MATCH_BITS = 6  # simhash distance within which two pages are the same template
 _DIGITS = re.compile(r"\d+")
 ID_DIGITS = 5  # a run of this many digits names an item (shorter: a year, a day, a page, a count)
-_ID = re.compile(rf"(?<!\d)\d{{{ID_DIGITS},}}(?!\d)")
+# An ID: not glued to other digits, nor begun inside a percent-escape (`%E2%80%93` then digits).
+_ID = re.compile(rf"(?<![\d%])(?<!%[0-9A-Fa-f])\d{{{ID_DIGITS},}}(?!\d)")
 _DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])?")  # 202402, 20240203: a date
+# A query parameter that names the item (`?id=`, `?p=`, `?articleId=`), not a tracking or cache one.
+_QUERY_ID = re.compile(rf"((?:^|[&;])(?:id|p|aid|nid|sid|cid|pid|story|storyid|story_id|article|articleid|"
+                       rf"article_id|newsid|news_id|item|itemid|item_id|postid|post_id|docid|doc_id)=)"
+                       rf"(\d{{{ID_DIGITS},}})(?=$|[&;])", re.IGNORECASE)
+_SLUG = re.compile(r"[^\W\d_]+[-_][^\W\d_]+")  # words joined as a slug: the name is the item's, not a script's
 _ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -117,29 +123,31 @@ def probe_url(url: str) -> str:
     number the host does not have, so the host's article route answers it with its "article not found"
     page, as it answers a deleted article (a random name would miss the route and get a plain 404, and the
     host would look honest). Any other page: a random slug of similar length in the same directory, same
-    extension (or trailing slash), no query."""
+    extension (or trailing slash), no query (a tracking parameter changed would fetch the page itself)."""
     parts = urlsplit(url)
     directory, name, slash = _split_path(parts.path)
     stem, dot, extension = name.rpartition(".") if "." in name else (name, "", "")
-    unknown = _unknown_ids(stem)
+    unknown = _ID.sub(_unknown_id, stem)
     if unknown != stem:
         return urlunsplit((parts.scheme, parts.netloc, f"{directory}/{unknown}{dot}{extension}{slash}", "", ""))
-    query = urlencode([(key, _unknown_ids(value)) for key, value in parse_qsl(parts.query, keep_blank_values=True)])
-    if query != urlencode(parse_qsl(parts.query, keep_blank_values=True)):
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+    if not _SLUG.search(stem):  # a script or a plain word (`story.php`, `/article`): the item is its query's
+        query = _QUERY_ID.sub(lambda found: found.group(1) + _unknown_id(found), parts.query)
+        if query != parts.query:
+            return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
     slug = "".join(secrets.choice(_ALPHABET) for _ in range(max(8, min(len(stem), 40))))
     return urlunsplit((parts.scheme, parts.netloc, f"{directory}/{slug}{dot}{extension}{slash}", "", ""))
 
 
-def _unknown_ids(text: str) -> str:
-    """`text` with each ID in it (a run of ID_DIGITS or more digits that is not a date) swapped for a number of
-    the same length the host very likely does not have: a 9, then random digits (past its newest item)."""
-    def swap(found: re.Match[str]) -> str:
-        digits = found.group()
-        if _DATE.fullmatch(digits):
-            return digits
-        return "9" + "".join(secrets.choice(string.digits) for _ in range(len(digits) - 1))
-    return _ID.sub(swap, text)
+def _unknown_id(found: re.Match[str]) -> str:
+    """For an ID (a run of ID_DIGITS or more digits that is not a date): a number of the same length the host
+    very likely does not have, past its newest: one more leading 9 than the ID has, then random digits."""
+    digits = found.group(found.lastindex or 0)
+    if _DATE.fullmatch(digits):
+        return digits
+    nines = min(len(digits), len(digits) - len(digits.lstrip("9")) + 1)
+    if nines == len(digits):
+        return digits  # 99999: no number of its length is past it
+    return "9" * nines + "".join(secrets.choice(string.digits) for _ in range(len(digits) - nines))
 
 
 def same_landing(entry: dict[str, Any], probe: Fingerprint) -> bool:

@@ -40,11 +40,21 @@ def test_a_page_named_by_a_number_is_probed_with_a_number_the_host_does_not_have
     assert url.removeprefix(kept)[:len(number)].isdigit() and url.removeprefix(kept).startswith("9")
 
 
-def test_years_dates_and_short_numbers_are_no_ids() -> None:
+def test_years_dates_short_numbers_and_tracking_numbers_are_no_ids() -> None:
+    """Nor is a number in a query that does not name the item (a campaign, a timestamp): a probe with it
+    changed would fetch the page itself; nor digits that begin inside a percent-escape."""
     for page in ("https://n.test/2024/05/my-post/", "https://n.test/news-20240203-harbour.html",
-                 "https://n.test/p/1234", "https://n.test/list?page=2"):
+                 "https://n.test/p/1234", "https://n.test/list?page=2",
+                 "https://n.test/news/2024/05/my-post.html?cmpid=1234567", "https://n.test/article?t=1714723200",
+                 "https://n.test/x/%E2%80%9312345678-harbour"):
         url = probe_url(page)
-        assert "my-post" not in url and "harbour" not in url and "?" not in url, url
+        assert "my-post" not in url and "harbour" not in url and "?" not in url and "%" not in url, url
+
+
+def test_an_unknown_id_is_past_the_hosts_newest() -> None:
+    """One more leading 9 than the ID has: 9876543 is probed as 99....., not as another 9...... it may have."""
+    assert probe_url("https://n.test/news/9876543").removeprefix("https://n.test/news/").startswith("99")
+    assert probe_url("https://n.test/story.php?id=123456;s=1").endswith(";s=1")
 
 
 def _fp(status: int | None, title: str | None = "Page not found", simhash: str | None = "00000000000000ff",
