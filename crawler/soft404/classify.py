@@ -9,7 +9,9 @@ the confidence that the requested URL is dead):
 2. article-evidence: the page has a story of its own (a run of 100+ words of its own paragraphs, CJK
    characters counting one each, not links and not the host's error template) under a title that states
    no error -> ok, 0.05; "+ error-text-in-template" when the template also carries error wording.
-3. home-page: the host's home page (its root) is never its error page -> ok. blocked-text (login, paywall,
+3. home-page: the host's home page (its root) is never its error page -> ok. search-page + probe-match: the
+   host answered its probe with a search for the probe's slug, and the page's search box holds its own
+   URL's words -> soft-404, 0.9 (whatever the search found). blocked-text (login, paywall,
    CAPTCHA wording in the title, headings or opening, or, beside the host's probe answer, in a short block
    under the headline that is not the host's template, on a page without a player of its own),
    paywall-markup (the page declares itself not free to read, schema.org
@@ -135,6 +137,10 @@ def by_rule(evidence: Evidence, probe: ProbeView | None = None) -> Verdict | Non
         return Verdict("ok", ["article-evidence", *(f"{cue}-in-template" for cue in cues[:1])], 0.05)
     if evidence.front:  # the host is up, and its home page is not a lost URL
         return Verdict(None, ["needs-render"], None) if shell(evidence) else Verdict("ok", ["home-page"], 0.05)
+    if evidence.searched and probe is not None and probe.soft and probe.searches:
+        # The host answered a URL that cannot exist with a search for its words; this page is a search for
+        # this URL's words (with what it found, or nothing).
+        return Verdict("soft-404", ["search-page", "probe-match"], 0.9)
     # Wall wording in the title, headings or opening; or under the headline beyond the host's template, on a
     # page without a player or a gallery of its own (that is its story, shown).
     says_wall = "blocked-text" in cues or (wall_beyond(evidence, probe) and not own_media(evidence, probe))

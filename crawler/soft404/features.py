@@ -23,7 +23,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from crawler.soft404.blocks import Block, prose_units, text_units, words_of
 from crawler.soft404.cues import BLOCKED, EACH, error_cue
@@ -60,6 +60,7 @@ class Evidence:
     login: bool = False  # a visible password field
     paywalled: bool = False  # it declares itself not free to read (crawler/structured.py)
     walls: frozenset[int] = frozenset()  # keys of short blocks under its headline that say it is a wall
+    searched: bool = False  # a search box holds the words of the URL asked for (searched_for)
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,13 @@ class ProbeView:
     # markup then proves nothing the host's error page does not carry too.
     article: bool = True
     lists: tuple[tuple[int, int], ...] = ()  # its story lists: (key of the heading, how many teasers), story_lists()
+    searches: bool = False  # its search box held the probe URL's slug: the host searches for what it lacks
 
     @classmethod
     def of(cls, evidence: Evidence) -> ProbeView:
         return cls(True, frozenset(b.key for b in evidence.blocks), evidence.title, evidence.heading, evidence.login,
-                   evidence.media, evidence.paywalled, evidence.article_markup, story_lists(evidence.blocks))
+                   evidence.media, evidence.paywalled, evidence.article_markup, story_lists(evidence.blocks),
+                   evidence.searched)
 
 
 def _log_scale(units: int, top: int = 1000) -> float:
@@ -228,16 +231,14 @@ def is_home(url: str) -> bool:
 
 
 def searched_for(queries: tuple[str, ...], url: str) -> bool:
-    """A search box on the page holds the words of the URL asked for (its slug, or a query value it was
-    redirected to): the host searched for what it did not have, in any language. Not a box's placeholder
-    ("Search") beside a story whose slug has that word: the query is two words or more and at least half of
-    the slug, or the whole of it."""
+    """A search box on the page holds the words of the URL's slug (all of them, or two or more that are at
+    least half): the host searched for what it did not have. Alone it proves nothing (a topic page may
+    hold its topic in its box); beside a host whose probe answer held the probe's slug so, it does."""
     if not queries or not url:
         return False
-    parts = urlsplit(url)
-    name = unquote(parts.path.rstrip("/").rpartition("/")[2]).rpartition(".")
-    asked = [set(words_of(name[0] or name[2]).split()), *(set(words_of(v).split()) for _, v in parse_qsl(parts.query))]
-    return any(_echoes(set(words_of(query).split()), words) for query in queries for words in asked)
+    stem = unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2]).rpartition(".")
+    asked = set(words_of(stem[0] or stem[2]).split())
+    return any(_echoes(set(words_of(query).split()), asked) for query in queries)
 
 
 def _echoes(said: set[str], asked: set[str]) -> bool:
@@ -247,12 +248,12 @@ def _echoes(said: set[str], asked: set[str]) -> bool:
 
 def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
     heading_cue = next((c for h in facts.headings if (c := title_cue(h))), None)
-    said = cue_of(facts.opening) or ("search-page" if searched_for(facts.queries, url) else None)
     return Evidence(tuple(facts.blocks), facts.title, facts.headings[0] if facts.headings else "",
-                    (title_cue(facts.title), heading_cue, said), facts.structured.is_article,
+                    (title_cue(facts.title), heading_cue, cue_of(facts.opening)), facts.structured.is_article,
                     facts.dated, facts.headline, facts.media, facts.app_root or facts.scripts > 0,
                     bool(url) and is_home(url), facts.login, facts.structured.paywalled,
-                    frozenset(key for key, text in facts.messages if _says_wall(text)))
+                    frozenset(key for key, text in facts.messages if _says_wall(text)),
+                    searched_for(facts.queries, url))
 
 
 def _says_wall(text: str) -> bool:
@@ -372,12 +373,14 @@ def widget_units(evidence: Evidence, probe: ProbeView | None = None) -> int:
         return 0
     template, total = template_of(probe), 0
     for at, section in _sections(evidence.blocks):
-        size = lists.get(evidence.blocks[at].key)
-        if size is None or evidence.blocks[at].headline:
+        key = evidence.blocks[at].key
+        size = lists.get(key, 0)
+        if size < WIDGET_TEASERS or evidence.blocks[at].headline:
             continue
         own = [at for at, block in enumerate(section) if not block.linked and block.key not in template][:size]
         if len(own) >= WIDGET_TEASERS and all(_beside_link(section, at) for at in own):
             total += sum(section[at].units for at in own)
+            lists[key] = 0  # one list per heading: a page that repeats the heading shows the list once
     return total
 
 

@@ -42,7 +42,7 @@ class PageFacts:
     media: frozenset[int] = frozenset()  # its players, gallery pictures and media types declared, as keys
     login: bool = False  # a visible password field: a sign-in wall, in any language
     messages: list[tuple[int, str]] = field(default_factory=list)  # short blocks under the headline: (key, text)
-    queries: tuple[str, ...] = ()  # what its visible text and search boxes hold (a search page: its query)
+    queries: tuple[str, ...] = ()  # what its search boxes hold (a search page: its query)
 
     @property
     def headline(self) -> bool:
@@ -118,16 +118,19 @@ def read_page(tree: HtmlElement) -> PageFacts:
     )
 
 
-_TEXT_INPUTS = "//input[not(@type) or @type='search' or @type='text'][@value]"
+_SEARCH_NAMES = frozenset({"q", "s", "query", "search", "keys", "keywords"})  # Google's, WordPress's, Drupal's...
 MAX_QUERIES = 5
 
 
 def _queries(tree: HtmlElement) -> tuple[str, ...]:
-    """The values the page's visible text and search boxes hold, but links (a share box's copy of the
-    page's URL): on a search page, what was searched for."""
+    """What the page's visible search boxes hold (a box by its type, its name or its form's role): on a search
+    page, what was searched for. Not other text boxes: a share box holds the page's URL, a quote box a
+    ticker, a lookup box a tag."""
     found = []
-    for node in tree.xpath(_TEXT_INPUTS)[: MAX_QUERIES * 4]:
+    for node in tree.xpath("//input[@value][not(@type) or @type='text' or @type='search']")[: MAX_QUERIES * 8]:
         value = _prominent(node.get("value") or "")
-        if value and "/" not in value and not _hidden(node):
+        search = node.get("type") == "search" or (node.get("name") or "").lower() in _SEARCH_NAMES \
+            or bool(node.xpath("ancestor::form[@role='search']"))
+        if value and search and not _hidden(node):
             found.append(value)
     return tuple(found[:MAX_QUERIES])

@@ -68,7 +68,8 @@ class Fingerprint:
                                                    "heading": view.heading, "login": view.login,
                                                    "media": sorted(view.media), "paywalled": view.paywalled,
                                                    "article": view.article,
-                                                   "lists": [list(pair) for pair in view.lists]}}
+                                                   "lists": [list(pair) for pair in view.lists],
+                                                   "searches": view.searches}}
 
     @classmethod
     def of_record(cls, data: dict[str, Any]) -> Fingerprint:
@@ -81,7 +82,7 @@ class Fingerprint:
                                                       str(view["title"]), str(view["heading"]),
                                                       bool(view.get("login")), _keys(view.get("media")),
                                                       bool(view.get("paywalled")), bool(view.get("article", True)),
-                                                      _lists(view.get("lists"))))
+                                                      _lists(view.get("lists")), bool(view.get("searches"))))
 
     @classmethod
     def from_entry(cls, entry: dict[str, Any], view: ProbeView | None = None) -> Fingerprint:

@@ -177,7 +177,9 @@ def test_an_answer_kept_before_media_and_markup_were_kept_reads_as_an_earlier_ve
     assert view.article  # unknown: the template may declare one, so a page's markup proves nothing
     assert view.lists == ()  # no story list known: nothing of a page is taken away as one
     with_media = Fingerprint.of_record({**record, "view": {**old_view, "media": [5, 9], "paywalled": True,
-                                                               "article": False, "lists": [[77, 6]]}})
+                                                               "article": False, "lists": [[77, 6]],
+                                                               "searches": True}})
     assert with_media.view is not None and with_media.view.media == frozenset({5, 9}) and with_media.view.paywalled
-    assert not with_media.view.article and with_media.view.lists == ((77, 6),)
+    assert not with_media.view.article and with_media.view.lists == ((77, 6),) and with_media.view.searches
+    assert not view.searches
     assert Fingerprint.of_record(with_media.record()).view == with_media.view

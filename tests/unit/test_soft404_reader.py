@@ -22,6 +22,7 @@ from crawler.soft404.features import (
     title_cue,
 )
 from crawler.soft404.page import read_page
+from crawler.soft404.status import Verdict
 
 STORY = " ".join(f"Paragraph {n} of the story says what happened at the harbour on Tuesday night, and who saw it."
                  for n in range(12))
@@ -393,24 +394,31 @@ def test_a_most_read_list_that_changes_per_request_is_the_hosts_template(form: s
         assert judge(live, probe).verdict != "soft-404", body
 
 
-def test_a_search_box_holding_the_words_of_the_url_asked_for_is_a_search_page() -> None:
-    """A host that searches for what it lost shows the URL's words in its search box, in any language; a
-    box's placeholder, or a share box holding the page's own URL, beside a story says nothing."""
-    results = "<h1>Matokeo ya utafutaji</h1><form><input type='search' name='s' value='{}'></form><p>Hakuna.</p>"
+def test_a_search_for_the_words_of_the_url_asked_for_is_dead_beside_a_host_that_searches_for_what_it_lacks() -> None:
+    """A host that answers a URL that cannot exist with a search for its words shows those words in its search
+    box, in any language, with what it found: a page whose box holds its own URL's words is that answer. A
+    box holding the words on a host whose probe answer does not (a topic page's lookup box), a placeholder,
+    a share box's URL or another text box prove nothing."""
+    def results(query: str, found: str = "") -> str:
+        return page(f"{CHROME}<h1>Matokeo ya utafutaji</h1><form role='search'><input name='s' value='{query}'>"
+                    f"</form>{found}", title="Harbour Herald")
+    searching = ProbeView.of(read(results("xkqzvbwmtr") + "<p>Hakuna.</p>",
+                                  url="https://herald.test/news/2026/xkqzvbwmtr.html"))
+    assert searching.searches
     url = "https://herald.test/news/2026/harbour-ferry-fire.html"
     for query in ("harbour ferry fire", "ferry fire"):
-        searched = read(page(f"{CHROME}{results.format(query)}", title="Harbour Herald"), url=url)
-        assert searched.cues[2] == "search-page"
-        assert judge(searched).verdict == "soft-404"
-    redirected = read(page(f"{CHROME}{results.format('harbour ferry fire')}", title="Harbour Herald"),
-                      url="https://herald.test/search?s=harbour+ferry+fire")
-    assert redirected.cues[2] == "search-page"
-    for value in ("Search", "fire", url, "harbour ferry fire vote count"):
-        box = f"<form><input type='text' name='s' value='{value}'></form>"
-        brief = read(page(f"{CHROME}{box}<h1>Harbour ferry fire</h1><p>{' '.join(STORY.split()[:30])}</p>",
+        searched = read(results(query, most_read(0)), url=url)
+        assert searched.searched
+        assert judge(searched, searching) == Verdict("soft-404", ["search-page", "probe-match"], 0.9)
+    plain = ProbeView.of(read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>", title="Harbour Herald")))
+    assert judge(read(results("harbour ferry fire", most_read(0)), url=url), plain).reasons != [
+        "search-page", "probe-match"]
+    for box in ("<input name='s' value='Search'>", "<input name='s' value='fire'>", f"<input name='s' value='{url}'>",
+                "<input name='tweet' value='harbour ferry fire'>", "<input name='s' value='harbour ferry fire vote'>"):
+        brief = read(page(f"{CHROME}<form>{box}</form><h1>Harbour ferry fire</h1><p>{' '.join(STORY.split()[:30])}</p>",
                           title="Harbour ferry fire | Harbour Herald", head=ARTICLE), url=url)
-        assert brief.cues == (None, None, None), value
-        assert judge(brief).verdict == "ok"
+        assert not brief.searched, box
+        assert judge(brief, searching).verdict == "ok"
 
 
 _MASTHEAD = ("<header><h2>Main navigation</h2><nav><ul>" + "".join(f"<li><a href='/s{n}'>Section {n}</a></li>"
