@@ -13,7 +13,8 @@ a brief, a section front; the video, gallery and brief pages also without their 
 Login walls show their platform's wording, half of them with a sign-in form. As on a real host, what the
 template shows changes from one request to the next: three hosts in four show a most-read list (teasers
 beside their links, in cards, or inside their links) with other stories on every page, the probe answer
-included, and about a third echo the requested path under their not-found message.
+included, and about a third echo the requested path under their not-found message; a search template shows
+the words of the slug asked for as its query.
 
 Hosts (domains) and platforms are split into a development half and a held-out half by a hash of their
 names: the held-out hosts get their dead pages from held-out platforms only. Rules and the model are built
