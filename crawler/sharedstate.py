@@ -111,7 +111,12 @@ class SharedProbes(_Claims):
             await asyncio.to_thread(self.redis.set, key, json.dumps(found.record()), ex=ENTRY_TTL)
             return found
         raw = await self.wait(key)
-        return Fingerprint.of_record(json.loads(raw)) if raw else await fetch(url)
+        if raw:
+            try:
+                return Fingerprint.of_record(json.loads(raw))
+            except (KeyError, TypeError, ValueError) as exc:  # not a record this version reads: ask the host
+                logger.warning("shared probe %s unreadable (%s: %s): fetched here", key, type(exc).__name__, exc)
+        return await fetch(url)
 
 
 class SharedSinks:
