@@ -38,11 +38,15 @@ async def test_an_answer_another_worker_stored_that_this_version_cannot_read_is_
         return Fingerprint(404, asked, False, None, None, time.monotonic())
 
     shared = SharedProbes(client, "t:", "w0").wrap(fetch, shape_of)
+
+    async def ask() -> Fingerprint:
+        return await shared(url)
+
     for garbage in ('{"status": 200}', '{"status": 200, "final_url": null, "redirected": false, "title": null, '
                                       '"simhash": null, "at": 1, "view": {"blocks": ["x"]}}', "[1, 2]"):
         client.set(key, garbage)
-        assert (await on_asyncio(shared(url))).status == 404
+        assert (await on_asyncio(ask())).status == 404
     assert fetched == [url] * 3
     record = Fingerprint(200, None, False, "Not found", None, time.monotonic()).record()
     client.set(key, json.dumps(record))
-    assert (await on_asyncio(shared(url))).title == "Not found" and len(fetched) == 3
+    assert (await on_asyncio(ask())).title == "Not found" and len(fetched) == 3
