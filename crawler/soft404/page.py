@@ -20,8 +20,8 @@ PROMINENT_CHARS = 1000
 # A page whose story is a player: a <video>, an embedded player, or what OpenGraph says it is.
 _MEDIA = ("//video | //iframe[contains(@src, 'youtube') or contains(@src, 'vimeo') or contains(@src, 'player') "
           "or contains(@src, 'dailymotion')] | //meta[@property='og:type' and starts-with(@content, 'video')]")
-_GALLERY = "//figure[.//img][.//figcaption]"
-GALLERY_FIGURES = 3  # captioned pictures that make a photo page
+# Captioned pictures: a gallery's, or one that is a photo page's story (a cartoon, a photo of the day).
+_CAPTIONED = "//figure[.//img][.//figcaption]"
 MEDIA_TYPES = frozenset({"VideoObject", "ImageGallery", "MediaGallery", "ImageObject", "AudioObject", "Clip",
                          "PodcastEpisode", "Movie", "Episode"})  # schema.org: the page's story is its media
 _APP_ROOT = re.compile(r"^(?:app|root|__next|__nuxt|main-app|react-root|svelte)$", re.IGNORECASE)
@@ -71,14 +71,12 @@ def _prominent(text: str) -> str:
 
 
 def media_of(tree: HtmlElement, structured: Structured) -> frozenset[int]:
-    """The page's media, each as a key of what it shows (a player by its source, a gallery's pictures by
-    theirs, a declared media type by its name); empty: none. Keys, not a count, so a page is compared with
+    """The page's media, each as a key of what it shows (a player by its source, a captioned picture by
+    its own, a declared media type by its name); empty: none. Keys, not a count, so a page is compared with
     its host's template by which media it shows: a live-TV player in the sidebar of every page is on the
     host's error page too, and a video page's own player is not."""
     found = {_media_key(f"{node.tag}:{_source(node)}") for node in tree.xpath(_MEDIA)}
-    figures = tree.xpath(_GALLERY)
-    if len(figures) >= GALLERY_FIGURES:
-        found.update(_media_key(f"figure:{figure.xpath('string(.//img/@src)')}") for figure in figures)
+    found.update(_media_key(f"figure:{figure.xpath('string(.//img/@src)')}") for figure in tree.xpath(_CAPTIONED))
     found.update(_media_key(f"type:{kind}") for kind in structured.types & MEDIA_TYPES)
     return frozenset(found)
 

@@ -457,3 +457,18 @@ def test_only_the_hosts_own_story_lists_and_only_their_length_are_taken_away(bod
     assert len(probe.lists) == 1
     live = read(page(f"{_MASTHEAD}{body}{most_read(12)}{_FOOTER}", title="Five things | Harbour Herald"))
     assert judge(live, probe).verdict == "ok"
+
+
+def test_a_captioned_picture_of_its_own_is_a_photo_pages_story_beside_its_hosts_error_page() -> None:
+    """A cartoon or a photo of the day: a headline, one captioned picture, a byline; less text than an error
+    page, and alive. A picture the host's error page shows too (its illustration) is not the page's own."""
+    picture = "<figure><img src='/cartoons/2026-12-07.jpg'><figcaption>Tuesday's cartoon</figcaption></figure>"
+    probe = ProbeView.of(read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>{most_read(0)}",
+                                   title="Harbour Herald")))
+    cartoon = read(page(f"{CHROME}<h1>The harbour, as our cartoonist sees it</h1>{picture}<p>By Ana Ruiz</p>"
+                        f"{most_read(6)}", title="The harbour, as our cartoonist sees it | Harbour Herald"))
+    assert judge(cartoon, probe).verdict == "ok"
+    illustrated = ProbeView.of(read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1>{picture}<p>Samahani.</p>",
+                                         title="Harbour Herald")))
+    dead = read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1>{picture}<p>Samahani.</p>", title="Harbour Herald"))
+    assert judge(dead, illustrated).verdict == "soft-404"
