@@ -27,7 +27,7 @@ from crawler.render import RENDER
 from crawler.run import crawl_services
 from crawler.soft404.classify import redirect_verdict
 from crawler.soft404.failures import from_exception
-from crawler.soft404.judge import VERDICT
+from crawler.soft404.judge import PROBE, VERDICT
 from crawler.soft404.status import Verdict, from_status
 from crawler.textutil import sha1_digest
 
@@ -158,6 +158,7 @@ class CrawlLogMiddleware:
             "site": self.identity.site,
             "error": None,
             "render": request.meta.get(RENDER),
+            "probe": request.meta.get(PROBE),
         }
         if response is not None:
             entry["content_digest"] = sha1_digest(response.body)

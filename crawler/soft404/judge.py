@@ -39,6 +39,7 @@ from crawler.soft404.status import Verdict, from_status
 logger = logging.getLogger(__name__)
 
 VERDICT = "page_verdict"  # request.meta: the Verdict of the response
+PROBE = "soft404_probe"  # request.meta: the probe URL whose answer the page was judged beside (the crawl log's)
 LEARN_WAIT = 15.0  # seconds the first probe waits for the answers earlier crawls got (crawler/soft404/learned.py)
 
 
@@ -135,6 +136,8 @@ class VerdictMiddleware:
         probe = await self.probes.fingerprint(requested_url(request))
         if self._taken:
             self._used(requested_url(request), probe)
+        if probe.status is not None:  # the host's answer this page was judged beside, honest or not
+            request.meta[PROBE] = probe.url
         if not probe.soft:
             return verdict  # an honest host (404 for unknown URLs), or no answer: the page alone decides
         # A wall stays a wall where it landed: a host may send protected and unknown URLs alike to /login.
@@ -196,10 +199,10 @@ class VerdictMiddleware:
             response = await self.crawler.engine.download_async(request)
         except Exception:  # robots.txt denial, network failure: no evidence about the host either way
             self.crawler.stats.inc_value("soft404/probes/failed")
-            return Fingerprint(None, None, False, None, None, time.monotonic())
+            return Fingerprint(None, None, False, None, None, time.monotonic(), url=url)
         entry = response.request.meta.get("crawl_log") if response.request is not None else None
         answer = analysis_of(response.request) if response.request is not None else None
         view = template_view(answer.evidence) if answer is not None and answer.evidence is not None else None
-        fingerprint = Fingerprint.from_entry(entry or {}, view)
+        fingerprint = Fingerprint.from_entry({**(entry or {}), "url": url}, view)
         self._record(url, fingerprint, self.crawl_id)
         return fingerprint

@@ -52,6 +52,7 @@ class Fingerprint:
     simhash: str | None
     fetched: float
     view: ProbeView | None = None  # the answer's text blocks, title and heading, when it was an HTML page
+    url: str | None = None  # the probe URL asked (None: not kept, from a record written before it was)
 
     @property
     def soft(self) -> bool:
@@ -62,7 +63,7 @@ class Fingerprint:
         """As JSON keeps it (a Redis entry, a crawl's `probes` part): `at` is when it was fetched, in epoch
         seconds, so another process ages it from there."""
         view = self.view
-        return {"status": self.status, "final_url": self.final_url, "redirected": self.redirected,
+        return {"url": self.url, "status": self.status, "final_url": self.final_url, "redirected": self.redirected,
                 "title": self.title, "simhash": self.simhash, "at": time.time() - (time.monotonic() - self.fetched),
                 "view": None if view is None else {"blocks": sorted(view.blocks), "title": view.title,
                                                    "heading": view.heading, "login": view.login,
@@ -82,13 +83,14 @@ class Fingerprint:
                                                       str(view["title"]), str(view["heading"]),
                                                       bool(view.get("login")), _keys(view.get("media")),
                                                       bool(view.get("paywalled")), bool(view.get("article", True)),
-                                                      _lists(view.get("lists")), bool(view.get("searches"))))
+                                                      _lists(view.get("lists")), bool(view.get("searches"))),
+                   data.get("url") if isinstance(data.get("url"), str) else None)
 
     @classmethod
     def from_entry(cls, entry: dict[str, Any], view: ProbeView | None = None) -> Fingerprint:
         """From the probe's crawl-log entry and, when its answer was read as the host's error template, that."""
         return cls(entry.get("status"), entry.get("final_url"), bool(entry.get("redirects")), entry.get("title"),
-                   entry.get("simhash"), time.monotonic(), view)
+                   entry.get("simhash"), time.monotonic(), view, entry.get("url"))
 
 
 def _keys(value: Any) -> frozenset[int]:

@@ -224,6 +224,8 @@ def test_a_crawl_reuses_the_host_s_probe_answers_that_earlier_crawls_archived(st
     kept = read_jsonl_parts(store, "crawls/reused/probes")  # the answers its pages were judged with
     assert {shape_of(e["url"]) for e in matched} <= {shape_of(r["url"]) for r in kept} <= set(probes)
     assert all(r["reused"] and r["crawl_id"] in CRAWLS for r in kept)
+    assert {e["probe"] for e in log if e["kind"] == "recheck" and "probe-match" in e["reasons"]} <= {
+        r["url"] for r in kept}  # each names the earlier crawl's probe it was judged beside
     manifest = json.loads((tmp_path / "store" / "crawls" / "reused" / "crawl.json").read_text())
     assert manifest["stats"]["soft404/probes/reused"] == len(kept)
 

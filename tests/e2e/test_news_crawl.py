@@ -141,6 +141,11 @@ def test_host_probes_are_few_logged_archived_and_decisive(demo_crawl: CrawlResul
     assert [e["status"] for e in china] == [200]  # this part of the site answers unknown URLs 200, one shape
     zh_dead = next(e for e in demo_crawl.log if path_of(e["url"]) == "/china/a/202610/03/WS0000dead0001.html")
     assert zh_dead["reasons"] == ["error-title", "probe-match"] and zh_dead["score"] >= model(probed=True).dead_at
+    # Each page judged beside a probe names it: the host's answer that judged it is in the crawl's WARCs.
+    assert zh_dead["probe"] == china[0]["url"]
+    named = [e for e in demo_crawl.log if e["probe"]]
+    assert named and {e["probe"] for e in named} <= {e["url"] for e in probes}
+    assert all(e["probe"] is None for e in probes)
     assert demo_crawl.manifest["stats"]["soft404/probes/status/200"] == 1
 
 
