@@ -56,6 +56,7 @@ class Learned:
 def probe_record(url: str, fingerprint: Fingerprint, crawl_id: str, reused: bool = False) -> dict[str, Any]:
     """A line of a crawl's `probes` part: the answer for the probe `url`, fetched by `crawl_id`."""
     record = fingerprint.record()
+    record.pop("url")  # the probe URL is `url`, which an answer taken from an older record may not hold itself
     return {"url": url, "fetched_at": iso_datetime(datetime.fromtimestamp(record["at"], UTC)),
             "crawl_id": crawl_id, "reused": reused, **record}
 
