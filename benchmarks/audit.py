@@ -63,7 +63,7 @@ TARGET_SECONDS = 60.0
 TARGET_MB = 1024.0
 STATES = ("deleted", "soft-deleted", "moved", "blocked", "unreachable", "changed", "new", "unchanged")
 LOG_KEYS = ["url", "final_url", "redirects", "status", "mime", "fetched_at", "verdict", "reasons", "score", "kind",
-            "title", "content_digest", "simhash", "warc", "crawl_id", "site", "error", "render"]
+            "title", "content_digest", "simhash", "warc", "crawl_id", "site", "error", "render", "probe"]
 ITEM_KEYS = ["url", "canonical_url", "site", "section", "title", "authors", "published", "modified", "language",
              "text", "summary", "tags", "images", "fetched_at", "crawl_id", "content_digest", "simhash", "warc",
              "duplicate_of"]

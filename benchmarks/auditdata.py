@@ -510,7 +510,7 @@ class Crawl:
             "url": url, "final_url": final, "redirects": redirects, "status": status, "mime": mime,
             "fetched_at": fetched, "verdict": verdict, "reasons": reasons, "score": score, "kind": kind,
             "title": title, "content_digest": digest, "simhash": sim, "warc": warc, "crawl_id": self.crawl_id,
-            "site": SITE, "error": error, "render": None})
+            "site": SITE, "error": error, "render": None, "probe": None})
         self.stats[f"crawllog/kind/{kind}"] += 1
         if verdict:
             self.stats[f"soft404/verdict/{verdict}"] += 1

@@ -82,7 +82,7 @@ def write_crawl(root: Path, crawl_id: str, started: datetime, fetches: list[Fetc
                     "mime": "text/html", "fetched_at": when, "verdict": f.verdict, "reasons": f.reasons,
                     "score": 0.1, "kind": f.kind, "title": f.title, "content_digest": digest, "simhash": None,
                     "warc": warc if f.status is not None else None, "crawl_id": crawl_id, "site": SITE,
-                    "error": f.error, "render": None})
+                    "error": f.error, "render": None, "probe": None})
         if f.status is not None:
             ts = when.replace("-", "").replace(":", "").replace("T", "")[:14]
             cdxj.append(f'com,example,news)/{f.path.lstrip("/")} {ts} ' + json.dumps(

@@ -137,9 +137,7 @@ def by_rule(evidence: Evidence, probe: ProbeView | None = None) -> Verdict | Non
         return Verdict("ok", ["article-evidence", *(f"{cue}-in-template" for cue in cues[:1])], 0.05)
     if evidence.front:  # the host is up, and its home page is not a lost URL
         return Verdict(None, ["needs-render"], None) if shell(evidence) else Verdict("ok", ["home-page"], 0.05)
-    if evidence.searched and probe is not None and probe.soft and probe.searches:
-        # The host answered a URL that cannot exist with a search for its words; this page is a search for
-        # this URL's words (with what it found, or nothing).
+    if search_answer(evidence, probe):
         return Verdict("soft-404", ["search-page", "probe-match"], 0.9)
     # Wall wording in the title, headings or opening; or under the headline beyond the host's template, on a
     # page without a player or a gallery of its own (that is its story, shown).
@@ -158,6 +156,16 @@ def by_rule(evidence: Evidence, probe: ProbeView | None = None) -> Verdict | Non
         reasons = [*said, "probe-match"] if probe is not None and probe.soft else (said or ["empty-content"])
         return Verdict("soft-404", reasons, 0.9)
     return None
+
+
+def search_answer(evidence: Evidence, probe: ProbeView | None) -> bool:
+    """The host answered a URL that cannot exist with a search for its words, and this page is a search for
+    this URL's words, with what it found or nothing: no article's markup, no player or picture of its own,
+    not a paragraph of its own (a host that fills its search box with every page's slug fills the probe's
+    too; its briefs, videos and cartoons stay alive)."""
+    return evidence.searched and probe is not None and probe.soft and probe.searches \
+        and not (evidence.article_markup or own_media(evidence, probe)) \
+        and story_units(evidence, probe) < PARAGRAPHS_UNITS
 
 
 def paywall(evidence: Evidence, probe: ProbeView | None = None) -> bool:

@@ -182,28 +182,31 @@ def cue_of(text: str) -> str | None:
 _TITLE_PARTS = re.compile(r"\s[|–—•·»/-]\s|[|｜丨_]|[。！？]|(?<=\w{3})[.!?](?=\s)")
 _TOKEN = re.compile(f"{_CJK.pattern}|(?:(?!{_CJK.pattern})\\w)+")  # a word, or one CJK character
 _DIGIT = re.compile(r"\d")
-_ECHO = re.compile(r"(?:https?://|www\.)\S+|\S*/\S*\w\S*|\w+(?:-\w+){3,}")  # a URL, a path, a slug: what was asked for
+_ECHO = re.compile(r"(?:https?://|www\.)\S+|(?<![\w/])/\S+")  # a URL or a path (the one asked for, echoed)
+_TRAILING = ".,;:!?'\")”’»]"  # punctuation after an echoed URL, not part of it
 TITLE_WORDING = 0.5  # error wording is at least this share of a title's part, or the part is a headline
 
 
-def title_cue(text: str) -> str | None:
+def title_cue(text: str, url: str = "") -> str | None:
     """What a title or a heading says: error or wall wording that is most of one of its parts ("Page not found
     – Herald", "Oops! That page can't be found", "页面不存在_新浪网"), not a phrase inside a headline
     ("Missing climber still not found after five days", "Access denied: the families still waiting"). A
-    search page's title is its wording and the query, which may be long: its wording counts anywhere."""
+    search page's title is its wording and the query, which may be long: its wording counts anywhere. `url`:
+    the URL asked for, which an error title may echo ("Page not found: /news/2026/harbour-ferry-fire")."""
     if not cue_of(text):  # most titles: one pass
         return None
     for part in _TITLE_PARTS.split(text):
         cue = cue_of(part)
-        if cue == "search-page" or (cue and _wording_share(part) >= TITLE_WORDING):
+        if cue == "search-page" or (cue and _wording_share(part, url) >= TITLE_WORDING):
             return cue
     return None
 
 
-def _wording_share(text: str) -> float:
+def _wording_share(text: str, url: str = "") -> float:
     """The share of `text`'s words (CJK characters one each) that cue wording covers, every pattern's match and
-    every lexicon phrase together, each word once. Numbers, IDs, URLs, paths and slugs count only when
-    wording covers them: an error title that echoes the requested ID, date or URL is still all error."""
+    every lexicon phrase together, each word once. Numbers and IDs, and the URL asked for (`url`, or its
+    path) when the text echoes it, count only when wording covers them: an error title that echoes the
+    requested ID, date or URL is still all error ("Israel/Gaza" or "AC/DC" in a headline are words)."""
     norm = unicodedata.normalize("NFKC", text).casefold()
     found = list(_TOKEN.finditer(norm))
     tokens = [m.group() for m in found]
@@ -215,7 +218,8 @@ def _wording_share(text: str) -> float:
                     covered[at] = True
     for reason in ("error-text", "search-page", "blocked-text"):
         _lexicon()[reason].mark(tokens, covered)
-    echoed = [span.span() for span in _ECHO.finditer(norm)]
+    asked = unicodedata.normalize("NFKC", unquote(url)).casefold()
+    echoed = [span.span() for span in _ECHO.finditer(norm) if asked and span.group().rstrip(_TRAILING) in asked]
     counted = sum(1 for token, hit in zip(found, covered, strict=True) if hit or not (
         _DIGIT.search(token.group()) or any(start <= token.start() < end for start, end in echoed)))
     return sum(covered) / counted if counted else 0.0
@@ -247,9 +251,9 @@ def _echoes(said: set[str], asked: set[str]) -> bool:
 
 
 def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
-    heading_cue = next((c for h in facts.headings if (c := title_cue(h))), None)
+    heading_cue = next((c for h in facts.headings if (c := title_cue(h, url))), None)
     return Evidence(tuple(facts.blocks), facts.title, facts.headings[0] if facts.headings else "",
-                    (title_cue(facts.title), heading_cue, cue_of(facts.opening)), facts.structured.is_article,
+                    (title_cue(facts.title, url), heading_cue, cue_of(facts.opening)), facts.structured.is_article,
                     facts.dated, facts.headline, facts.media, facts.app_root or facts.scripts > 0,
                     bool(url) and is_home(url), facts.login, facts.structured.paywalled,
                     frozenset(key for key, text in facts.messages if _says_wall(text)),

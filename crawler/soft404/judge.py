@@ -76,6 +76,7 @@ class VerdictMiddleware:
         return mw
 
     async def process_response(self, request: Request, response: Response) -> Response:
+        request.meta.pop(PROBE, None)  # a page the browser rendered from this request is judged anew
         page = analysis_of(request)
         for reason, detail in (page.problems if page is not None else {}).items():
             note(request.meta, reason, detail)  # beside what the download met, for the crawl log's line
@@ -136,17 +137,17 @@ class VerdictMiddleware:
         probe = await self.probes.fingerprint(requested_url(request))
         if self._taken:
             self._used(requested_url(request), probe)
-        if probe.status is not None:  # the host's answer this page was judged beside, honest or not
-            request.meta[PROBE] = probe.url
         if not probe.soft:
             return verdict  # an honest host (404 for unknown URLs), or no answer: the page alone decides
         # A wall stays a wall where it landed: a host may send protected and unknown URLs alike to /login.
         landed = same_landing({"redirects": request.meta.get("redirect_urls"), "final_url": response.url}, probe)
         if landed and verdict.verdict != "blocked":
+            request.meta[PROBE] = probe.url  # the host's answer this page was judged by
             return Verdict("soft-404", [*(r for r in verdict.reasons if r != "content"), "probe-match"],
                            max(verdict.score or 0.0, 0.95))
         if probe.redirected or probe.view is None:
             return verdict  # the answer is where the host sends lost URLs (its home page...), not a template
+        request.meta[PROBE] = probe.url
         return judge(evidence, probe.view)
 
     async def _learned(self) -> None:

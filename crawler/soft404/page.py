@@ -20,8 +20,10 @@ PROMINENT_CHARS = 1000
 # A page whose story is a player: a <video>, an embedded player, or what OpenGraph says it is.
 _MEDIA = ("//video | //iframe[contains(@src, 'youtube') or contains(@src, 'vimeo') or contains(@src, 'player') "
           "or contains(@src, 'dailymotion')] | //meta[@property='og:type' and starts-with(@content, 'video')]")
-# Captioned pictures: a gallery's, or one that is a photo page's story (a cartoon, a photo of the day).
-_CAPTIONED = "//figure[.//img][.//figcaption]"
+# Captioned pictures: a gallery's, or one that is a photo page's story (a cartoon, a photo of the day); not a
+# linked card's nor a sidebar's, header's or footer's (a most-read list's pictures, a 404 page's editor's pick).
+_CAPTIONED = ("//figure[.//img][.//figcaption][not(.//a//img)]"
+              "[not(ancestor::a or ancestor::aside or ancestor::nav or ancestor::header or ancestor::footer)]")
 MEDIA_TYPES = frozenset({"VideoObject", "ImageGallery", "MediaGallery", "ImageObject", "AudioObject", "Clip",
                          "PodcastEpisode", "Movie", "Episode"})  # schema.org: the page's story is its media
 _APP_ROOT = re.compile(r"^(?:app|root|__next|__nuxt|main-app|react-root|svelte)$", re.IGNORECASE)

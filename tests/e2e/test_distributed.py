@@ -155,6 +155,8 @@ def test_redis_going_away_midway_pauses_the_workers_and_loses_nothing(
             time.sleep(0.2)
     finally:
         redis_server.resume()
+    assert any("Redis is unreachable" in (tmp_path / f"w{n}.log").read_text() for n in range(2)), \
+        f"no worker met the outage in {OUTAGE_WAIT:.0f} s"
     assert wait_all(workers) == [0, 0], (tmp_path / "w0.log").read_text()[-2000:]
     manifest, log, items = read_crawl(tmp_path, "outage")
     # A worker that cannot read the probe answers shared in Redis fetches its own: more probes, no less.

@@ -336,7 +336,9 @@ def test_a_page_that_still_declares_its_article_beside_a_short_unknown_message_i
                                       "Ferry timetable no longer available online, council says",
                                       "Page not found: the archivists rescuing the first websites",
                                       "U.S. hiker not found after storm, rangers say",
-                                      "Not found: the state-of-the-art museum nobody visits on the coast"])
+                                      "Not found: the state-of-the-art museum nobody visits on the coast",
+                                      "Video unavailable: Israel/Gaza footage pulled from the harbour site",
+                                      "Error 404: /r/place and the harbour pixel war explained"])
 def test_error_words_inside_a_headline_do_not_make_a_breaking_stub_dead(headline: str) -> None:
     """A live stub of a breaking story (a headline, two lines, "more to follow") is as short as an error page;
     error words inside its headline are the news, not the page's state."""
@@ -352,12 +354,12 @@ def test_error_words_inside_a_headline_do_not_make_a_breaking_stub_dead(headline
     "Sorry, the page you requested could not be found. It may have been moved or deleted.",
     "Erreur 404 : la page n'existe pas", "Страница не найдена — Harbour Herald", "页面不存在_新浪新闻中心_新浪网",
     "404 Not Found｜産経ニュース", "ページが見つかりませんでした | 朝日新聞", "الصفحة غير موجودة - الجزيرة",
-    "Page not found: /news/2026/harbour-ferry-fire-latest", "404 Not Found: https://herald.test/news/harbour.html"])
+    "Page not found: /news/2026/harbour.html", "404 Not Found: https://herald.test/news/2026/harbour.html."])
 def test_an_error_title_states_its_error_in_any_form(title: str) -> None:
     """A title or heading cues an error when the wording is most of one of its parts (between a site's
     separators, CJK sites' "_" and "｜" too, or its first sentence); an ID, a path or a URL it echoes does not
     dilute it."""
-    assert title_cue(title) == "error-text"
+    assert title_cue(title, "https://herald.test/news/2026/harbour.html") == "error-text"
 
 
 def most_read(first: int, form: str = "list") -> str:
@@ -419,6 +421,15 @@ def test_a_search_for_the_words_of_the_url_asked_for_is_dead_beside_a_host_that_
                           title="Harbour ferry fire | Harbour Herald", head=ARTICLE), url=url)
         assert not brief.searched, box
         assert judge(brief, searching).verdict == "ok"
+    # A host that fills its search box with every page's slug: its probe answer holds the probe's too, and its
+    # brief, its video and its cartoon stay alive.
+    box = "<form role='search'><input name='s' value='harbour ferry fire'></form>"
+    for body in (f"<p>{' '.join(STORY.split()[:60])}</p>", "<video src='/v.mp4'></video><p>The fire, filmed.</p>",
+                 "<figure><img src='/c.jpg'><figcaption>Tuesday's cartoon</figcaption></figure>"):
+        for head in (ARTICLE, ""):
+            live = read(page(f"{CHROME}{box}<h1>Harbour ferry fire</h1>{body}",
+                             title="Harbour ferry fire | Harbour Herald", head=head), url=url)
+            assert live.searched and judge(live, searching).verdict != "soft-404", (body, head)
 
 
 _MASTHEAD = ("<header><h2>Main navigation</h2><nav><ul>" + "".join(f"<li><a href='/s{n}'>Section {n}</a></li>"
@@ -472,3 +483,8 @@ def test_a_captioned_picture_of_its_own_is_a_photo_pages_story_beside_its_hosts_
                                          title="Harbour Herald")))
     dead = read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1>{picture}<p>Samahani.</p>", title="Harbour Herald"))
     assert judge(dead, illustrated).verdict == "soft-404"
+    plain = ProbeView.of(read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>", title="Harbour Herald")))
+    for card in (f"<aside>{picture}</aside>", f"<a href='/s/1'>{picture}</a>",
+                 "<figure><a href='/s/1'><img src='/p.jpg'></a><figcaption>Editor's pick</figcaption></figure>"):
+        picked = read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>{card}", title="Harbour Herald"))
+        assert picked.media == frozenset() and judge(picked, plain).verdict == "soft-404", card
