@@ -240,9 +240,13 @@ def searched_for(queries: tuple[str, ...], url: str) -> bool:
     hold its topic in its box); beside a host whose probe answer held the probe's slug so, it does."""
     if not queries or not url:
         return False
-    stem = unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2]).rpartition(".")
-    asked = set(words_of(stem[0] or stem[2]).split())
+    name = unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2])
+    stem, dot, extension = name.rpartition(".")
+    asked = set(words_of(stem if dot and _EXTENSION.fullmatch(extension) else name).split())
     return any(_echoes(set(words_of(query).split()), asked) for query in queries)
+
+
+_EXTENSION = re.compile(r"[A-Za-z][A-Za-z0-9]{0,4}")  # `.html`, `.php`: not the dot of `u.s.-election-results`
 
 
 def _echoes(said: set[str], asked: set[str]) -> bool:

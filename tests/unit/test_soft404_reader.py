@@ -18,6 +18,7 @@ from crawler.soft404.features import (
     evidence_of,
     is_home,
     lexicon_cue,
+    searched_for,
     story_units,
     title_cue,
 )
@@ -404,6 +405,8 @@ def test_a_search_for_the_words_of_the_url_asked_for_is_dead_beside_a_host_that_
     def results(query: str, found: str = "") -> str:
         return page(f"{CHROME}<h1>Matokeo ya utafutaji</h1><form role='search'><input name='s' value='{query}'>"
                     f"</form>{found}", title="Harbour Herald")
+    assert searched_for(("u s election results",), "https://herald.test/news/u.s.-election-results")  # no extension
+    assert searched_for(("bridge plan",), "https://herald.test/a/bridge-plan.php")
     searching = ProbeView.of(read(results("xkqzvbwmtr") + "<p>Hakuna.</p>",
                                   url="https://herald.test/news/2026/xkqzvbwmtr.html"))
     assert searching.searches
