@@ -385,9 +385,9 @@ def widget_units(evidence: Evidence, probe: ProbeView | None = None) -> int:
         size = lists.get(key, 0)
         if size < WIDGET_TEASERS or evidence.blocks[at].headline:
             continue
-        own = [at for at, block in enumerate(section) if not block.linked and block.key not in template][:size]
-        if len(own) >= WIDGET_TEASERS and all(_beside_link(section, at) for at in own):
-            total += sum(section[at].units for at in own)
+        own = [near for near, block in enumerate(section) if not block.linked and block.key not in template][:size]
+        if len(own) >= WIDGET_TEASERS and all(_beside_link(section, near) for near in own):
+            total += sum(section[near].units for near in own)
             lists[key] = 0  # one list per heading: a page that repeats the heading shows the list once
     return total
 
