@@ -57,13 +57,12 @@ from crawler.soft404.blocks import units_of  # noqa: E402
 from crawler.soft404.classify import judge, probed, redirect_verdict, template_view  # noqa: E402
 from crawler.soft404.cues import NOT_FOUND  # noqa: E402
 from crawler.soft404.features import (  # noqa: E402
-    LEXICON_PARTS,
     STORY_UNITS,
     Evidence,
     evidence_of,
     story_units,
-    use_lexicon,
 )
+from crawler.soft404.lexicon import LEXICON_PARTS, use_lexicon  # noqa: E402
 from crawler.soft404.page import read_page  # noqa: E402
 from crawler.soft404.probes import Fingerprint, matches  # noqa: E402
 from crawler.soft404.status import Verdict, from_status  # noqa: E402

@@ -30,7 +30,8 @@ from sklearn.model_selection import GroupKFold  # noqa: E402
 
 from crawler.extract import parse_html  # noqa: E402
 from crawler.soft404.classify import by_rule, dead_reasons, template_view  # noqa: E402
-from crawler.soft404.features import NAMES, Evidence, ProbeView, evidence_of, features, use_lexicon, vector  # noqa: E402
+from crawler.soft404.features import NAMES, Evidence, ProbeView, evidence_of, features, vector  # noqa: E402
+from crawler.soft404.lexicon import use_lexicon  # noqa: E402
 from crawler.soft404.page import read_page  # noqa: E402
 from tests import seedpage  # noqa: E402
 from tests.soft404corpus import corpus  # noqa: E402

@@ -6,7 +6,7 @@ blocks it shares with the probe's answer (the host's chrome and error message) a
 teasers of the host's story lists, which change per request (`widget_units`), and whether
 its title or heading is the probe's. Then the page on its own: its story (the longest run of its own
 paragraphs), whether what it says in its title, headings and opening lines is what error pages say (a
-lexicon of real platforms' wording in some 80 languages, crawler/soft404/lexicon.json, beside the
+lexicon of real platforms' wording in some 80 languages, crawler/soft404/lexicon.py, beside the
 hand-written cues), and the markup of an article, a video or a gallery.
 
 A page is read once, in the page worker, into `Evidence` (no text but its title and first heading, which
@@ -16,20 +16,18 @@ reactor, which costs a pass over a few hundred integers.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from crawler.soft404.blocks import Block, prose_units, text_units, words_of
 from crawler.soft404.cues import BLOCKED, EACH, error_cue
+from crawler.soft404.lexicon import CJK as _CJK
+from crawler.soft404.lexicon import REASONS, lexicon, lexicon_cue
 from crawler.soft404.page import PageFacts
 
-LEXICON = Path(__file__).with_name("lexicon.json")
 PARAGRAPH_UNITS = 10  # a block this long counts in a run of the page's own prose; shorter ones (captions,
 STORY_UNITS = 100  # bylines) neither count nor break it; a run this long is a story
 PARAGRAPHS_UNITS = 40  # a run this long is more than an error message (a brief, a caption, a teaser)
@@ -91,88 +89,6 @@ def _log_scale(units: int, top: int = 1000) -> float:
     return min(1.0, math.log1p(units) / math.log1p(top))
 
 
-_WORDS = re.compile(r"\w+")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
-
-
-def _words(text: str) -> str:
-    """Text as its words, case folded, one space apart and at both ends: phrases match whole words only
-    ("oops" is not in "troops")."""
-    return " " + " ".join(_WORDS.findall(unicodedata.normalize("NFKC", text).casefold())) + " "
-
-
-LEXICON_PARTS = ["dev", "heldout"]  # what the crawler reads; training and evaluation read "dev" only
-
-
-def use_lexicon(*parts: str) -> None:
-    """Read only these parts of the lexicon from now on (tools/train_soft404.py, benchmarks/soft404.py)."""
-    LEXICON_PARTS[:] = parts
-    _lexicon.cache_clear()
-
-
-class _Phrases:
-    """The phrases of one reason, indexed by their first word (or, in scripts written without spaces, their
-    first character), so a text is matched in one pass over its words instead of one per phrase."""
-
-    def __init__(self, phrases: set[str]) -> None:
-        self.spaced: dict[str, list[str]] = {}
-        self.unspaced: dict[str, list[str]] = {}
-        for phrase in sorted(phrases):
-            words = _words(phrase)
-            if _CJK.search(phrase):
-                packed = words.replace(" ", "")
-                self.unspaced.setdefault(packed[0], []).append(packed)
-            elif words.strip():
-                self.spaced.setdefault(words.split()[0], []).append(words)
-
-    def found_in(self, words: str) -> bool:
-        """Whether a phrase is in `words` (as _words() gives them): whole words, or anywhere for CJK."""
-        for word in set(words.split()):
-            if any(phrase in words for phrase in self.spaced.get(word, ())):
-                return True
-        if not _CJK.search(words):
-            return False
-        packed = words.replace(" ", "")
-        return any(packed.startswith(phrase, at) for at, char in enumerate(packed)
-                   for phrase in self.unspaced.get(char, ()))
-
-    def mark(self, tokens: list[str], covered: list[bool]) -> None:
-        """Mark the tokens (words; CJK characters one each, as _TOKEN gives them) that a phrase covers."""
-        for at, token in enumerate(tokens):
-            for phrase in self.spaced.get(token, ()):
-                words = phrase.split()
-                if tokens[at:at + len(words)] == words:
-                    covered[at:at + len(words)] = [True] * len(words)
-            for packed in self.unspaced.get(token[0], ()):
-                end, joined = at, ""
-                while end < len(tokens) and len(joined) < len(packed):
-                    joined += tokens[end]
-                    end += 1
-                if joined == packed:
-                    covered[at:end] = [True] * (end - at)
-
-
-@cache
-def _lexicon() -> dict[str, _Phrases]:
-    data = json.loads(LEXICON.read_text(encoding="utf-8"))
-    phrases: dict[str, set[str]] = {}
-    for part in LEXICON_PARTS:
-        for reason, found in data[part].items():
-            phrases.setdefault(reason, set()).update(found)
-    return {reason: _Phrases(found) for reason, found in phrases.items()}
-
-
-def lexicon_cue(text: str) -> str | None:
-    """The reason the lexicon gives for `text` (short prominent text: a title, a heading, an opening)."""
-    if not text:
-        return None
-    words = _words(text)
-    for reason in ("error-text", "search-page", "blocked-text"):
-        if _lexicon()[reason].found_in(words):
-            return reason
-    return None
-
-
 def cue_of(text: str) -> str | None:
     return error_cue(text) or lexicon_cue(text)
 
@@ -216,8 +132,8 @@ def _wording_share(text: str, url: str = "") -> float:
             for at, token in enumerate(found):
                 if match.start() <= token.start() and token.end() <= match.end():
                     covered[at] = True
-    for reason in ("error-text", "search-page", "blocked-text"):
-        _lexicon()[reason].mark(tokens, covered)
+    for reason in REASONS:
+        lexicon()[reason].mark(tokens, covered)
     asked = unicodedata.normalize("NFKC", unquote(url)).casefold()
     echoed = [span.span() for span in _ECHO.finditer(norm) if asked and span.group().rstrip(_TRAILING) in asked]
     counted = sum(1 for token, hit in zip(found, covered, strict=True) if hit or not (

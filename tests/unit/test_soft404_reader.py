@@ -17,11 +17,11 @@ from crawler.soft404.features import (
     cue_of,
     evidence_of,
     is_home,
-    lexicon_cue,
     searched_for,
     story_units,
     title_cue,
 )
+from crawler.soft404.lexicon import lexicon_cue
 from crawler.soft404.page import read_page
 from crawler.soft404.status import Verdict
 

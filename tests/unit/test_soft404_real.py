@@ -11,7 +11,8 @@ import pytest
 
 from crawler.extract import parse_html
 from crawler.soft404.classify import judge, probed, template_view
-from crawler.soft404.features import LEXICON_PARTS, ProbeView, evidence_of, use_lexicon
+from crawler.soft404.features import ProbeView, evidence_of
+from crawler.soft404.lexicon import LEXICON_PARTS, use_lexicon
 from crawler.soft404.page import PageFacts, read_page
 from crawler.soft404.status import Verdict
 from tests.soft404real import RealCase, cases
