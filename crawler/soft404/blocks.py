@@ -80,7 +80,7 @@ def words_of(text: str) -> str:
     return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
-def _within(heading: str, title: str) -> bool:
+def within(heading: str, title: str) -> bool:
     """The heading is the title, or in it, or the title is in the heading (whole words)."""
     return bool(heading) and (f" {heading} " in f" {title} " or f" {title} " in f" {heading} ")
 
@@ -127,7 +127,7 @@ class _Reader:
             return
         heading = block.tag in _HEADINGS
         units = units_of(text)
-        headline = heading and units >= HEADLINE_UNITS and bool(self.title) and _within(words_of(text), self.title)
+        headline = heading and units >= HEADLINE_UNITS and bool(self.title) and within(words_of(text), self.title)
         linked = block.linked >= LINKED_SHARE * len(text)
         index = len(self.reading.blocks)
         self.reading.blocks.append(Block(block_key(text), units, linked, heading, headline))

@@ -25,8 +25,9 @@ the confidence that the requested URL is dead):
    wording, almost nothing of its own, or the host's error page itself), -> soft-404 with the evidence as
    reasons: error-title, error-text, search-page, probe-match, empty-content. But withheld: when the only
    evidence is the host's error template, and the page still declares an article where its host's error
-   page declares none, under a title that is not that page's, over a sentence of its own -> blocked, 0.2
-   (a wall, or a removal notice, in wording no lexicon holds: the host still knows the article).
+   page declares none, under a title that is not that page's, over a sentence of its own or a message set
+   as a heading (not the headline its title holds) -> blocked, 0.2 (a wall, or a removal notice, in wording
+   no lexicon holds: the host still knows the article).
 6. anything else -> ok, with the model's probability as score: article-evidence (an article's markup or
    date over a paragraph of its own: a brief), media-page (a player, a gallery), or content.
 
@@ -49,6 +50,7 @@ from crawler.soft404.features import (
     ProbeView,
     evidence_of,
     features,
+    headed,
     headline_story,
     is_story,
     own_media,
@@ -188,11 +190,13 @@ def signin_wall(evidence: Evidence, probe: ProbeView | None = None) -> bool:
 def withheld(evidence: Evidence, probe: ProbeView | None) -> bool:
     """The host still knows this article, and nothing says it is gone: the page declares an article where its
     host's error page declares none, is titled, and not as that page is, and says a sentence of its own where
-    the story should be. A sign-in or subscriber wall in wording no lexicon holds looks so; so does a removal
-    notice in such wording, which is then not called dead: its text is withheld, not proven deleted (a wall
-    called dead is a live story called deleted, the worse mistake)."""
+    the story should be, or sets a message as a heading (`headed`). A sign-in or subscriber wall in wording
+    no lexicon holds looks so; so does a removal notice in such wording, which is then not called dead: its
+    text is withheld, not proven deleted (a wall called dead is a live story called deleted, the worse
+    mistake)."""
     return probe is not None and probe.soft and evidence.article_markup and not probe.article \
-        and bool(evidence.title) and evidence.title != probe.title and says_something(evidence, probe)
+        and bool(evidence.title) and evidence.title != probe.title \
+        and (says_something(evidence, probe) or headed(evidence, probe))
 
 
 def template_view(answer: Evidence) -> ProbeView | None:

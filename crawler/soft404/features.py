@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from crawler.soft404.blocks import Block, prose_units, text_units, words_of
+from crawler.soft404.blocks import Block, prose_units, text_units, within, words_of
 from crawler.soft404.cues import BLOCKED, EACH, error_cue
 from crawler.soft404.lexicon import CJK as _CJK
 from crawler.soft404.lexicon import REASONS, lexicon, lexicon_cue
@@ -248,6 +248,17 @@ def says_something(evidence: Evidence, probe: ProbeView | None = None) -> bool:
     and not the host's template): a message where the story should be, not a kept headline or a "Share"."""
     template = template_of(probe)
     return any(b.units >= SENTENCE_UNITS and not (b.heading or b.linked or b.key in template) for b in evidence.blocks)
+
+
+def headed(evidence: Evidence, probe: ProbeView | None = None) -> bool:
+    """The page shows a message set as a heading (SENTENCE_UNITS or more): its own, so not its error page's
+    heading, and not its headline (a first heading its title holds): an empty shell keeps the article's headline,
+    a wall or a notice says "Please sign in" or "Subscribers only", in a language no lexicon may hold."""
+    if not evidence.heading or within(words_of(evidence.heading), words_of(evidence.title)):
+        return False
+    template = template_of(probe)
+    return any(b.units >= SENTENCE_UNITS and b.heading and not (b.headline or b.linked or b.key in template)
+               for b in evidence.blocks)
 
 
 def _sections(blocks: tuple[Block, ...]) -> list[tuple[int, list[Block]]]:

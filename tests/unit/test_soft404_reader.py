@@ -306,7 +306,9 @@ def test_a_page_that_still_declares_its_article_beside_a_short_unknown_message_i
     wording look alike: a short message where the story was. When the page still declares its article and
     the host's error page declares none, the host still knows the article: its text is withheld (`blocked`),
     not proven deleted. Without that markup, with the error page's title or none, beside an error page that
-    declares an article too, with no sentence of its own, or in wording that says it is gone, it is dead."""
+    declares an article too, with no sentence of its own (an empty shell that kept its headline, and maybe a
+    heading below it), or in wording that says it is gone, it is dead. A message set as headings, under a
+    title that is neither, says something too."""
     clock = "<p><time datetime='2026-12-07'>7 Dec</time></p>"  # the template's clock
     error = page(f"{CHROME}{clock}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>", title="Harbour Herald")
     probe = ProbeView.of(read(error))
@@ -317,12 +319,18 @@ def test_a_page_that_still_declares_its_article_beside_a_short_unknown_message_i
     for head in (ARTICLE, og_only):
         walled = read(page(f"{CHROME}{clock}{message}", title=title, head=head))
         assert (judge(walled, probe).verdict, judge(walled, probe).reasons) == ("blocked", ["withheld"])
+    # The message set as headings alone, under a title that is not one of them: a wall still.
+    headed = read(page(f"{CHROME}{clock}<h1>Makala kwa wanachama pekee</h1><h2>Tafadhali ingia kwanza</h2>",
+                       title="Ingia – Harbour Herald", head=ARTICLE))
+    assert (judge(headed, probe).verdict, judge(headed, probe).reasons) == ("blocked", ["withheld"])
     dead = {
         "no markup": read(page(f"{CHROME}{clock}{message}", title=title)),
         "the error page's title": read(page(f"{CHROME}{clock}{message}", title="Harbour Herald", head=ARTICLE)),
         "no title": read(page(f"{CHROME}{clock}{message}", title="", head=ARTICLE)),
         "a kept headline only": read(page(f"{CHROME}{clock}<h1>Ukurasa wa wanachama</h1><p>Shiriki</p>",
                                           title=title, head=ARTICLE)),
+        "a kept headline over a heading": read(page(f"{CHROME}{clock}<h1>Ukurasa wa wanachama</h1>"
+                                                    "<h2>Habari zaidi za bandari</h2>", title=title, head=ARTICLE)),
         "known wording": read(page(f"{CHROME}{clock}<h1>Ukurasa wa wanachama</h1><p>This article has been "
                                    "removed.</p>", title=title, head=ARTICLE)),
     }
