@@ -440,6 +440,16 @@ class ArchiveService:
     def _write(self, part: str, record: dict[str, Any]) -> None:
         self._parts[part].write(record)
 
+    def after_written(self, then: Callable[[], object]) -> None:
+        """Run `then` in the writer thread once everything handed over before this call is in the spool
+        (records are flushed as written): a distributed worker acknowledges a request to Redis only then, so
+        a SIGKILL cannot lose the items and log entries of a request the crawl counts as done. Once the
+        writer has stopped, at once."""
+        if self._thread.is_alive():
+            self._submit(then)
+        else:
+            then()
+
     def sink(self, part: str) -> Callable[[dict[str, Any]], None]:
         """A writer for one part, for components that need nothing else of the service."""
         def write(record: dict[str, Any]) -> None:

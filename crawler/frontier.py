@@ -13,7 +13,8 @@ As released, its scheduler does not fit a crawl of several workers that must los
 So here, one thread per worker does all of its Redis I/O. Requests handed to the engine are popped in one
 atomic step (a Lua script) that also files them under the worker's in-flight hash; a request leaves that
 hash only once the engine is done with it (its download, its spider callback, the requests and items it
-gave: the engine drops the request object then) and after everything it enqueued has been pushed. Each
+gave: the engine drops the request object then), once the items and log entries it gave are in the worker's
+spool (a kill loses none of a request counted done), and after everything it enqueued has been pushed. Each
 worker refreshes a heartbeat key; any worker finding another's expired puts that worker's in-flight
 requests back in the queue (they are fetched again, by someone else). The crawl is over when the queue and
 every in-flight hash are empty and every live worker is idle, checked in one atomic step. While Redis is
@@ -82,6 +83,10 @@ class Keys:
             f"{prefix}{k}:{worker}" for k in ("inflight", "inflight-score", "alive", "idle", "pushmarks"))
 
 
+def _at_once(then: Callable[[], None]) -> None:
+    then()
+
+
 class Frontier:
     """The Redis side of one worker. Scrapy's side (crawler/distributed.py) calls `push`, `take`, `hold`,
     `set_idle` and reads `done`; everything else happens in the frontier's thread."""
@@ -112,6 +117,9 @@ class Frontier:
         self.dupefilter: RFPDupeFilter | None = None
         self.on_dropped: Callable[[Request], None] = lambda request: None
         self.on_ready: Callable[[], None] = lambda: None
+        # Runs the acknowledgement of a request the engine dropped, once what the worker made of it is
+        # durable (the archive service's `after_written`): until then Redis keeps it in this worker's hand.
+        self.before_ack: Callable[[Callable[[], None]], None] = _at_once
         self.down_since: float | None = None
         self.counts: dict[str, int] = {}
         self._counts_lock = threading.Lock()
@@ -142,12 +150,16 @@ class Frontier:
         return request
 
     def hold(self, request: Request) -> None:
-        """The engine has `request` until it drops it: then its token is acknowledged (after whatever was
-        pushed before that moment, so the requests it led to are in the queue first)."""
+        """The engine has `request` until it drops it (its items through the pipelines, its log entry
+        written): then, once those are in the spool (`before_ack`), its token is acknowledged, after
+        whatever was pushed before that moment, so the requests it led to are in the queue first."""
         token = request.meta.get(TOKEN)
         if token is not None:
-            finalizer = weakref.finalize(request, self._ack, token)
+            finalizer = weakref.finalize(request, self._release, token)
             finalizer.atexit = False  # a request left unprocessed at exit stays in hand: another worker redoes it
+
+    def _release(self, token: str) -> None:
+        self.before_ack(lambda: self._ack(token))
 
     def _ack(self, token: str) -> None:
         with self._cond:

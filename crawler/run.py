@@ -134,7 +134,10 @@ def _build(crawler_: Crawler) -> CrawlServices:
                              worker=distributed.worker if distributed else None,
                              shared_digests=distributed.digests if distributed else None)
     secrets = HeaderSecrets.configured(getattr(getattr(spider, "site", None), "headers", None) or {})
-    return CrawlServices(identity, store, RedactingArchive(store, options, secrets), distributed)
+    archive = RedactingArchive(store, options, secrets)
+    if distributed is not None:  # a request is done for Redis once its items and log entries are in the spool
+        distributed.frontier.before_ack = archive.after_written
+    return CrawlServices(identity, store, archive, distributed)
 
 
 def crawl_services(crawler_: Crawler) -> CrawlServices:

@@ -80,6 +80,28 @@ def test_a_request_stays_in_hand_until_the_engine_drops_it_and_each_url_is_queue
         worker.close()
 
 
+def test_a_dropped_request_is_acknowledged_only_once_what_it_gave_is_written(
+        server: RedisServer, client: redis.Redis) -> None:
+    """The engine dropping a request means its items went through the pipelines, not that the archive's
+    writer has them in the spool yet: the acknowledgement waits for `before_ack` (the archive's
+    `after_written`), and until then Redis keeps the request in the worker's hand for a kill to give back."""
+    worker = frontier(server, "w1")
+    waiting: list[Callable[[], None]] = []
+    worker.before_ack = waiting.append
+    try:
+        worker.push(Request("http://news.test/a"))
+        request = take(worker)
+        worker.hold(request)
+        del request
+        gc.collect()
+        assert len(waiting) == 1 and not worker.pending()  # nothing to send: the ack is not queued yet
+        assert client.hlen("palimpsest:c:inflight:w1") == 1
+        waiting.pop()()
+        until(lambda: client.hlen("palimpsest:c:inflight:w1") == 0)
+    finally:
+        worker.close()
+
+
 def test_a_dead_worker_s_requests_go_back_to_the_queue_and_the_crawl_ends(server: RedisServer,
                                                                          client: redis.Redis) -> None:
     dying = frontier(server, "dying", timeout=2.0)

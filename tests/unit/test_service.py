@@ -8,6 +8,7 @@ import gzip
 import json
 import threading
 import time
+import zlib
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
@@ -77,6 +78,31 @@ def _records(store: Path, crawl_id: str) -> list[tuple[str, dict[str, str]]]:
             for record in ArchiveIterator(fh):
                 found.append((record.rec_type, dict(record.rec_headers.headers)))
     return found
+
+
+def test_after_written_runs_once_every_record_handed_over_before_it_is_in_the_spool(tmp_path: Path) -> None:
+    """A distributed worker acknowledges a request to Redis through `after_written`: by then its items are
+    in the spool file (a kill after the acknowledgement loses none of them); once the writer stopped, at once."""
+    service = _service(tmp_path)
+    service.open()
+    gate, seen, done = threading.Event(), [], threading.Event()
+    service.after_written(lambda: gate.wait(30))  # the writer is busy
+    for n in range(50):
+        service.write("items", {"url": f"http://example.test/{n}"})
+
+    def then() -> None:
+        raw = (tmp_path / "spool" / "c1" / "items" / "part-00000.jsonl.gz.open").read_bytes()
+        seen.append(zlib.decompressobj(31).decompress(raw).count(b"\n"))  # flushed, not yet closed
+        done.set()
+    service.after_written(then)
+    assert not done.is_set()
+    gate.set()
+    assert done.wait(30) and seen == [50]
+    service.close()
+    service.release()
+    late: list[bool] = []
+    service.after_written(lambda: late.append(True))
+    assert late == [True]
 
 
 def test_next_serials_go_on_after_every_stored_file() -> None:
