@@ -178,6 +178,28 @@ def test_a_short_video_or_photo_page_is_alive_beside_its_hosts_error_page() -> N
     assert photo.media and judge(photo, probe).verdict == "ok"
 
 
+@pytest.mark.parametrize("player", [
+    "<audio controls><source src='/podcast/ep-41.mp3' type='audio/mpeg'></audio>",
+    "<iframe src='https://embed.acast.com/harbour-hour/episode-41'></iframe>",
+    "<iframe src='https://w.soundcloud.com/player/?url=https%3A//api.soundcloud.com/tracks/41'></iframe>",
+    "<iframe src='about:blank' data-src='https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ'></iframe>",
+    "<iframe src='https://datawrapper.dwcdn.net/Ab3xY/2/'></iframe>",
+    "<iframe data-src='https://flo.uri.sh/visualisation/1234567/embed'></iframe>",
+])
+def test_a_podcast_a_lazy_video_or_a_chart_is_a_short_pages_story(player: str) -> None:
+    """A podcast episode, a video whose frame loads lazily, a chart of the data desk: the page's story is
+    what the frame plays or draws, and the line under it its caption, beside a host whose error page
+    answers 200. An ad's or a form's frame is no story."""
+    probe = ProbeView.of(read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>", title="Harbour Herald")))
+    short = read(page(f"{CHROME}<h1>Harbour Hour, episode 41</h1>{player}<p>The ferry strike, in twelve minutes."
+                      "</p>", title="Harbour Hour, episode 41 | Harbour Herald"))
+    assert short.media and judge(short, probe).verdict == "ok"
+    for frame in ("<iframe src='https://ads.example-adserver.test/slot?id=41'></iframe>",
+                  "<iframe src='https://forms.test/newsletter/embed'></iframe>"):
+        notice = read(page(f"{CHROME}<h1>Makala imeondolewa</h1>{frame}<p>Samahani sana.</p>", title="Harbour Herald"))
+        assert not notice.media and judge(notice, probe).verdict == "soft-404"
+
+
 def test_a_hosts_answer_that_is_an_article_is_no_template() -> None:
     """A host routing by a number in the path answers the probe beside an article with the article."""
     article = read(page(f"{CHROME}<h1>A quiet night at the harbour</h1><p><time datetime='2026-11-02'>2 Nov</time>"
