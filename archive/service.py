@@ -139,6 +139,8 @@ class ArchiveService:
             queue.SimpleQueue()
         self._slots: asyncio.Semaphore | None = None
         self._thread = threading.Thread(target=self._work, name="archive-writer", daemon=True)
+        self._stopping = threading.Lock()  # `after_written` against `close`: no callback is left in the queue
+        self._stopped = False
         self._catching_up = threading.Thread(target=self._catch_up, name="archive-catch-up", daemon=True)
         self._parts: dict[str, PartWriter] = {}
         self._archiver: Archiver | None = None
@@ -302,6 +304,7 @@ class ArchiveService:
         self._queue.put((self._close_files, (), done))
         self._queue.put(None)
         self._thread.join()
+        self._run_late_callbacks()
         if self._catching_up.is_alive() or self._catching_up.ident is not None:
             self._catching_up.join()
         waiting = self.uploader.close()
@@ -323,6 +326,26 @@ class ArchiveService:
                 logger.warning("cannot close the digest index %s: %s", self._digests.path, exc)
         self.outcome.records = self.part_records
         return self.outcome
+
+    def _run_late_callbacks(self) -> None:
+        """`after_written` callbacks handed over after the writer's last task: everything before them is
+        written, so they run now. Anything else handed over that late was never written, as before."""
+        with self._stopping:
+            self._stopped = True
+        while True:
+            try:
+                task = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if task is not None and task[0] == self._then:
+                try:
+                    task[0](*task[1])
+                except Exception:
+                    logger.exception("archive: a callback after the writer stopped failed")
+            elif task is not None:
+                self.counts.inc("archive/late_tasks")
+                logger.error("archive: %s handed over after the writer stopped; not written",
+                             getattr(task[0], "__name__", task[0]))
 
     def _left_in_spool(self) -> list[str]:
         if not self.spool.exists():
@@ -444,11 +467,17 @@ class ArchiveService:
         """Run `then` in the writer thread once everything handed over before this call is in the spool
         (records are flushed as written): a distributed worker acknowledges a request to Redis only then, so
         a SIGKILL cannot lose the items and log entries of a request the crawl counts as done. Once the
-        writer has stopped, at once."""
-        if self._thread.is_alive():
-            self._submit(then)
-        else:
-            then()
+        writer has stopped, at once (what it was handed is written); one handed over while it stopped runs
+        when `close` has joined it."""
+        with self._stopping:
+            if not self._stopped:
+                self._submit(self._then, then)
+                return
+        then()
+
+    @staticmethod
+    def _then(then: Callable[[], object]) -> None:
+        then()
 
     def sink(self, part: str) -> Callable[[dict[str, Any]], None]:
         """A writer for one part, for components that need nothing else of the service."""

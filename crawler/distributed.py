@@ -87,6 +87,7 @@ class RedisScheduler(BaseScheduler):
         return None
 
     def close(self, reason: str) -> Deferred[None] | None:
+        gc.collect()  # requests the engine is done with but a reference cycle still holds: acknowledged too
         done: Deferred[None] = deferToThread(self.frontier.close)  # it pushes what it still holds first
         return done
 

@@ -52,6 +52,7 @@ REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingErro
 FLUSH_BATCH = 200  # pushes and acknowledgements sent in one pipeline (one round trip)
 IDLE_WAIT = 0.25  # seconds the thread waits when there is nothing to push and nothing to pop
 DONE_EVERY = 0.5  # seconds between two checks of "is the crawl over"
+CLOSE_DRAIN = 120  # seconds a closing worker waits for its archive writer to let the last acknowledgements go
 
 def default_worker_id() -> str:
     """Host and process: unique among workers running at once, on one machine or many."""
@@ -187,8 +188,14 @@ class Frontier:
         return counts
 
     def close(self) -> None:
-        """Stop the thread after pushing what is left to push; requests prefetched but never handed to the
-        engine go back to the queue."""
+        """Stop the thread after pushing what is left to push, acknowledgements still waiting for the
+        archive's writer included (at most CLOSE_DRAIN seconds); requests prefetched but never handed to
+        the engine go back to the queue."""
+        drained = threading.Event()
+        self.before_ack(drained.set)  # behind every acknowledgement handed to the writer before
+        if not drained.wait(CLOSE_DRAIN):
+            logger.warning("frontier: the archive writer did not catch up in %d s; requests it still holds stay "
+                           "in this worker's hand and are fetched again", CLOSE_DRAIN)
         with self._cond:
             self._running = False
             self._cond.notify()

@@ -5,6 +5,8 @@ idle thread that waits instead of spinning."""
 from __future__ import annotations
 
 import gc
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -99,7 +101,41 @@ def test_a_dropped_request_is_acknowledged_only_once_what_it_gave_is_written(
         waiting.pop()()
         until(lambda: client.hlen("palimpsest:c:inflight:w1") == 0)
     finally:
+        worker.before_ack = lambda then: then()
         worker.close()
+
+
+def test_a_closing_worker_lets_the_acknowledgements_its_writer_still_holds_go_first(
+        server: RedisServer, client: redis.Redis) -> None:
+    """The engine has dropped a request but the archive's writer is still busy when the worker closes: the
+    close waits behind the writer, so the acknowledgement reaches Redis and the request is not redone."""
+    jobs: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
+
+    def writer() -> None:  # the archive writer: its callbacks in the order handed over
+        while (job := jobs.get()) is not None:
+            job()
+    busy = threading.Event()
+    thread = threading.Thread(target=writer)
+    thread.start()
+    jobs.put(lambda: busy.wait(30))
+    worker = frontier(server, "w1")
+    worker.before_ack = jobs.put
+    try:
+        worker.push(Request("http://news.test/a"))
+        request = take(worker)
+        worker.hold(request)
+        del request
+        gc.collect()
+        closing = threading.Thread(target=worker.close)
+        closing.start()
+        assert client.hlen("palimpsest:c:inflight:w1") == 1  # the writer has not got to it
+        busy.set()
+        closing.join(60)
+        assert not closing.is_alive() and client.hlen("palimpsest:c:inflight:w1") == 0
+    finally:
+        busy.set()
+        jobs.put(None)
+        thread.join(30)
 
 
 def test_a_dead_worker_s_requests_go_back_to_the_queue_and_the_crawl_ends(server: RedisServer,

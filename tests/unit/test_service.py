@@ -105,6 +105,29 @@ def test_after_written_runs_once_every_record_handed_over_before_it_is_in_the_sp
     assert late == [True]
 
 
+def test_a_callback_handed_over_while_the_writer_stops_still_runs(tmp_path: Path) -> None:
+    """Handed over after the writer's last task was queued (a worker closing), a callback is run by `close`
+    once the writer is joined, never left in the queue (an acknowledgement lost: a request fetched again)."""
+    service = _service(tmp_path)
+    service.open()
+    busy, gate, ran = threading.Event(), threading.Event(), threading.Event()
+    def hold_up() -> None:
+        busy.set()
+        gate.wait(30)
+    service.after_written(hold_up)
+    assert busy.wait(30)  # the writer is in it, the queue empty
+    closing = threading.Thread(target=service.close)
+    closing.start()
+    while service._queue.qsize() < 2:  # close has queued its last task and the writer's stop
+        time.sleep(0.01)
+    service.after_written(ran.set)
+    assert not ran.is_set()
+    gate.set()
+    closing.join(60)
+    assert not closing.is_alive() and ran.is_set()
+    service.release()
+
+
 def test_next_serials_go_on_after_every_stored_file() -> None:
     keys = ["crawls/c1/log/part-00000.jsonl.gz", "crawls/c1/log/part-00003.jsonl.gz",
             "crawls/c1/items/part-00001.jsonl.gz", "crawls/c1/warc/TEST-20261201100000123-00002-host.warc.gz",
