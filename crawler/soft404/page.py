@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 
@@ -19,14 +20,18 @@ from crawler.structured import Structured, read_structured
 PROMINENT_CHARS = 1000
 # A page whose story is a player: a <video> or an <audio>, an embedded player, or what OpenGraph says it is.
 _MEDIA = "//video | //audio | //meta[@property='og:type' and starts-with(@content, 'video')]"
-# An embedded frame that is a page's story, by where it comes from (lazy frames name it in data-src): a video
-# or audio player (podcast hosts), or a chart or map of a data desk; not an ad's, a form's or comments'.
+# An embedded frame that is a page's story, by where it comes from, its host and path (not its query: a share
+# button's `?href=` may name anything; lazy frames keep it in data-src): a video or audio player (podcast
+# hosts), or a chart or map of a data desk; not an ad's, a form's or comments', nor a sidebar's.
 _EMBEDDED = re.compile(
-    r"youtube|vimeo|dailymotion|player|brightcove|jwplatform|kaltura|wistia|streamable|twitch\.tv|"
-    r"facebook\.com/plugins/video|tiktok\.com/embed|soundcloud|spotify\.com/embed|acast|megaphone|simplecast|"
-    r"omny\.fm|podbean|libsyn|buzzsprout|spreaker|audioboom|podcasts\.apple|music\.apple|"
-    r"datawrapper|dwcdn\.net|flo\.uri\.sh|flourish|infogram|public\.tableau|arcgis",
+    r"youtube|vimeo|dailymotion|player|brightcove|jwplatform|kaltura|wistia|streamable|twitch\.tv|rumble\.com|"
+    r"rutube|ok\.ru/videoembed|vk\.com/video_ext|facebook\.com/plugins/video|tiktok\.com/embed|embed\.ted\.com|"
+    r"soundcloud|spotify\.com/embed|anchor\.fm|acast|megaphone|simplecast|omny\.fm|podbean|libsyn|buzzsprout|"
+    r"spreaker|audioboom|art19|podigee|ivoox|mixcloud|podcasts\.apple|music\.apple|"
+    r"datawrapper|dwcdn\.net|flo\.uri\.sh|flourish|infogram|public\.tableau|arcgis|plotly|observablehq|"
+    r"knightlab|google\.[a-z.]+/maps",
     re.IGNORECASE)
+_FRAMES = "//iframe[not(ancestor::aside or ancestor::nav or ancestor::header or ancestor::footer)]"
 # Captioned pictures: a gallery's, or one that is a photo page's story (a cartoon, a photo of the day); not a
 # linked card's nor a sidebar's, header's or footer's (a most-read list's pictures, a 404 page's editor's pick).
 _CAPTIONED = ("//figure[.//img][.//figcaption][not(.//a//img)]"
@@ -85,11 +90,11 @@ def media_of(tree: HtmlElement, structured: Structured) -> frozenset[int]:
     its host's template by which media it shows: a live-TV player in the sidebar of every page is on the
     host's error page too, and a video page's own player is not."""
     found = {_media_key(f"{node.tag}:{_source(node)}") for node in tree.xpath(_MEDIA)}
-    for frame in tree.xpath("//iframe"):
-        source = frame.get("src") or ""
-        if source in ("", "about:blank"):  # a lazy frame: its source waits in an attribute of its own
-            source = frame.get("data-src") or frame.get("data-lazy-src") or ""
-        if _EMBEDDED.search(source):
+    for frame in tree.xpath(_FRAMES):
+        # A lazy frame's source waits in an attribute of its own, its src a placeholder (blank, data:).
+        source = frame.get("data-src") or frame.get("data-lazy-src") or frame.get("src") or ""
+        where = urlsplit(source.strip())
+        if _EMBEDDED.search(f"{where.netloc}{where.path}"):
             found.add(_media_key(f"iframe:{source}"))
     found.update(_media_key(f"figure:{figure.xpath('string(.//img/@src)')}") for figure in tree.xpath(_CAPTIONED))
     found.update(_media_key(f"type:{kind}") for kind in structured.types & MEDIA_TYPES)

@@ -185,6 +185,7 @@ def test_a_short_video_or_photo_page_is_alive_beside_its_hosts_error_page() -> N
     "<iframe src='about:blank' data-src='https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ'></iframe>",
     "<iframe src='https://datawrapper.dwcdn.net/Ab3xY/2/'></iframe>",
     "<iframe data-src='https://flo.uri.sh/visualisation/1234567/embed'></iframe>",
+    "<iframe src='data:text/html,' data-src='https://player.vimeo.com/video/41'></iframe>",
 ])
 def test_a_podcast_a_lazy_video_or_a_chart_is_a_short_pages_story(player: str) -> None:
     """A podcast episode, a video whose frame loads lazily, a chart of the data desk: the page's story is
@@ -195,7 +196,10 @@ def test_a_podcast_a_lazy_video_or_a_chart_is_a_short_pages_story(player: str) -
                       "</p>", title="Harbour Hour, episode 41 | Harbour Herald"))
     assert short.media and judge(short, probe).verdict == "ok"
     for frame in ("<iframe src='https://ads.example-adserver.test/slot?id=41'></iframe>",
-                  "<iframe src='https://forms.test/newsletter/embed'></iframe>"):
+                  "<iframe src='https://forms.test/newsletter/embed'></iframe>",
+                  "<iframe src='https://www.facebook.com/plugins/share_button.php?href=https%3A%2F%2Fherald.test"
+                  "%2Fplayer-ratings'></iframe>",
+                  "<aside><iframe src='https://www.youtube.com/embed/video-of-the-day'></iframe></aside>"):
         notice = read(page(f"{CHROME}<h1>Makala imeondolewa</h1>{frame}<p>Samahani sana.</p>", title="Harbour Herald"))
         assert not notice.media and judge(notice, probe).verdict == "soft-404"
 
@@ -215,14 +219,15 @@ def test_sign_in_wording_over_a_story_is_no_wall() -> None:
     assert judge(read(html)).verdict == "ok"
 
 
-SIDEBAR_VIDEO = "<aside><iframe src='https://player.test/embed/live-tv'></iframe></aside>"
+SIDEBAR_VIDEO = "<div class='rail'><iframe src='https://player.test/embed/live-tv'></iframe></div>"
 FORM = "<form><input type='email' name='e'><input type='password' name='p'><button>→</button></form>"
 NOT_FREE = '<script type="application/ld+json">{"@type": "NewsArticle", "isAccessibleForFree": false}</script>'
 
 
 def test_a_player_the_hosts_template_shows_too_is_not_the_pages_own() -> None:
-    """A live-TV player in the sidebar of every page is on the host's error page too: a removal notice
-    beside it is no video page. A page with a player of its own still is."""
+    """A live-TV player in the rail of every page is on the host's error page too: a removal notice beside
+    it is no video page. A page with a player of its own still is. Players in an <aside> are no page's own
+    at all (a "video of the day" changes from one request to the next)."""
     probe = ProbeView.of(read(page(f"{CHROME}{SIDEBAR_VIDEO}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>",
                                    title="Harbour Herald")))
     notice = read(page(f"{CHROME}{SIDEBAR_VIDEO}<h1>Makala imeondolewa</h1><p>Samahani sana.</p>",
@@ -233,12 +238,13 @@ def test_a_player_the_hosts_template_shows_too_is_not_the_pages_own() -> None:
                       "<p>Eight words of a caption for the video.</p>", title="Harbour at dawn | Harbour Herald"))
     assert judge(video, probe).reasons == ["media-page"]
     popular = "".join(f"<iframe src='https://player.test/embed/popular-{n}'></iframe>" for n in range(3))
-    busy = ProbeView.of(read(page(f"{CHROME}<aside>{popular}</aside><h1>Ukurasa haupatikani</h1><p>Samahani.</p>",
+    busy = ProbeView.of(read(page(f"{CHROME}<div>{popular}</div><h1>Ukurasa haupatikani</h1><p>Samahani.</p>",
                                   title="Harbour Herald")))
-    clip = read(page(f"{CHROME}<aside>{popular}</aside><h1>Harbour at dawn</h1><video src='/v.mp4'></video>"
+    clip = read(page(f"{CHROME}<div>{popular}</div><h1>Harbour at dawn</h1><video src='/v.mp4'></video>"
                      "<p>At dawn.</p>", title="Harbour at dawn | Harbour Herald"))
     assert judge(clip, busy).verdict == "ok"  # fewer players than the error page's sidebar, but its own
     assert len(busy.media) == 3  # players whose sources differ in digits only are three players
+    assert not read(page(f"{CHROME}<aside>{popular}</aside><h1>Makala imeondolewa</h1><p>Samahani.</p>")).media
 
 
 def test_a_sign_in_box_on_every_page_is_no_wall_beside_the_hosts_error_page() -> None:
@@ -353,6 +359,9 @@ def test_a_page_that_still_declares_its_article_beside_a_short_unknown_message_i
                                           title=title, head=ARTICLE)),
         "a kept headline over a heading": read(page(f"{CHROME}{clock}<h1>Ukurasa wa wanachama</h1>"
                                                     "<h2>Habari zaidi za bandari</h2>", title=title, head=ARTICLE)),
+        "a masthead's heading over a kept headline": read(page(f"{CHROME}{clock}<h2>Main navigation</h2>"
+                                                               "<h1>Ukurasa wa wanachama</h1><h2>Habari zaidi za "
+                                                               "bandari</h2>", title=title, head=ARTICLE)),
         "known wording": read(page(f"{CHROME}{clock}<h1>Ukurasa wa wanachama</h1><p>This article has been "
                                    "removed.</p>", title=title, head=ARTICLE)),
     }
