@@ -9,8 +9,6 @@ development part only, so the held-out figures measure wording the classifier ha
 headings and the short sentences of messages are kept, normalised (case folded, placeholders and
 punctuation at the ends dropped), at least two words long (three for login walls and search pages) or four
 CJK characters, unless the development hosts' real live pages say them too (an apology, "nothing here").
-Beside them, "common": the words on a tenth or more of those live pages ("page", "not", "the"), which a near
-match (crawler/soft404/lexicon.py) does not count as saying anything.
 
     python tools/build_soft404_lexicon.py
 """
@@ -22,7 +20,6 @@ import json
 import re
 import sys
 import unicodedata
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +39,6 @@ _PLACEHOLDER = re.compile(r"\{[^}]*\}|%\d*\$?[sd]|%\(\w+\)[sdr]|\$\{[^}]*\}|\{\{
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _SENTENCES = re.compile(r"(?<=[.!?。！？])\s+|[|–—:•·]\s*|\s-\s")
 MAX_WORDS = 12
-COMMON_SHARE = 0.1  # a word on this share of the development hosts' live pages or more is common
 
 
 def normalise(text: str) -> str:
@@ -71,10 +67,9 @@ def phrases(entry: dict[str, str]) -> set[str]:
     return found
 
 
-def live_text() -> tuple[str, str, list[str]]:
+def live_text() -> tuple[str, str]:
     """The visible text of the development hosts' real live pages, as words (and packed, for CJK): a phrase
-    found there is said on live pages too ("we are sorry", "nothing here"), so it is no cue; and the words
-    common on them."""
+    found there is said on live pages too ("we are sorry", "nothing here"), so it is no cue."""
     truth = json.loads((BENCHMARK / "ground-truth.json").read_text(encoding="utf-8"))
     texts = []
     for digest, value in truth.items():
@@ -85,15 +80,13 @@ def live_text() -> tuple[str, str, list[str]]:
         if tree is not None:
             texts.append(words_of(f"{page_title(tree, 1000) or ''} {page_text(tree)}"))
     spaced = " | ".join(f" {t} " for t in texts)
-    pages = Counter(word for text in texts for word in set(text.split()))
-    common = sorted(word for word, count in pages.items() if count >= COMMON_SHARE * len(texts))
-    return spaced, spaced.replace(" ", ""), common
+    return spaced, spaced.replace(" ", "")
 
 
 def main() -> None:
     lexicon: dict[str, dict[str, set[str]]] = {split: {reason: set() for reason in set(KINDS.values())}
                                                for split in ("dev", "heldout")}
-    spaced, packed, common = live_text()
+    spaced, packed = live_text()
     dropped = set()
     catalogs = json.loads(CATALOGS.read_text(encoding="utf-8"))  # tools/build_soft404_catalogs.py
     for entry in [*error_pages(), *catalogs]:
@@ -106,13 +99,11 @@ def main() -> None:
                 continue
             lexicon[_split(family(entry["platform"]), "platform")][KINDS[entry["kind"]]].add(phrase)
     print(f"{len(dropped)} phrases dropped, said on live pages too: {sorted(dropped)[:40]}")
-    data: dict[str, object] = {split: {reason: sorted(found) for reason, found in sorted(part.items())}
-                               for split, part in lexicon.items()}
-    data["common"] = common
+    data = {split: {reason: sorted(found) for reason, found in sorted(part.items())}
+            for split, part in lexicon.items()}
     OUT.write_text(json.dumps(data, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
-    for split, part in lexicon.items():
+    for split, part in data.items():
         print(f"wrote {OUT}, {split}: " + ", ".join(f"{reason} {len(found)}" for reason, found in part.items()))
-    print(f"common words: {len(common)}")
 
 
 if __name__ == "__main__":
