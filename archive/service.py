@@ -139,7 +139,9 @@ class ArchiveService:
             queue.SimpleQueue()
         self._slots: asyncio.Semaphore | None = None
         self._thread = threading.Thread(target=self._work, name="archive-writer", daemon=True)
-        self._stopping = threading.Lock()  # `after_written` against `close`: no callback is left in the queue
+        # `after_written` against `close`: no callback is left in the queue. Reentrant: a garbage collection
+        # while it is held may finalize a request whose acknowledgement calls `after_written` again.
+        self._stopping = threading.RLock()
         self._stopped = False
         self._catching_up = threading.Thread(target=self._catch_up, name="archive-catch-up", daemon=True)
         self._parts: dict[str, PartWriter] = {}
@@ -467,10 +469,10 @@ class ArchiveService:
         """Run `then` in the writer thread once everything handed over before this call is in the spool
         (records are flushed as written): a distributed worker acknowledges a request to Redis only then, so
         a SIGKILL cannot lose the items and log entries of a request the crawl counts as done. Once the
-        writer has stopped, at once (what it was handed is written); one handed over while it stopped runs
-        when `close` has joined it."""
+        writer has stopped, or before it started, at once (what it was handed is written); one handed over
+        while it stopped runs when `close` has joined it."""
         with self._stopping:
-            if not self._stopped:
+            if not self._stopped and self._thread.ident is not None:  # started, not stopped
                 self._submit(self._then, then)
                 return
         then()

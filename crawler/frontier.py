@@ -107,6 +107,7 @@ class Frontier:
         self._inbound: deque[Request] = deque()
         self._thread: threading.Thread | None = None
         self._running = False
+        self._stopped = False  # the thread has left its loop: nothing queued is sent any more
         self._idle = False
         self.done = False
         self.finished_before = False  # the crawl was over when this worker joined: it does nothing
@@ -164,8 +165,26 @@ class Frontier:
 
     def _ack(self, token: str) -> None:
         with self._cond:
-            self._outbound.append(("ack", token))
-            self._cond.notify()
+            if not self._stopped:
+                self._outbound.append(("ack", token))
+                self._cond.notify()
+                return
+        self._ack_late(token)
+
+    def _ack_late(self, token: str) -> None:
+        """An acknowledgement after the thread stopped (the archive writer's last callbacks, a late garbage
+        collection): straight to Redis, so the request is not handed back and fetched again."""
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hdel(self.keys.inflight, token)
+            pipe.hdel(self.keys.scores, token)
+            pipe.execute()
+        except REDIS_ERRORS as exc:
+            logger.warning("frontier: a late acknowledgement could not be sent (%s); its request stays in this "
+                           "worker's hand and is fetched again", exc)
+            return
+        self._held.discard(token)
+        self.count("frontier/acked_late")
 
     def pending(self) -> bool:
         """Requests of ours not yet in Redis or not yet handed to the engine."""
@@ -208,6 +227,7 @@ class Frontier:
         while True:
             with self._cond:
                 if not self._running and not self._outbound:
+                    self._stopped = True  # from now on an acknowledgement goes to Redis from its caller
                     break
             popped = 0
             try:

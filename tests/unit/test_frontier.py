@@ -138,6 +138,25 @@ def test_a_closing_worker_lets_the_acknowledgements_its_writer_still_holds_go_fi
         thread.join(30)
 
 
+def test_an_acknowledgement_after_the_frontier_stopped_still_reaches_redis(
+        server: RedisServer, client: redis.Redis) -> None:
+    """The archive writer's last callbacks, or a late garbage collection, may acknowledge a request after
+    the frontier's thread stopped: it goes to Redis from the caller, not into a queue nobody sends."""
+    worker = frontier(server, "w1")
+    waiting: list[Callable[[], None]] = []
+    worker.push(Request("http://news.test/a"))
+    request = take(worker)
+    worker.hold(request)
+    worker.before_ack = waiting.append
+    del request
+    gc.collect()
+    worker.before_ack = lambda then: then()
+    worker.close()
+    assert client.hlen("palimpsest:c:inflight:w1") == 1
+    waiting.pop()()  # the writer lets it go now
+    assert client.hlen("palimpsest:c:inflight:w1") == 0 and worker.counts.get("frontier/acked_late") == 1
+
+
 def test_a_dead_worker_s_requests_go_back_to_the_queue_and_the_crawl_ends(server: RedisServer,
                                                                          client: redis.Redis) -> None:
     dying = frontier(server, "dying", timeout=2.0)

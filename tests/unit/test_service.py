@@ -105,6 +105,36 @@ def test_after_written_runs_once_every_record_handed_over_before_it_is_in_the_sp
     assert late == [True]
 
 
+def test_after_written_before_the_writer_started_and_from_a_garbage_collection_inside_it(tmp_path: Path) -> None:
+    """Before the writer started, nothing was handed over: a callback runs at once. A garbage collection
+    while `after_written` holds its lock may finalize a request whose acknowledgement calls it again, on
+    the same thread: that must not deadlock."""
+    service = _service(tmp_path)
+    ran: list[str] = []
+    service.after_written(lambda: ran.append("unopened"))
+    assert ran == ["unopened"]
+    service.open()
+    original = service._submit
+
+    def submit_with_a_collection(*args: Any) -> Any:  # a collection inside the lock, finalizing a request
+        service._submit = original  # type: ignore[method-assign]
+        service.after_written(lambda: ran.append("nested"))
+        return original(*args)
+    service._submit = submit_with_a_collection  # type: ignore[method-assign,assignment]
+    returned = threading.Event()
+
+    def outer() -> None:
+        service.after_written(lambda: ran.append("outer"))
+        returned.set()
+    threading.Thread(target=outer, daemon=True).start()
+    assert returned.wait(30), "after_written deadlocked on its own lock"
+    finished = threading.Event()
+    service.after_written(finished.set)
+    assert finished.wait(30) and ran == ["unopened", "nested", "outer"]
+    service.close()
+    service.release()
+
+
 def test_a_callback_handed_over_while_the_writer_stops_still_runs(tmp_path: Path) -> None:
     """Handed over after the writer's last task was queued (a worker closing), a callback is run by `close`
     once the writer is joined, never left in the queue (an acknowledgement lost: a request fetched again)."""
