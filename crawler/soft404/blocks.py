@@ -50,6 +50,7 @@ class Block(NamedTuple):
     linked: bool  # mostly link text
     heading: bool  # h1-h3
     headline: bool  # a heading that is the page's title, or part of it
+    titled: bool = False  # a heading its title holds however short ("Floods"): a kept headline, or a site name
 
 
 MESSAGE_UNITS = 60  # a block this short under the headline may be a message (an error, a sign-in wall) ...
@@ -127,10 +128,11 @@ class _Reader:
             return
         heading = block.tag in _HEADINGS
         units = units_of(text)
-        headline = heading and units >= HEADLINE_UNITS and bool(self.title) and within(words_of(text), self.title)
+        titled = heading and bool(self.title) and within(words_of(text), self.title)
+        headline = titled and units >= HEADLINE_UNITS
         linked = block.linked >= LINKED_SHARE * len(text)
         index = len(self.reading.blocks)
-        self.reading.blocks.append(Block(block_key(text), units, linked, heading, headline))
+        self.reading.blocks.append(Block(block_key(text), units, linked, heading, headline, titled))
         if not linked:
             self.texts.append((index, text))
         for kind, marked in (("headline", headline), ("h1", block.tag == "h1"), ("heading", heading)):

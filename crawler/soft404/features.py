@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from crawler.soft404.blocks import Block, prose_units, text_units, within, words_of
+from crawler.soft404.blocks import Block, prose_units, text_units, words_of
 from crawler.soft404.cues import BLOCKED, EACH, error_cue
 from crawler.soft404.lexicon import CJK as _CJK
 from crawler.soft404.lexicon import REASONS, lexicon, lexicon_cue
@@ -59,7 +59,6 @@ class Evidence:
     paywalled: bool = False  # it declares itself not free to read (crawler/structured.py)
     walls: frozenset[int] = frozenset()  # keys of short blocks under its headline that say it is a wall
     searched: bool = False  # a search box holds the words of the URL asked for (searched_for)
-    titled: bool = False  # one of its first headings is its title or in it, however short (a kept headline)
 
 
 @dataclass(frozen=True)
@@ -178,8 +177,7 @@ def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
                     facts.dated, facts.headline, facts.media, facts.app_root or facts.scripts > 0,
                     bool(url) and is_home(url), facts.login, facts.structured.paywalled,
                     frozenset(key for key, text in facts.messages if _says_wall(text)),
-                    searched_for(facts.queries, url),
-                    any(within(words_of(heading), words_of(facts.title)) for heading in facts.headings))
+                    searched_for(facts.queries, url))
 
 
 def _says_wall(text: str) -> bool:
@@ -254,12 +252,12 @@ def says_something(evidence: Evidence, probe: ProbeView | None = None) -> bool:
 
 def headed(evidence: Evidence, probe: ProbeView | None = None) -> bool:
     """The page shows a message set as a heading (SENTENCE_UNITS or more): its own, so not its error page's
-    heading, on a page none of whose first headings its title holds (an empty shell keeps the article's
-    headline, however short, maybe below a masthead's heading); a wall or a notice says "Please sign in"
-    or "Subscribers only", in a language no lexicon may hold."""
-    if evidence.titled:
-        return False
+    heading, on a page none of whose own headings its title holds (an empty shell keeps the article's
+    headline, however short; a heading with the site's name is the template's); a wall or a notice says
+    "Please sign in" or "Subscribers only", in a language no lexicon may hold."""
     template = template_of(probe)
+    if any(b.titled and b.key not in template for b in evidence.blocks):
+        return False
     return any(b.units >= SENTENCE_UNITS and b.heading and not (b.headline or b.linked or b.key in template)
                for b in evidence.blocks)
 

@@ -31,7 +31,8 @@ _EMBEDDED = re.compile(
     r"datawrapper|dwcdn\.net|flo\.uri\.sh|flourish|infogram|public\.tableau|arcgis|plotly|observablehq|"
     r"knightlab|google\.[a-z.]+/maps",
     re.IGNORECASE)
-_FRAMES = "//iframe[not(ancestor::aside or ancestor::nav or ancestor::header or ancestor::footer)]"
+_FRAMES = ("//iframe[not(ancestor::aside or ancestor::nav or ancestor::footer"
+           " or ancestor::header[not(ancestor::article)])]")  # an article's own header holds its lead video
 # Captioned pictures: a gallery's, or one that is a photo page's story (a cartoon, a photo of the day); not a
 # linked card's nor a sidebar's, header's or footer's (a most-read list's pictures, a 404 page's editor's pick).
 _CAPTIONED = ("//figure[.//img][.//figcaption][not(.//a//img)]"
@@ -93,12 +94,21 @@ def media_of(tree: HtmlElement, structured: Structured) -> frozenset[int]:
     for frame in tree.xpath(_FRAMES):
         # A lazy frame's source waits in an attribute of its own, its src a placeholder (blank, data:).
         source = frame.get("data-src") or frame.get("data-lazy-src") or frame.get("src") or ""
-        where = urlsplit(source.strip())
-        if _EMBEDDED.search(f"{where.netloc}{where.path}"):
+        if _EMBEDDED.search(_host_and_path(source)):
             found.add(_media_key(f"iframe:{source}"))
     found.update(_media_key(f"figure:{figure.xpath('string(.//img/@src)')}") for figure in tree.xpath(_CAPTIONED))
     found.update(_media_key(f"type:{kind}") for kind in structured.types & MEDIA_TYPES)
     return frozenset(found)
+
+
+def _host_and_path(url: str) -> str:
+    """Where a frame comes from, without its query (a share button's `?href=` may name anything); a source
+    no URL parser reads (`https://[oops/embed`) cut at its query."""
+    try:
+        where = urlsplit(url.strip())
+    except ValueError:
+        return url.split("?", 1)[0].split("#", 1)[0]
+    return f"{where.netloc}{where.path}"
 
 
 def _media_key(what: str) -> int:

@@ -186,6 +186,7 @@ def test_a_short_video_or_photo_page_is_alive_beside_its_hosts_error_page() -> N
     "<iframe src='https://datawrapper.dwcdn.net/Ab3xY/2/'></iframe>",
     "<iframe data-src='https://flo.uri.sh/visualisation/1234567/embed'></iframe>",
     "<iframe src='data:text/html,' data-src='https://player.vimeo.com/video/41'></iframe>",
+    "<article><header><iframe src='https://www.youtube.com/embed/harbour-hour-41'></iframe></header></article>",
 ])
 def test_a_podcast_a_lazy_video_or_a_chart_is_a_short_pages_story(player: str) -> None:
     """A podcast episode, a video whose frame loads lazily, a chart of the data desk: the page's story is
@@ -199,7 +200,8 @@ def test_a_podcast_a_lazy_video_or_a_chart_is_a_short_pages_story(player: str) -
                   "<iframe src='https://forms.test/newsletter/embed'></iframe>",
                   "<iframe src='https://www.facebook.com/plugins/share_button.php?href=https%3A%2F%2Fherald.test"
                   "%2Fplayer-ratings'></iframe>",
-                  "<aside><iframe src='https://www.youtube.com/embed/video-of-the-day'></iframe></aside>"):
+                  "<aside><iframe src='https://www.youtube.com/embed/video-of-the-day'></iframe></aside>",
+                  "<iframe src='https://[oops/embed'></iframe>"):  # no URL parser reads it: no player, no crash
         notice = read(page(f"{CHROME}<h1>Makala imeondolewa</h1>{frame}<p>Samahani sana.</p>", title="Harbour Herald"))
         assert not notice.media and judge(notice, probe).verdict == "soft-404"
 
@@ -351,6 +353,13 @@ def test_a_page_that_still_declares_its_article_beside_a_short_unknown_message_i
     headed = read(page(f"{CHROME}{clock}<h1>Makala kwa wanachama pekee</h1><h2>Tafadhali ingia kwanza</h2>",
                        title="Ingia – Harbour Herald", head=ARTICLE))
     assert (judge(headed, probe).verdict, judge(headed, probe).reasons) == ("blocked", ["withheld"])
+    # ... also below a masthead that names the site, on the host's error page too (the title holds it)
+    masthead = "<div class='masthead'><h2>Harbour Herald</h2></div>"
+    named = ProbeView.of(read(page(f"{masthead}{CHROME}{clock}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>",
+                                   title="Harbour Herald")))
+    headed = read(page(f"{masthead}{CHROME}{clock}<h1>Makala kwa wanachama pekee</h1><h2>Tafadhali ingia kwanza"
+                       "</h2>", title="Ingia – Harbour Herald", head=ARTICLE))
+    assert (judge(headed, named).verdict, judge(headed, named).reasons) == ("blocked", ["withheld"])
     dead = {
         "no markup": read(page(f"{CHROME}{clock}{message}", title=title)),
         "the error page's title": read(page(f"{CHROME}{clock}{message}", title="Harbour Herald", head=ARTICLE)),
