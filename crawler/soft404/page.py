@@ -19,7 +19,8 @@ from crawler.structured import Structured, read_structured
 
 PROMINENT_CHARS = 1000
 # A page whose story is a player: a <video> or an <audio>, an embedded player, or what OpenGraph says it is.
-_MEDIA = "//video | //audio | //meta[@property='og:type' and starts-with(@content, 'video')]"
+# Frames are among them when `_EMBEDDED` says so (one pass over the document for all of them).
+_MEDIA = "//video | //audio | //iframe | //meta[@property='og:type' and starts-with(@content, 'video')]"
 # An embedded frame that is a page's story, by where it comes from, its host and path (not its query: a share
 # button's `?href=` may name anything; lazy frames keep it in data-src): a video or audio player (podcast
 # hosts), or a chart or map of a data desk; not an ad's, a form's or comments', nor a sidebar's.
@@ -31,8 +32,7 @@ _EMBEDDED = re.compile(
     r"datawrapper|dwcdn\.net|flo\.uri\.sh|flourish|infogram|public\.tableau|arcgis|plotly|observablehq|"
     r"knightlab|google\.[a-z.]+/maps",
     re.IGNORECASE)
-_FRAMES = ("//iframe[not(ancestor::aside or ancestor::nav or ancestor::footer"
-           " or ancestor::header[not(ancestor::article)])]")  # an article's own header holds its lead video
+_CHROME = frozenset({"aside", "nav", "footer", "header"})  # a frame there is the site's (an article's header: its own)
 # Captioned pictures: a gallery's, or one that is a photo page's story (a cartoon, a photo of the day); not a
 # linked card's nor a sidebar's, header's or footer's (a most-read list's pictures, a 404 page's editor's pick).
 _CAPTIONED = ("//figure[.//img][.//figcaption][not(.//a//img)]"
@@ -90,15 +90,25 @@ def media_of(tree: HtmlElement, structured: Structured) -> frozenset[int]:
     its own, a declared media type by its name); empty: none. Keys, not a count, so a page is compared with
     its host's template by which media it shows: a live-TV player in the sidebar of every page is on the
     host's error page too, and a video page's own player is not."""
-    found = {_media_key(f"{node.tag}:{_source(node)}") for node in tree.xpath(_MEDIA)}
-    for frame in tree.xpath(_FRAMES):
+    found = set()
+    for node in tree.xpath(_MEDIA):
+        if node.tag != "iframe":
+            found.add(_media_key(f"{node.tag}:{_source(node)}"))
+            continue
         # A lazy frame's source waits in an attribute of its own, its src a placeholder (blank, data:).
-        source = frame.get("data-src") or frame.get("data-lazy-src") or frame.get("src") or ""
-        if _EMBEDDED.search(_host_and_path(source)):
+        source = node.get("data-src") or node.get("data-lazy-src") or node.get("src") or ""
+        if _EMBEDDED.search(_host_and_path(source)) and not _in_chrome(node):
             found.add(_media_key(f"iframe:{source}"))
     found.update(_media_key(f"figure:{figure.xpath('string(.//img/@src)')}") for figure in tree.xpath(_CAPTIONED))
     found.update(_media_key(f"type:{kind}") for kind in structured.types & MEDIA_TYPES)
     return frozenset(found)
+
+
+def _in_chrome(node: HtmlElement) -> bool:
+    """In a sidebar, a menu, a footer or the page's header (not an article's own header)."""
+    ancestors = list(node.iterancestors())
+    return any(a.tag in _CHROME and not (a.tag == "header" and any(b.tag == "article" for b in ancestors[at:]))
+               for at, a in enumerate(ancestors))
 
 
 def _host_and_path(url: str) -> str:
