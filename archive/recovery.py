@@ -510,7 +510,12 @@ def _salvage(crawl_dir: Path, failed: Failed | None) -> None:
             _report(failed, path, str(exc))
     for path in _files(crawl_dir):
         try:
-            if path.name.endswith(".warc.gz.open"):
+            if path.name.endswith(".warc.gz.open") and path.stat().st_size == 0:
+                # Created, and killed before its warcinfo was written: not a byte to keep. (A file with bytes
+                # that are no WARC is reported and left, as it is.)
+                path.unlink()
+                logger.info("%s: an empty WARC (its writer died as it opened it) removed", path)
+            elif path.name.endswith(".warc.gz.open"):
                 close_open_warc(path)
             elif path.name.endswith(".jsonl.gz.open"):
                 close_open_part(path)

@@ -211,6 +211,8 @@ def test_rotation_and_a_killed_crawl_leave_valid_warcs(web: FixtureWeb, tmp_path
     open_files = list(spool.rglob("*.warc.gz.open"))  # none if killed between two files
     assert len(open_files) <= 1
     for path in open_files:
+        if path.stat().st_size == 0:
+            continue  # killed as it was created, before its warcinfo: nothing in it (recovery removes it)
         # Read with the crawl's other files: a revisit in the open file may point at a payload in a closed one.
         reader = ArchiveReader([*closed, *sorted(spool.rglob("*.warc.gz")), path])
         list(reader.captures())

@@ -321,6 +321,20 @@ def test_an_empty_open_part_is_dropped_and_an_empty_open_warc_reported(tmp_path:
     assert empty.exists()
 
 
+def test_a_crawl_killed_as_it_opened_a_warc_leaves_nothing_to_report(tmp_path: Path) -> None:
+    """Killed between creating a WARC and writing its warcinfo: the spool holds a file of 0 bytes. The
+    recovery removes it (there is not a byte to keep) instead of reporting it at every start for ever."""
+    crawl = tmp_path / "spool" / "c1"
+    (crawl / "warc").mkdir(parents=True)
+    empty = crawl / "warc" / "TEST-20261201000000000-00003.warc.gz.open"
+    empty.write_bytes(b"")
+    failed: list[tuple[Path, str]] = []
+    submitted: list[str] = []
+    assert recover_crawl(crawl, lambda key, path: submitted.append(key),
+                         failed=lambda path, why: failed.append((path, why))) == 0
+    assert not empty.exists() and failed == [] and submitted == []
+
+
 def test_a_cut_part_keeps_its_complete_lines(tmp_path: Path) -> None:
     part = tmp_path / "part-00003.jsonl.gz.open"
     part.write_bytes(gzip.compress(b'{"a":1}\n{"a":2}\n{"a":')[:-4])
