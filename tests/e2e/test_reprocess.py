@@ -108,13 +108,25 @@ def test_reprocess_gives_the_live_crawls_items_field_for_field(runs: Runs) -> No
         assert {i["crawl_id"] for i in again.items} == {again.crawl_id}
 
 
+SEEN = "redirect-to-seen-url"
+
+
+def _differences(ours: dict[str, Any], theirs: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """The fields of one URL's entries that differ. Whether a redirect's target had already been seen when
+    the redirect came (then the redirect is logged as it stands, not followed) is arrival order, in a live
+    crawl as in a re-run: there the verdict, the other reasons, where it led and the hops must agree."""
+    fields = ["verdict", "reasons", "score", "status", "final_url", "redirects", "title", "warc"]
+    if SEEN in ours["reasons"] or SEEN in theirs["reasons"]:
+        ours, theirs = ({**e, "reasons": [r for r in e["reasons"] if r != SEEN]} for e in (ours, theirs))
+        fields = ["verdict", "reasons", "final_url", "redirects"]
+    return [(f, ours[f], theirs[f]) for f in fields if ours[f] != theirs[f]]
+
+
 def test_reprocess_gives_the_same_verdict_for_every_url(runs: Runs) -> None:
     for live, again in zip(runs.live, runs.again, strict=True):
         ours, theirs = _by_url(live.log), _by_url(again.log)
         assert set(ours) == set(theirs)
-        fields = ("verdict", "reasons", "score", "status", "final_url", "redirects", "title", "warc")
-        wrong = {key: [(f, ours[key][f], theirs[key][f]) for f in fields if ours[key][f] != theirs[key][f]]
-                 for key in ours}
+        wrong = {key: _differences(ours[key], theirs[key]) for key in ours}
         assert {k: v for k, v in wrong.items() if v} == {}
         assert sum(e["kind"] == "probe" for e in again.log) >= 2  # probes answered by the archived probes
         assert {e["verdict"] for e in again.log} >= {"ok", "soft-404", "not-found"}
