@@ -64,6 +64,15 @@ def take(worker: Frontier) -> Request:
     return found[0]
 
 
+def drop_in_hand(worker: Frontier) -> None:
+    """A request queued, handed to the engine, and dropped by it (its finalizer runs `before_ack`)."""
+    worker.push(Request("http://news.test/a"))
+    request = take(worker)
+    worker.hold(request)
+    del request
+    gc.collect()
+
+
 def test_a_request_stays_in_hand_until_the_engine_drops_it_and_each_url_is_queued_once(
         server: RedisServer, client: redis.Redis) -> None:
     worker = frontier(server, "w1")
@@ -91,11 +100,7 @@ def test_a_dropped_request_is_acknowledged_only_once_what_it_gave_is_written(
     waiting: list[Callable[[], None]] = []
     worker.before_ack = waiting.append
     try:
-        worker.push(Request("http://news.test/a"))
-        request = take(worker)
-        worker.hold(request)
-        del request
-        gc.collect()
+        drop_in_hand(worker)
         assert len(waiting) == 1 and not worker.pending()  # nothing to send: the ack is not queued yet
         assert client.hlen("palimpsest:c:inflight:w1") == 1
         waiting.pop()()
@@ -121,11 +126,7 @@ def test_a_closing_worker_lets_the_acknowledgements_its_writer_still_holds_go_fi
     worker = frontier(server, "w1")
     worker.before_ack = jobs.put
     try:
-        worker.push(Request("http://news.test/a"))
-        request = take(worker)
-        worker.hold(request)
-        del request
-        gc.collect()
+        drop_in_hand(worker)
         closing = threading.Thread(target=worker.close)
         closing.start()
         assert client.hlen("palimpsest:c:inflight:w1") == 1  # the writer has not got to it
@@ -144,12 +145,8 @@ def test_an_acknowledgement_after_the_frontier_stopped_still_reaches_redis(
     the frontier's thread stopped: it goes to Redis from the caller, not into a queue nobody sends."""
     worker = frontier(server, "w1")
     waiting: list[Callable[[], None]] = []
-    worker.push(Request("http://news.test/a"))
-    request = take(worker)
-    worker.hold(request)
     worker.before_ack = waiting.append
-    del request
-    gc.collect()
+    drop_in_hand(worker)
     worker.before_ack = lambda then: then()
     worker.close()
     assert client.hlen("palimpsest:c:inflight:w1") == 1
