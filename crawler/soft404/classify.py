@@ -18,8 +18,10 @@ the confidence that the requested URL is dead):
    `isAccessibleForFree: false`, and shows less than a paragraph of its own) or login-form (a visible
    password field, in any language) -> blocked, 0.2.
 4. needs-render: almost no text of its own, no article or media markup, no error wording, but an app root
-   or scripts -> no verdict (a browser may build the page). empty-content: not a line of its own (under
-   10 words beyond the host's template), no player, gallery or article markup -> soft-404, 0.9.
+   or scripts -> no verdict (a browser may build the page; if it builds nothing, soft-404, unless the title
+   names the URL). empty-content: not a line of its own (under 10 words beyond the host's template), no
+   player, gallery or article markup, no error wording, and a title that does not name the URL -> soft-404,
+   0.9.
 5. The model (crawler/soft404/model.py): the probability that the URL is dead, from the signals of
    crawler/soft404/features.py. At the model's `dead_at` or above, and with evidence of an error page (error
    wording, almost nothing of its own, or the host's error page itself), -> soft-404 with the evidence as
@@ -27,7 +29,10 @@ the confidence that the requested URL is dead):
    evidence is the host's error template, and the page still declares an article where its host's error
    page declares none, under a title that is not that page's, over a sentence of its own or a message set
    as a heading (not the headline its title holds) -> blocked, 0.2 (a wall, or a removal notice, in wording
-   no lexicon holds: the host still knows the article).
+   no lexicon holds: the host still knows the article). And names-url: when the only evidence is the host's
+   template or an empty page, and the page's title names its URL's slug (two of its words, on a host whose
+   error page does not echo the URL asked for) -> ok, 0.3: a poll, a death notice, a cartoon, a first alert,
+   whose slug is its headline.
 6. anything else -> ok, with the model's probability as score: article-evidence (an article's markup or
    date over a paragraph of its own: a brief), media-page (a player, a gallery), or content.
 
@@ -127,6 +132,8 @@ def judge(evidence: Evidence, probe: ProbeView | None = None) -> Verdict:
     if reasons and dead >= scored.dead_at:
         if reasons == ["probe-match"] and withheld(evidence, probe):
             return Verdict("blocked", ["withheld"], 0.2)
+        if not set(reasons) - {"probe-match", "empty-content"} and names_url(evidence, probe):
+            return Verdict("ok", ["names-url"], 0.3)
         return Verdict("soft-404", reasons, round(dead, 3))
     return Verdict("ok", live_reasons(evidence, found), round(dead, 3))
 
@@ -155,9 +162,17 @@ def by_rule(evidence: Evidence, probe: ProbeView | None = None) -> Verdict | Non
     if own_units(evidence, probe) < NOTHING_UNITS and not (own_media(evidence, probe) or evidence.article_markup):
         # Not a line of its own (beyond the host's template): no caption, no brief, no player, no gallery.
         said = _wording(evidence)
-        reasons = [*said, "probe-match"] if probe is not None and probe.soft else (said or ["empty-content"])
-        return Verdict("soft-404", reasons, 0.9)
+        if said or not names_url(evidence, probe):
+            reasons = [*said, "probe-match"] if probe is not None and probe.soft else (said or ["empty-content"])
+            return Verdict("soft-404", reasons, 0.9)
     return None
+
+
+def names_url(evidence: Evidence, probe: ProbeView | None) -> bool:
+    """The page's title or headings name its URL's slug, on a host whose error page does not echo the URL
+    asked for: it is that URL's page, however little it shows (a poll, a death notice, a cartoon, a stub).
+    Outweighs the host's template and an empty page, not error wording."""
+    return evidence.named and not (probe is not None and probe.soft and probe.echoes)
 
 
 def search_answer(evidence: Evidence, probe: ProbeView | None) -> bool:
@@ -197,6 +212,14 @@ def withheld(evidence: Evidence, probe: ProbeView | None) -> bool:
     return probe is not None and probe.soft and evidence.article_markup and not probe.article \
         and bool(evidence.title) and evidence.title != probe.title \
         and (says_something(evidence, probe) or headed(evidence, probe))
+
+
+def built_nothing(evidence: Evidence | None) -> Verdict:
+    """The verdict for a shell the browser ran and built nothing into: dead, unless its title names its URL
+    (`names_url`: the page is that URL's, its story just not shown to a browser without a user)."""
+    if evidence is not None and names_url(evidence, None):
+        return Verdict("ok", ["names-url", "rendered"], 0.3)
+    return Verdict("soft-404", ["empty-content", "rendered"], 0.8)
 
 
 def template_view(answer: Evidence) -> ProbeView | None:

@@ -22,6 +22,8 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from anyascii import anyascii
+
 from crawler.soft404.blocks import Block, prose_units, text_units, words_of
 from crawler.soft404.cues import BLOCKED, EACH, error_cue
 from crawler.soft404.lexicon import CJK as _CJK
@@ -59,6 +61,8 @@ class Evidence:
     paywalled: bool = False  # it declares itself not free to read (crawler/structured.py)
     walls: frozenset[int] = frozenset()  # keys of short blocks under its headline that say it is a wall
     searched: bool = False  # a search box holds the words of the URL asked for (searched_for)
+    named: bool = False  # its title names its URL's slug (naming)
+    echoes: bool = False  # its title holds a word of its URL's slug, one is enough (naming)
 
 
 @dataclass(frozen=True)
@@ -77,12 +81,15 @@ class ProbeView:
     article: bool = True
     lists: tuple[tuple[int, int], ...] = ()  # its story lists: (key of the heading, how many teasers), story_lists()
     searches: bool = False  # its search box held the probe URL's slug: the host searches for what it lacks
+    # Its title held a word of the probe URL's slug: the host names the URL asked for on its error page, so a
+    # page naming its own URL is no sign of being that URL's page. Unknown (an older record) reads as no.
+    echoes: bool = False
 
     @classmethod
     def of(cls, evidence: Evidence) -> ProbeView:
         return cls(True, frozenset(b.key for b in evidence.blocks), evidence.title, evidence.heading, evidence.login,
                    evidence.media, evidence.paywalled, evidence.article_markup, story_lists(evidence.blocks),
-                   evidence.searched)
+                   evidence.searched, evidence.echoes)
 
 
 def _log_scale(units: int, top: int = 1000) -> float:
@@ -170,6 +177,47 @@ def _echoes(said: set[str], asked: set[str]) -> bool:
     return bool(said) and said <= asked and (said == asked or (len(said) >= 2 and 2 * len(said) >= len(asked)))
 
 
+_NAME_WORD = re.compile(r"[^\W\d_]{4,}")  # a word that names something: four letters or more, not an ID
+SLUG_WORDS = 2  # a slug of fewer such words names too little to tell (`/news/12345`, `/a/bridge-123456`)
+NAMED_WORDS = 2  # its title holds this many of them: the page names its URL
+
+
+def _plain_words(text: str) -> set[str]:
+    """Its words of four letters or more, in Latin letters, case folded, as a slug spells them: "gelöscht" as
+    "geloscht", "скорость" as "skorost" (a Russian site's slug is its headline transliterated)."""
+    return set(_NAME_WORD.findall(anyascii(text).casefold()))
+
+
+def slug_words(url: str) -> set[str]:
+    """The words of the URL's slug: of its path's segments, the one with the most words (an extension aside)."""
+    slug: set[str] = set()
+    for segment in urlsplit(url).path.split("/"):
+        name = unquote(segment)
+        stem, dot, extension = name.rpartition(".")
+        words = _plain_words(stem if dot and _EXTENSION.fullmatch(extension) else name)
+        if len(words) >= len(slug):
+            slug = words
+    return slug
+
+
+# A quoted span: what a search or an error page echoes of the URL asked for ("Results for “harbour fire”").
+# Double quotes only: a single curly one is as often an apostrophe ("Apple’s").
+_QUOTED = re.compile(r"[\"“”„«»「『]([^\"“”„«»「」『』]*)[\"“”„«»」』]")
+
+
+def naming(url: str, title: str) -> tuple[bool, bool]:
+    """(named, echoes): the page's title, what it quotes aside, holds NAMED_WORDS of its URL's slug (of
+    SLUG_WORDS or more), or any one word of it. A CMS makes a story's slug from its headline and titles the
+    page with it, so a live page, however short, names its URL; an error page is titled with its message (a
+    search page quotes what it was asked for), unless it echoes the URL asked for, as its host's answer for
+    a URL that cannot exist then shows (`ProbeView.echoes`: naming proves nothing on that host)."""
+    slug = slug_words(url) if url else set()
+    said = _plain_words(_QUOTED.sub(" ", title)) if slug else set()
+    # A word and its plural or inflection are one ("hostage" in the slug, "hostages" in the headline).
+    common = {word for word in slug if any(word.startswith(other) or other.startswith(word) for other in said)}
+    return len(slug) >= SLUG_WORDS and len(common) >= NAMED_WORDS, bool(common)
+
+
 def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
     heading_cue = next((c for h in facts.headings if (c := title_cue(h, url))), None)
     return Evidence(tuple(facts.blocks), facts.title, facts.headings[0] if facts.headings else "",
@@ -177,7 +225,7 @@ def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
                     facts.dated, facts.headline, facts.media, facts.app_root or facts.scripts > 0,
                     bool(url) and is_home(url), facts.login, facts.structured.paywalled,
                     frozenset(key for key, text in facts.messages if _says_wall(text)),
-                    searched_for(facts.queries, url))
+                    searched_for(facts.queries, url), *naming(url, facts.title))
 
 
 def _says_wall(text: str) -> bool:

@@ -30,7 +30,14 @@ from crawler.fetch import requested_url
 from crawler.kinds import ARTICLE_KINDS
 from crawler.limits import DEAD, INCOMPLETE_HTML, UNREADABLE, limited, note, noted
 from crawler.run import crawl_services
-from crawler.soft404.classify import RedirectSinks, judge, probed, redirect_verdict, template_view
+from crawler.soft404.classify import (
+    RedirectSinks,
+    built_nothing,
+    judge,
+    probed,
+    redirect_verdict,
+    template_view,
+)
 from crawler.soft404.features import Evidence
 from crawler.soft404.learned import PART, Learned, learned_templates, probe_record
 from crawler.soft404.probes import Fingerprint, HostProbes, same_landing, shape_of
@@ -98,8 +105,8 @@ class VerdictMiddleware:
         if self.shared_sinks is not None and request.meta.get("redirect_urls"):
             sink = await self.shared_sinks.landed(requested_url(request), response.url)
         verdict = self._classify(request, response, page, sink)
-        if "playwright" in response.flags and "needs-render" in verdict.reasons:
-            return Verdict("soft-404", ["empty-content", "rendered"], 0.8)  # the browser built nothing
+        if "playwright" in response.flags and "needs-render" in verdict.reasons:  # the browser built nothing
+            return built_nothing(page.evidence if page is not None else None)
         # Article pages judged on what they show are compared with their host's answer for a URL that cannot
         # exist. Not shells nor the pages a browser built from them: on a single-page-app host the probe gets
         # the same shell, no evidence either way.

@@ -70,7 +70,7 @@ class Fingerprint:
                                                    "media": sorted(view.media), "paywalled": view.paywalled,
                                                    "article": view.article,
                                                    "lists": [list(pair) for pair in view.lists],
-                                                   "searches": view.searches}}
+                                                   "searches": view.searches, "echoes": view.echoes}}
 
     @classmethod
     def of_record(cls, data: dict[str, Any]) -> Fingerprint:
@@ -83,7 +83,8 @@ class Fingerprint:
                                                       str(view["title"]), str(view["heading"]),
                                                       bool(view.get("login")), _keys(view.get("media")),
                                                       bool(view.get("paywalled")), bool(view.get("article", True)),
-                                                      _lists(view.get("lists")), bool(view.get("searches"))),
+                                                      _lists(view.get("lists")), bool(view.get("searches")),
+                                                      bool(view.get("echoes"))),
                    data.get("url") if isinstance(data.get("url"), str) else None)
 
     @classmethod

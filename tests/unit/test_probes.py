@@ -178,10 +178,11 @@ def test_an_answer_kept_before_media_and_markup_were_kept_reads_as_an_earlier_ve
     assert view.lists == ()  # no story list known: nothing of a page is taken away as one
     with_media = Fingerprint.of_record({**record, "view": {**old_view, "media": [5, 9], "paywalled": True,
                                                                "article": False, "lists": [[77, 6]],
-                                                               "searches": True}})
+                                                               "searches": True, "echoes": True}})
     assert with_media.view is not None and with_media.view.media == frozenset({5, 9}) and with_media.view.paywalled
     assert not with_media.view.article and with_media.view.lists == ((77, 6),) and with_media.view.searches
-    assert not view.searches
+    assert with_media.view.echoes
+    assert not view.searches and not view.echoes  # unknown: a page naming its URL is taken as that URL's page
     assert Fingerprint.of_record(record).url is None  # the probe URL: not kept before
     asked = Fingerprint(200, None, False, "Not found", None, time.monotonic(), url="https://n.test/a/xkqz.html")
     assert Fingerprint.of_record(asked.record()).url == "https://n.test/a/xkqz.html"

@@ -10,13 +10,14 @@ import pytest
 from crawler.extract import parse_html
 from crawler.soft404 import model as model_module
 from crawler.soft404.blocks import read_blocks
-from crawler.soft404.classify import judge, probed, template_view
+from crawler.soft404.classify import built_nothing, judge, probed, template_view
 from crawler.soft404.features import (
     Evidence,
     ProbeView,
     cue_of,
     evidence_of,
     is_home,
+    naming,
     searched_for,
     story_units,
     title_cue,
@@ -539,3 +540,57 @@ def test_a_captioned_picture_of_its_own_is_a_photo_pages_story_beside_its_hosts_
                  "<figure><a href='/s/1'><img src='/p.jpg'></a><figcaption>Editor's pick</figcaption></figure>"):
         picked = read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani.</p>{card}", title="Harbour Herald"))
         assert picked.media == frozenset() and judge(picked, plain).verdict == "soft-404", card
+
+
+def test_a_page_names_its_url_when_its_title_holds_two_words_of_its_slug() -> None:
+    """A CMS makes a story's slug from its headline: a plural, an accent, a transliteration or a rewritten
+    headline that kept two of its words still name it. What a title quotes (a search's query), a slug of
+    one word or an ID, and a headline that kept one word, do not."""
+    slug = "https://herald.test/news/2026/harbour-ferry-fire-closes-pier.html"
+    assert naming(slug, "Ferry fires close the harbour pier | Harbour Herald") == (True, True)
+    assert naming("https://z.test/politik/trumps-tweet-wurde-geloescht", "Trumps Tweet wurde gelöscht")[0]
+    assert naming("https://d.test/skajrim-skorost-bega-kak-uvelichit/", "Скайрим скорость бега как увеличить")[0]
+    assert naming("https://h.test/2019/11/opening-bell-11-18-19", "Opening Bell 11.18.19 - Dealbreaker")[0]
+    assert naming(slug, "Search results for “harbour ferry fire closes pier” – Herald") == (False, False)
+    assert naming(slug, "Nothing here – Harbour Herald") == (False, True)  # "harbour": one word, an echo at most
+    assert naming(slug, "Page not found – Herald") == (False, False)
+    assert naming("https://herald.test/news/world-europe-50473792", "Sweden drops the case - Herald") == (False, False)
+    assert naming("https://herald.test/a/12345", "Harbour fire | Herald") == (False, False)
+    assert naming("", "Harbour ferry fire") == (False, False)
+
+
+STUB_URL = "https://herald.test/news/2026/harbour-ferry-fire-poll.html"
+
+
+def test_a_stub_that_names_its_url_is_alive_beside_a_probe_it_looks_like() -> None:
+    """A poll, a death notice, a first alert: a headline over a line, no article markup, no picture. Beside the
+    host's error page in unknown wording it is that page but for its title, which names its URL: alive. Not
+    on a host whose error page echoes the URL asked for in its title, nor when the page says it is an
+    error; a page titled with its message stays dead."""
+    probe = ProbeView.of(read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani, hatukupata.</p>",
+                                   title="Harbour Herald"), url="https://herald.test/news/2026/xkqzvbwmtr.html"))
+    stub = page(f"{CHROME}<h1>Harbour ferry fire: have your say</h1><p>Should the ferry run again this winter?</p>",
+                title="Harbour ferry fire: have your say | Harbour Herald")
+    assert judge(read(stub, url=STUB_URL), probe) == Verdict("ok", ["names-url"], 0.3)
+    assert judge(read(stub, url=STUB_URL)).verdict == "ok"
+    unnamed = read(stub, url="https://herald.test/news/2026/council-budget-vote.html")
+    assert judge(unnamed, probe).verdict == "soft-404"  # beside its host's template, nothing says otherwise
+    echoing = ProbeView.of(read(page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani, hatukupata.</p>",
+                                     title="xkqzvbwmtr – Harbour Herald"),
+                                url="https://herald.test/news/2026/xkqzvbwmtr.html"))
+    assert echoing.echoes
+    assert judge(read(stub, url=STUB_URL), echoing).verdict == "soft-404"
+    said = page(f"{CHROME}<h1>Page not found</h1><p>Harbour ferry fire poll</p>",
+                title="Harbour ferry fire poll: page not found | Harbour Herald")
+    assert judge(read(said, url=STUB_URL), probe).verdict == "soft-404"  # its own words say it is gone
+    headline_only = page(f"{CHROME}<h1>Harbour ferry fire poll</h1>", title="Harbour ferry fire poll | Harbour Herald")
+    assert judge(read(headline_only, url=STUB_URL), probe).verdict == "ok"  # a cartoon, its picture not captioned
+    assert judge(read(headline_only, url="https://herald.test/news/2026/budget-vote.html"), probe).verdict == "soft-404"
+
+
+def test_a_shell_the_browser_built_nothing_into_is_dead_unless_it_names_its_url() -> None:
+    shell = page("<div id='app'></div><script src='/app.js'></script>",
+                 title="Harbour ferry fire poll | Harbour Herald")
+    assert built_nothing(read(shell, url=STUB_URL)) == Verdict("ok", ["names-url", "rendered"], 0.3)
+    assert built_nothing(read(shell)) == Verdict("soft-404", ["empty-content", "rendered"], 0.8)
+    assert built_nothing(None).verdict == "soft-404"
