@@ -54,7 +54,13 @@ from crawler.browser import BrowserNotFoundError, find_browser, launch_options  
 from crawler.config import RenderConfig  # noqa: E402
 from crawler.extract import parse_html  # noqa: E402
 from crawler.soft404.blocks import units_of  # noqa: E402
-from crawler.soft404.classify import judge, probed, redirect_verdict, template_view  # noqa: E402
+from crawler.soft404.classify import (  # noqa: E402
+    built_nothing,
+    judge,
+    probed,
+    redirect_verdict,
+    template_view,
+)
 from crawler.soft404.cues import NOT_FOUND  # noqa: E402
 from crawler.soft404.features import (  # noqa: E402
     STORY_UNITS,
@@ -86,6 +92,7 @@ class Read:
     simhash: str | None
     text: str
     html: str
+    url: str = ""
 
 
 def read(html: str | bytes, url: str = "") -> Read:
@@ -94,10 +101,10 @@ def read(html: str | bytes, url: str = "") -> Read:
     tree = parse_html(html)
     if tree is None:
         nothing = Evidence((), "", "", (None, None, None), False, False, False, frozenset(), False)
-        return Read(nothing, "", None, "", html)
+        return Read(nothing, "", None, "", html, url)
     evidence = evidence_of(read_page(tree), url)
     text = page_text(tree)  # for the other detectors
-    return Read(evidence, evidence.title, simhash(text), text, html)
+    return Read(evidence, evidence.title, simhash(text), text, html, url)
 
 
 def label(verdict: Verdict) -> str:
@@ -181,8 +188,9 @@ def render_shells(pages: list[Read]) -> str:
                 dom = shell.html
             finally:
                 tab.close()
-            verdict = judge(read(dom).evidence)
-            RENDERED[shell.html] = "soft-404" if "needs-render" in verdict.reasons else label(verdict)
+            evidence = read(dom, shell.url).evidence
+            verdict = judge(evidence)
+            RENDERED[shell.html] = label(built_nothing(evidence) if "needs-render" in verdict.reasons else verdict)
         browser.close()
     return f"{len(shells)} shells rendered in Chromium, judged on their DOM: " + ", ".join(
         f"{v} {n}" for v, n in Counter(RENDERED.values()).most_common())

@@ -9,7 +9,8 @@ CMS shows for a missing, removed or withdrawn item, in the host's own chrome; it
 cannot exist) answers with the host's not-found template. Hard live pages come from the same real pages: a
 headline or a title with "not found" in it (over the story, or over a breaking story's first 25 words), an
 error block in the template beside the story (or beside a brief), a video or gallery page with little text,
-a brief, a section front; the video, gallery and brief pages also without their article markup and dates.
+a brief, a stub (its headline over 15 words: a poll, a death notice, a cartoon's line), a section front; the
+video, gallery, brief and stub pages also without their article markup and dates.
 Login walls show their platform's wording, half of them with a sign-in form. As on a real host, what the
 template shows changes from one request to the next: three hosts in four show a most-read list (teasers
 beside their links, in cards, or inside their links) with other stories on every page, the probe answer
@@ -340,7 +341,7 @@ class _Host:
 
 
 def _short_story(style: str, words: list[str]) -> str:
-    """A live page with little text: a video with its caption, a gallery of captioned photos, a brief."""
+    """A live page with little text: a video with its caption, a gallery of captioned photos, a brief, a stub."""
     if style == "video":
         return ("<figure class='video'><video controls src='/media/clip.mp4' poster='/media/clip.jpg'></video>"
                 f"<figcaption>{escape(' '.join(words[:25]))}</figcaption></figure>")
@@ -348,6 +349,8 @@ def _short_story(style: str, words: list[str]) -> str:
         figures = "".join(f"<figure><img src='/photos/{n}.jpg' alt=''><figcaption>"
                           f"{escape(' '.join(words[n * 8:(n + 1) * 8]))}</figcaption></figure>" for n in range(6))
         return f"<div class='gallery'>{figures}</div>"
+    if style == "stub":  # a line or two: a poll's question, a death notice, a cartoon's caption, a first alert
+        return f"<p>{escape(' '.join(words[:15]))}</p>"
     return f"<p>{escape(' '.join(words[:50]))}</p>"  # a brief
 
 
@@ -408,7 +411,7 @@ def _front(rng: random.Random) -> str:
 DEAD_STYLES = ("not-found", "not-found-article-markup", "padded", "removed", "empty", "item-not-found",
                "video-unavailable", "search")
 LIVE_STYLES = ("real", "cue-headline", "cue-stub", "cue-title", "mixed", "mixed-brief", "video", "gallery", "brief",
-               "front", "video-bare", "gallery-bare", "brief-bare")
+               "front", "video-bare", "gallery-bare", "brief-bare", "stub", "stub-bare")
 
 
 def _entries_by_split() -> dict[str, dict[str, list[dict[str, str]]]]:
