@@ -108,7 +108,10 @@ class SharedProbes(_Claims):
     async def _shared(self, key: str, url: str, fetch: Callable[[str], Awaitable[Fingerprint]]) -> Fingerprint:
         if await self.claim(key):
             found = await fetch(url)
-            await asyncio.to_thread(self.redis.set, key, json.dumps(found.record()), ex=ENTRY_TTL)
+            try:
+                await asyncio.to_thread(self.redis.set, key, json.dumps(found.record()), ex=ENTRY_TTL)
+            except REDIS_ERRORS as exc:  # the answer is here: judge with it (the others fetch their own)
+                logger.info("shared probe %s not stored (%s): used here only", key, exc)
             return found
         raw = await self.wait(key)
         if raw:

@@ -50,3 +50,24 @@ async def test_an_answer_another_worker_stored_that_this_version_cannot_read_is_
     record = Fingerprint(200, None, False, "Not found", None, time.monotonic()).record()
     client.set(key, json.dumps(record))
     assert (await on_asyncio(ask())).title == "Not found" and len(fetched) == 3
+
+
+@pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
+async def test_a_probe_fetched_while_redis_went_away_is_used_not_fetched_again() -> None:
+    """Redis stops between the claim and the answer's publication: the worker judges with the answer it
+    fetched; before, the failed publication sent it to the host a second time."""
+    url = "https://n.test/news/2026/xkqzvbwmtr.html"
+    fetched: list[str] = []
+    with RedisServer() as server:
+        async def fetch(asked: str) -> Fingerprint:
+            fetched.append(asked)
+            server.stop()
+            return Fingerprint(200, asked, False, "Not found", None, time.monotonic())
+
+        shared = SharedProbes(redis.Redis.from_url(server.url), "t:", "w0").wrap(fetch, shape_of)
+
+        async def ask() -> Fingerprint:
+            return await shared(url)
+
+        assert (await on_asyncio(ask())).title == "Not found"
+    assert fetched == [url]
