@@ -238,7 +238,7 @@ def _score_corpus(all_cases: list[RealCase], splits: tuple[str, ...],
     probes: dict[str, Read] = {}
     for case in all_cases:  # one host's answer, read once
         if case.probe_url not in probes:
-            probes[case.probe_url] = read(case.probe_html)
+            probes[case.probe_url] = read(case.probe_html, case.probe_url)
     pages = [(case, read(case.html, url=case.url), probes[case.probe_url]) for case in all_cases]
     RENDERED.clear()
     print("shells (needs-render), as a crawl renders them: " + render_shells([p for _, p, _ in pages]))

@@ -91,7 +91,7 @@ def rows() -> Rows:
             continue  # stubs: see UNTRAINED
         page = read(case.html, case.url)
         if case.probe_url not in probes:
-            probes[case.probe_url] = template_view(read(case.probe_html))
+            probes[case.probe_url] = template_view(read(case.probe_html, case.probe_url))
         template = probes[case.probe_url]
         # A section front stands for a section page, which a crawl judges alone (it probes article pages).
         for view in (None, template) if template is not None and case.style != "front" else (None,):

@@ -49,6 +49,7 @@ from urllib.parse import urlsplit
 
 from crawler.soft404.features import (
     LITTLE_UNITS,
+    NAMED_WORDS,
     NOTHING_UNITS,
     PARAGRAPHS_UNITS,
     Evidence,
@@ -60,6 +61,7 @@ from crawler.soft404.features import (
     is_story,
     own_media,
     own_units,
+    plain_words,
     says_something,
     story_units,
     wall_beyond,
@@ -169,10 +171,17 @@ def by_rule(evidence: Evidence, probe: ProbeView | None = None) -> Verdict | Non
 
 
 def names_url(evidence: Evidence, probe: ProbeView | None) -> bool:
-    """The page's title or headings name its URL's slug, on a host whose error page does not echo the URL
-    asked for: it is that URL's page, however little it shows (a poll, a death notice, a cartoon, a stub).
-    Outweighs the host's template and an empty page, not error wording."""
-    return evidence.named and not (probe is not None and probe.soft and probe.echoes)
+    """The page's title names its URL: it holds NAMED_WORDS words of the URL's slug that are not words of its
+    host's error page's title (a site's name in the slug names nothing; that title itself names nothing).
+    It is that URL's page, however little it shows (a poll, a death notice, a cartoon, a first alert). Not
+    on a host whose error page echoes the URL asked for in its title. Outweighs the host's template and an
+    empty page, never error wording."""
+    words = evidence.named
+    if probe is not None and probe.soft:
+        if probe.echoes:
+            return False
+        words = words - plain_words(probe.title)
+    return len(words) >= NAMED_WORDS
 
 
 def search_answer(evidence: Evidence, probe: ProbeView | None) -> bool:
@@ -216,7 +225,9 @@ def withheld(evidence: Evidence, probe: ProbeView | None) -> bool:
 
 def built_nothing(evidence: Evidence | None) -> Verdict:
     """The verdict for a shell the browser ran and built nothing into: dead, unless its title names its URL
-    (`names_url`: the page is that URL's, its story just not shown to a browser without a user)."""
+    (`names_url`: the page is that URL's, its story just not shown to this browser). Without a probe to
+    compare with (a single-page-app host answers one with the same shell): a host whose server titles any
+    route from its slug, the missing ones too, would keep its dead routes alive here."""
     if evidence is not None and names_url(evidence, None):
         return Verdict("ok", ["names-url", "rendered"], 0.3)
     return Verdict("soft-404", ["empty-content", "rendered"], 0.8)

@@ -61,8 +61,8 @@ class Evidence:
     paywalled: bool = False  # it declares itself not free to read (crawler/structured.py)
     walls: frozenset[int] = frozenset()  # keys of short blocks under its headline that say it is a wall
     searched: bool = False  # a search box holds the words of the URL asked for (searched_for)
-    named: bool = False  # its title names its URL's slug (naming)
-    echoes: bool = False  # its title holds a word of its URL's slug, one is enough (naming)
+    named: frozenset[str] = frozenset()  # the words of its URL's slug its title holds (named_by)
+    echoes: bool = False  # its title holds the name its URL asked for, as it was asked (echoes_name)
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,9 @@ class ProbeView:
     article: bool = True
     lists: tuple[tuple[int, int], ...] = ()  # its story lists: (key of the heading, how many teasers), story_lists()
     searches: bool = False  # its search box held the probe URL's slug: the host searches for what it lacks
-    # Its title held a word of the probe URL's slug: the host names the URL asked for on its error page, so a
-    # page naming its own URL is no sign of being that URL's page. Unknown (an older record) reads as no.
+    # Its title held the probe URL's random name or unknown number: the host names the URL asked for on its
+    # error page, so a page naming its own URL is no sign of being that URL's page. Unknown (an older record)
+    # reads as no.
     echoes: bool = False
 
     @classmethod
@@ -178,23 +179,34 @@ def _echoes(said: set[str], asked: set[str]) -> bool:
 
 
 _NAME_WORD = re.compile(r"[^\W\d_]{4,}")  # a word that names something: four letters or more, not an ID
-SLUG_WORDS = 2  # a slug of fewer such words names too little to tell (`/news/12345`, `/a/bridge-123456`)
-NAMED_WORDS = 2  # its title holds this many of them: the page names its URL
+NAMED_WORDS = 2  # a title that holds this many words of its URL's slug (not its template's) names its URL
 
 
-def _plain_words(text: str) -> set[str]:
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"})
+
+
+def plain_words(text: str) -> set[str]:
     """Its words of four letters or more, in Latin letters, case folded, as a slug spells them: "gelöscht" as
-    "geloscht", "скорость" as "skorost" (a Russian site's slug is its headline transliterated)."""
-    return set(_NAME_WORD.findall(anyascii(text).casefold()))
+    "geloscht" and "geloescht", "скорость" as "skorost" (a Russian site's slug is its headline
+    transliterated)."""
+    words = set(_NAME_WORD.findall(anyascii(text).casefold()))
+    expanded = text.translate(_UMLAUTS)
+    return words | set(_NAME_WORD.findall(anyascii(expanded).casefold())) if expanded != text else words
+
+
+def _name_of(segment: str) -> str:
+    """A path segment without its extension (`.html`, `.php`)."""
+    name = unquote(segment)
+    stem, dot, extension = name.rpartition(".")
+    return stem if dot and _EXTENSION.fullmatch(extension) else name
 
 
 def slug_words(url: str) -> set[str]:
-    """The words of the URL's slug: of its path's segments, the one with the most words (an extension aside)."""
+    """The words of the URL's slug: of its path's segments, the one with the most words (the last of equals;
+    `/story/harbour-ferry-fire/123456` is named by its middle one, `/local-news/poll` by its directory)."""
     slug: set[str] = set()
     for segment in urlsplit(url).path.split("/"):
-        name = unquote(segment)
-        stem, dot, extension = name.rpartition(".")
-        words = _plain_words(stem if dot and _EXTENSION.fullmatch(extension) else name)
+        words = plain_words(_name_of(segment))
         if len(words) >= len(slug):
             slug = words
     return slug
@@ -205,17 +217,33 @@ def slug_words(url: str) -> set[str]:
 _QUOTED = re.compile(r"[\"“”„«»「『]([^\"“”„«»「」『』]*)[\"“”„«»」』]")
 
 
-def naming(url: str, title: str) -> tuple[bool, bool]:
-    """(named, echoes): the page's title, what it quotes aside, holds NAMED_WORDS of its URL's slug (of
-    SLUG_WORDS or more), or any one word of it. A CMS makes a story's slug from its headline and titles the
-    page with it, so a live page, however short, names its URL; an error page is titled with its message (a
-    search page quotes what it was asked for), unless it echoes the URL asked for, as its host's answer for
-    a URL that cannot exist then shows (`ProbeView.echoes`: naming proves nothing on that host)."""
+def named_by(url: str, title: str) -> frozenset[str]:
+    """The words of the URL's slug that the page's title holds, what it quotes aside (a search's query), a
+    plural or an inflection counting as its word ("hostage" in the slug, "hostages" in the title). A CMS
+    makes a story's slug from its headline and titles the page with it, so a live page, however short,
+    names its URL (`names_url` in crawler/soft404/classify.py); an error page is titled with its message."""
     slug = slug_words(url) if url else set()
-    said = _plain_words(_QUOTED.sub(" ", title)) if slug else set()
-    # A word and its plural or inflection are one ("hostage" in the slug, "hostages" in the headline).
-    common = {word for word in slug if any(word.startswith(other) or other.startswith(word) for other in said)}
-    return len(slug) >= SLUG_WORDS and len(common) >= NAMED_WORDS, bool(common)
+    if not slug:
+        return frozenset()
+    said = plain_words(_QUOTED.sub(" ", title))
+    return frozenset(word for word in slug if any(word.startswith(other) or other.startswith(word) for other in said))
+
+
+_TOKEN_CHARS = re.compile(r"[^\W_]+")
+ASKED_CHARS = 6  # a probe's random name, or the unknown number it asks for, is at least this long
+
+
+def echoes_name(url: str, title: str) -> bool:
+    """The title holds what the URL's last segment asks for, as asked: its one token (a probe's random name,
+    `k3jx9qpzm0`), or a token of it with a digit (the unknown number of an ID-routed probe). A host whose
+    error page does so names any URL asked for in its title (`ProbeView.echoes`)."""
+    segments = [s for s in urlsplit(url).path.split("/") if s] if url else []
+    if not segments or not title:
+        return False
+    tokens = _TOKEN_CHARS.findall(_name_of(segments[-1]).casefold())
+    asked = [t for t in tokens if len(t) >= ASKED_CHARS and (len(tokens) == 1 or any(c.isdigit() for c in t))]
+    said = title.casefold()
+    return any(token in said for token in asked)
 
 
 def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
@@ -225,7 +253,8 @@ def evidence_of(facts: PageFacts, url: str = "") -> Evidence:
                     facts.dated, facts.headline, facts.media, facts.app_root or facts.scripts > 0,
                     bool(url) and is_home(url), facts.login, facts.structured.paywalled,
                     frozenset(key for key, text in facts.messages if _says_wall(text)),
-                    searched_for(facts.queries, url), *naming(url, facts.title))
+                    searched_for(facts.queries, url), named_by(url, facts.title),
+                    echoes_name(url, facts.title))
 
 
 def _says_wall(text: str) -> bool:

@@ -15,9 +15,10 @@ from crawler.soft404.features import (
     Evidence,
     ProbeView,
     cue_of,
+    echoes_name,
     evidence_of,
     is_home,
-    naming,
+    named_by,
     searched_for,
     story_units,
     title_cue,
@@ -542,21 +543,38 @@ def test_a_captioned_picture_of_its_own_is_a_photo_pages_story_beside_its_hosts_
         assert picked.media == frozenset() and judge(picked, plain).verdict == "soft-404", card
 
 
-def test_a_page_names_its_url_when_its_title_holds_two_words_of_its_slug() -> None:
-    """A CMS makes a story's slug from its headline: a plural, an accent, a transliteration or a rewritten
-    headline that kept two of its words still name it. What a title quotes (a search's query), a slug of
-    one word or an ID, and a headline that kept one word, do not."""
+def test_a_title_names_the_words_of_its_slug_as_a_cms_made_them() -> None:
+    """A CMS makes a story's slug from its headline: a plural, an accent, an umlaut spelt out, a
+    transliteration or a rewritten headline that kept some of its words still name it. What a title quotes
+    (a search's query) does not, nor an ID."""
     slug = "https://herald.test/news/2026/harbour-ferry-fire-closes-pier.html"
-    assert naming(slug, "Ferry fires close the harbour pier | Harbour Herald") == (True, True)
-    assert naming("https://z.test/politik/trumps-tweet-wurde-geloescht", "Trumps Tweet wurde gelöscht")[0]
-    assert naming("https://d.test/skajrim-skorost-bega-kak-uvelichit/", "Скайрим скорость бега как увеличить")[0]
-    assert naming("https://h.test/2019/11/opening-bell-11-18-19", "Opening Bell 11.18.19 - Dealbreaker")[0]
-    assert naming(slug, "Search results for “harbour ferry fire closes pier” – Herald") == (False, False)
-    assert naming(slug, "Nothing here – Harbour Herald") == (False, True)  # "harbour": one word, an echo at most
-    assert naming(slug, "Page not found – Herald") == (False, False)
-    assert naming("https://herald.test/news/world-europe-50473792", "Sweden drops the case - Herald") == (False, False)
-    assert naming("https://herald.test/a/12345", "Harbour fire | Herald") == (False, False)
-    assert naming("", "Harbour ferry fire") == (False, False)
+    assert named_by(slug, "Ferry fires close the harbour pier | Harbour Herald") == {"harbour", "ferry", "fire",
+                                                                                        "closes", "pier"}
+    assert named_by("https://h.test/world/hostage-freed-after-talks", "Hostages freed") == {"hostage", "freed"}
+    assert named_by("https://z.test/politik/trumps-tweet-wurde-geloescht", "Trumps Tweet wurde gelöscht") == {
+        "trumps", "tweet", "wurde", "geloescht"}
+    assert named_by("https://z.test/sport/mueller-fordert-ruecktritt", "Müller fordert Rücktritt") == {
+        "mueller", "fordert", "ruecktritt"}
+    russian = named_by("https://d.test/skajrim-skorost-bega-kak-uvelichit/", "Скайрим скорость бега как увеличить")
+    assert {"skorost", "bega"} <= russian
+    assert named_by("https://h.test/2019/11/opening-bell-11-18-19", "Opening Bell 11.18.19 - Dealbreaker") == {
+        "opening", "bell"}
+    assert named_by(slug, "Search results for “harbour ferry fire closes pier” – Herald") == set()
+    assert named_by(slug, "Page not found – Herald") == set()
+    assert named_by("https://herald.test/news/world-europe-50473792", "Sweden drops the case - Herald") == set()
+    assert named_by("https://herald.test/a/12345", "Harbour fire | Herald") == set()
+    assert named_by("", "Harbour ferry fire") == set()
+
+
+def test_an_error_page_that_echoes_the_url_asked_for_is_told_by_its_probe_s_title() -> None:
+    """A probe asks for a random name, or an ID-routed page's name with an unknown number: a host whose error
+    title holds it, as asked, names any URL asked for. A word of the site's name in the page's slug is no
+    echo."""
+    assert echoes_name("https://h.test/news/2026/k3jx9qpzm0wt.html", "Nothing found for k3jx9qpzm0wt – Herald")
+    assert not echoes_name("https://h.test/news/2026/k3jx9qpzm0wt.html", "Page not found – Herald News")
+    assert echoes_name("https://h.test/a/9912345-harbour-ferry-fire", "Article 9912345 not found")
+    assert not echoes_name("https://h.test/a/9912345-harbour-ferry-fire", "Not found | Harbour Evening News")
+    assert not echoes_name("", "k3jx9qpzm0wt") and not echoes_name("https://h.test/", "Herald")
 
 
 STUB_URL = "https://herald.test/news/2026/harbour-ferry-fire-poll.html"
@@ -583,6 +601,14 @@ def test_a_stub_that_names_its_url_is_alive_beside_a_probe_it_looks_like() -> No
     said = page(f"{CHROME}<h1>Page not found</h1><p>Harbour ferry fire poll</p>",
                 title="Harbour ferry fire poll: page not found | Harbour Herald")
     assert judge(read(said, url=STUB_URL), probe).verdict == "soft-404"  # its own words say it is gone
+    worded = page(f"{CHROME}<h1>Page not found</h1><p>Sorry, the page you asked for about the harbour ferry fire "
+                  "poll is not here any more.</p>", title="Harbour ferry fire poll | Harbour Herald")
+    assert judge(read(worded, url=STUB_URL), probe).verdict == "soft-404"  # the model's evidence: its wording
+    # The site's name in the slug names nothing, nor does the error page's own title.
+    for title in ("Harbour Herald", "Ukurasa haupatikani | Harbour Herald"):
+        template = page(f"{CHROME}<h1>Ukurasa haupatikani</h1><p>Samahani, hatukupata.</p>", title=title)
+        assert judge(read(template, url="https://herald.test/news/2026/harbour-herald-awards.html"), probe).verdict \
+            == "soft-404", title
     headline_only = page(f"{CHROME}<h1>Harbour ferry fire poll</h1>", title="Harbour ferry fire poll | Harbour Herald")
     assert judge(read(headline_only, url=STUB_URL), probe).verdict == "ok"  # a cartoon, its picture not captioned
     assert judge(read(headline_only, url="https://herald.test/news/2026/budget-vote.html"), probe).verdict == "soft-404"

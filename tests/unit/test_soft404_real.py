@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from crawler.extract import parse_html
-from crawler.soft404.classify import judge, probed, template_view
+from crawler.soft404.classify import judge, names_url, probed, template_view
 from crawler.soft404.features import ProbeView, evidence_of
 from crawler.soft404.lexicon import LEXICON_PARTS, use_lexicon
 from crawler.soft404.page import PageFacts, read_page
@@ -28,7 +28,7 @@ class Judged:
     case: RealCase
     alone: Verdict
     with_probe: Verdict
-    named: bool  # the page's title names its URL (crawler/soft404/features.py, naming)
+    named: bool  # the page's title names its URL, as judged beside the probe (crawler/soft404/classify.py)
 
 
 @dataclass
@@ -52,11 +52,12 @@ def _judge_all(read: list[Read]) -> list[Judged]:
     for one in read:
         page = evidence_of(one.page, one.case.url)
         if one.case.probe_url not in probes:
-            probes[one.case.probe_url] = template_view(evidence_of(one.probe))
+            probes[one.case.probe_url] = template_view(evidence_of(one.probe, one.case.probe_url))
         probe = probes[one.case.probe_url]
         alone = judge(page)
         compared = probe is not None and probed(alone) and one.case.style != "front"  # a crawl probes articles
-        judged.append(Judged(one.case, alone, judge(page, probe) if compared and probe else alone, page.named))
+        judged.append(Judged(one.case, alone, judge(page, probe) if compared and probe else alone,
+                             names_url(page, probe if compared else None)))
     return judged
 
 
