@@ -30,9 +30,9 @@ the confidence that the requested URL is dead):
    page declares none, under a title that is not that page's, over a sentence of its own or a message set
    as a heading (not the headline its title holds) -> blocked, 0.2 (a wall, or a removal notice, in wording
    no lexicon holds: the host still knows the article). And names-url: when the only evidence is the host's
-   template or an empty page, and the page's title names its URL's slug (two of its words, on a host whose
-   error page does not echo the URL asked for) -> ok, 0.3: a poll, a death notice, a cartoon, a first alert,
-   whose slug is its headline.
+   template or an empty page, and the page's title names its URL's slug (two of its words that are not
+   words of the host's error-page title, on a host whose error page does not echo the URL asked for) -> ok,
+   0.3: a poll, a death notice, a cartoon, a first alert, whose slug is its headline.
 6. anything else -> ok, with the model's probability as score: article-evidence (an article's markup or
    date over a paragraph of its own: a brief), media-page (a player, a gallery), or content.
 
