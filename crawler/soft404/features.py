@@ -164,9 +164,7 @@ def searched_for(queries: tuple[str, ...], url: str) -> bool:
     hold its topic in its box); beside a host whose probe answer held the probe's slug so, it does."""
     if not queries or not url:
         return False
-    name = unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2])
-    stem, dot, extension = name.rpartition(".")
-    asked = set(words_of(stem if dot and _EXTENSION.fullmatch(extension) else name).split())
+    asked = set(words_of(_asked_name(url)).split())
     return any(_echoes(set(words_of(query).split()), asked) for query in queries)
 
 
@@ -199,6 +197,11 @@ def _name_of(segment: str) -> str:
     name = unquote(segment)
     stem, dot, extension = name.rpartition(".")
     return stem if dot and _EXTENSION.fullmatch(extension) else name
+
+
+def _asked_name(url: str) -> str:
+    """What the URL asks for: the last segment of its path, without its extension."""
+    return _name_of(urlsplit(url).path.rstrip("/").rpartition("/")[2])
 
 
 def slug_words(url: str) -> set[str]:
@@ -237,10 +240,10 @@ def echoes_name(url: str, title: str) -> bool:
     """The title holds what the URL's last segment asks for, as asked: its one token (a probe's random name,
     `k3jx9qpzm0`), or a token of it with a digit (the unknown number of an ID-routed probe). A host whose
     error page does so names any URL asked for in its title (`ProbeView.echoes`)."""
-    segments = [s for s in urlsplit(url).path.split("/") if s] if url else []
-    if not segments or not title:
+    name = _asked_name(url) if url and title else ""
+    if not name:
         return False
-    tokens = _TOKEN_CHARS.findall(_name_of(segments[-1]).casefold())
+    tokens = _TOKEN_CHARS.findall(name.casefold())
     asked = [t for t in tokens if len(t) >= ASKED_CHARS and (len(tokens) == 1 or any(c.isdigit() for c in t))]
     said = title.casefold()
     return any(token in said for token in asked)
